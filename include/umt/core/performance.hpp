@@ -1,0 +1,40 @@
+// A performance: timed notes in seconds (what MIDI files, transcription and synthesis share).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace umt {
+
+struct NoteEvent {
+    double onset_s = 0.0;
+    double offset_s = 0.0;
+    int pitch = 60;      // MIDI key number
+    int velocity = 80;   // 1..127
+    int program = 0;     // General MIDI program, 0-based
+    int channel = 0;     // 0-based; 9 is drums
+    bool is_drum() const { return channel == 9; }
+};
+
+struct PedalEvent {
+    double time_s = 0.0;
+    bool down = false;   // CC64 >= 64
+    int channel = 0;
+};
+
+struct TempoChange {
+    double time_s = 0.0;
+    double qpm = 120.0;
+};
+
+struct Performance {
+    std::vector<NoteEvent> notes;      // sorted by onset, then pitch
+    std::vector<PedalEvent> pedals;    // sorted by time
+    std::vector<TempoChange> tempos;   // informational: kept so that MIDI written back keeps its tempo map
+    double end_s() const;              // last offset (0 when empty)
+    void sort();
+    // Notes whose offset is extended while the sustain pedal is held (for evaluation/synthesis).
+    Performance with_sustain_applied() const;
+};
+
+}  // namespace umt

@@ -1,0 +1,15 @@
+// umt info (placeholder until its owner lands it).
+#include <CLI/CLI.hpp>
+
+#include "umt/cli/common.hpp"
+#include "umt/core/error.hpp"
+
+namespace umt::cli {
+
+void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
+    (void)g;
+    auto* sub = app.add_subcommand("info", "not implemented yet");
+    sub->callback([&rc] { rc = kFailed; throw umt::Error("umt info is not implemented yet"); });
+}
+
+}  // namespace umt::cli

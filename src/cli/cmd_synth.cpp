@@ -1,0 +1,15 @@
+// umt synth (placeholder until its owner lands it).
+#include <CLI/CLI.hpp>
+
+#include "umt/cli/common.hpp"
+#include "umt/core/error.hpp"
+
+namespace umt::cli {
+
+void register_synth(CLI::App& app, GlobalOptions& g, int& rc) {
+    (void)g;
+    auto* sub = app.add_subcommand("synth", "not implemented yet");
+    sub->callback([&rc] { rc = kFailed; throw umt::Error("umt synth is not implemented yet"); });
+}
+
+}  // namespace umt::cli

@@ -53,5 +53,6 @@ void register_info(CLI::App& app, GlobalOptions& g, int& rc);
 void register_systems(CLI::App& app, GlobalOptions& g, int& rc);
 void register_synth(CLI::App& app, GlobalOptions& g, int& rc);
 void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc);  // omr amt engrave i2a a2i
+void register_generate(CLI::App& app, GlobalOptions& g, int& rc);      // procedural training scores
 
 }  // namespace umt::cli

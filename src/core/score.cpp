@@ -1,5 +1,7 @@
 #include "umt/core/score.hpp"
 
+#include <cctype>
+
 #include "umt/core/error.hpp"
 
 namespace umt {
@@ -18,8 +20,21 @@ int Part::staff_count() const {
     return 1;
 }
 
+namespace {
+bool keyboard_name(std::string name) {
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* k : {"piano", "klavier", "harpsichord", "cembalo", "organ", "orgel"})
+        if (name.find(k) != std::string::npos) return true;
+    return false;
+}
+}  // namespace
+
 size_t Score::default_part_index() const {
     if (parts.empty()) throw Error("score has no parts");
+    // A voice part can be written on two staves too (lc6248305): a two-staff part
+    // named like a keyboard wins over the first two-staff part.
+    for (size_t i = 0; i < parts.size(); ++i)
+        if (parts[i].staff_count() == 2 && keyboard_name(parts[i].name)) return i;
     for (size_t i = 0; i < parts.size(); ++i)
         if (parts[i].staff_count() == 2) return i;
     return parts.size() - 1;

@@ -93,6 +93,10 @@ struct Note {
     bool strong_accent = false, tenuto = false, trill_mark = false, staccatissimo = false;
     std::optional<Tremolo> tremolo;
     int velocity = -1;              // <note dynamics>, -1 when absent
+    // LMX writes only what the MusicXML holds, so these remember absence and order.
+    bool has_voice = true;          // false when the note had no <voice>
+    bool has_staff = true;          // false when the note had no <staff>
+    std::vector<std::string> tied_types;  // <tied> types in document order (tied_start/stop agree)
 };
 
 struct Backup { Rational duration; };
@@ -140,7 +144,8 @@ struct Score {
     std::string composer;
     std::vector<Part> parts;
 
-    // The piano part of a piano-vocal score: the first part with two staves;
+    // The piano part of a piano-vocal score: the first two-staff part named like a
+    // keyboard (piano, klavier, organ...), else the first part with two staves;
     // falls back to the last part. Throws when the score has no parts.
     const Part& default_part() const;
     size_t default_part_index() const;

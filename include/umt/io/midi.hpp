@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "umt/core/performance.hpp"
 
@@ -16,5 +17,10 @@ Performance read_midi(const std::string& path);
 // track per (program, channel); sustain pedal as CC64.
 std::string write_midi(const Performance& perf, int ticks_per_quarter = 480);
 void save_midi(const Performance& perf, const std::string& path);  // atomic
+
+// Position in quarter notes of a time along a tempo map (120 qpm before the first change or
+// when the map is empty), and its inverse. Used to compare and quantize in score time.
+double seconds_to_quarters(const std::vector<TempoChange>& tempos, double t_s);
+double quarters_to_seconds(const std::vector<TempoChange>& tempos, double quarters);
 
 }  // namespace umt

@@ -1,0 +1,61 @@
+// Page layout analysis: page image -> staves -> systems, and system crops normalized
+// to a fixed staff height for the image models.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace umt::layout {
+
+struct LayoutOptions {
+    int staff_height_px = 18;       // top-to-bottom staff line distance in the normalized crop
+    double max_skew_deg = 3.0;      // deskew search range (+/-)
+    double margin_spaces = 6.0;     // at most this many staff spaces kept above/below a system
+    int pad_multiple = 16;          // normalized crops are padded (white) to multiples of this
+    bool normalize = true;          // false: SystemCrop::image is the unscaled page crop
+};
+
+struct Staff {
+    std::array<double, 5> line_y{};  // line centres, top to bottom (deskewed page pixels)
+    int x0 = 0, x1 = 0;              // horizontal extent of the lines
+    double height() const { return line_y[4] - line_y[0]; }
+    double space() const { return height() / 4.0; }
+};
+
+struct SystemCrop {
+    cv::Rect box;                     // crop in deskewed page pixels
+    std::array<cv::Point2d, 4> corners{};  // the box's corners in original page pixels (tl, tr, br, bl)
+    std::vector<Staff> staves;        // top to bottom
+    double staff_height_px = 0.0;     // measured on the page: mean top-to-bottom line distance
+    double skew_deg = 0.0;            // page rotation that was undone
+    double scale = 1.0;               // normalized / page pixels
+    cv::Mat image;                    // normalized crop (CV_8UC1), see LayoutOptions
+};
+
+struct PageLayout {
+    double skew_deg = 0.0;
+    double line_thickness_px = 0.0;   // most common vertical black run
+    double line_distance_px = 0.0;    // most common black + white run (staff space + line)
+    std::vector<Staff> staves;
+    std::vector<SystemCrop> systems;  // top to bottom
+};
+
+// Full analysis of one page (8-bit gray, white background). A page without staves
+// gives an empty result, not an error.
+PageLayout analyze_page(const cv::Mat& gray, const LayoutOptions& opts = {});
+
+// The system crops of a page (analyze_page(...).systems).
+std::vector<SystemCrop> detect_systems(const cv::Mat& gray, const LayoutOptions& opts = {});
+
+// Scales a page crop so that staff_height_px becomes opts.staff_height_px, whitens the
+// background and pads to opts.pad_multiple. Exposed for single-system inputs.
+cv::Mat normalize_system(const cv::Mat& crop, double staff_height_px, const LayoutOptions& opts = {});
+
+// Estimated rotation (degrees) of the staff lines of a binary ink mask (255 = ink);
+// positive when lines descend to the right.
+double estimate_skew_deg(const cv::Mat& ink, double max_deg);
+
+}  // namespace umt::layout

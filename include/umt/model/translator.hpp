@@ -1,0 +1,78 @@
+// One decoding loop for every task (DESIGN.md section 5) around a TorchScript translator.
+//
+// Encode once; start from the target's begin frame (plus an optional prefix); each step runs
+// decode_step on the new frame with a key/value cache, then the sub-decoder 4 times with masks
+// and sampling; stop at the target's end frame or max_steps. Rows of a batch that finish drop
+// out. Same seed, same input: same output, whatever the batch size.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "umt/tokens/vocabulary.hpp"
+
+namespace umt::model {
+
+struct SamplerOptions {
+    enum class Kind { Greedy, Sample };
+    Kind kind = Kind::Greedy;
+    float temperature = 1.0f;  // Sample: logits / temperature
+    int top_k = 0;             // Sample: keep the k most likely ids (0 = all)
+    float top_p = 1.0f;        // Sample: keep the smallest set with probability >= top_p
+    uint64_t seed = 0;         // each request draws from its own generator seeded by (seed, index)
+
+    static SamplerOptions greedy() { return {}; }
+    static SamplerOptions sample(float temperature, int top_k, float top_p, uint64_t seed) {
+        return {Kind::Sample, temperature, top_k, top_p, seed};
+    }
+    // Throws umt::Error explaining an invalid setting.
+    void validate() const;
+};
+
+struct DecodeOptions {
+    tokens::Modality target = tokens::Modality::Lmx;
+    int max_steps = 0;  // frames generated at most, the end frame included (0 = the model's limit)
+    SamplerOptions sampler;
+    bool use_cache = true;  // false recomputes the whole prefix each step (a test of the cache)
+    int batch_size = 8;
+};
+
+struct DecodeRequest {
+    tokens::Sequence input;
+    std::vector<tokens::Frame> prefix;  // frames forced after begin (e.g. the tail of the last window)
+};
+
+struct DecodeResult {
+    std::vector<tokens::Frame> frames;  // generated after begin + prefix, without the end frame
+    bool ended = false;                 // false: stopped at max_steps
+};
+
+struct DecodeStats {
+    int64_t steps = 0;       // decoder steps run (one per batch per generated frame)
+    int64_t row_steps = 0;   // frames generated over all rows
+    double seconds = 0.0;
+};
+
+class Translator {
+public:
+    // Loads a TorchScript translator; throws umt::Error(path, ...) when it cannot be loaded or
+    // lacks the methods of the interface.
+    Translator(const std::string& path, const tokens::Vocabulary& vocabulary);
+    ~Translator();
+    Translator(const Translator&) = delete;
+    Translator& operator=(const Translator&) = delete;
+
+    std::vector<DecodeResult> decode(const std::vector<DecodeRequest>& requests, const DecodeOptions& options,
+                                     DecodeStats* stats = nullptr) const;
+
+    const tokens::Vocabulary& vocabulary() const { return *vocab_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    const tokens::Vocabulary* vocab_;
+};
+
+}  // namespace umt::model

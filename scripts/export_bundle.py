@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Exports a model bundle (manifest.json + TorchScript files) into a folder.
+
+Without --checkpoint it writes a randomly initialised bundle with the real interface and
+shapes: tests and benchmarks export one into a temporary folder at run time.
+Never export a random bundle into models/default: that folder holds trained bundles.
+"""
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from umt_model.bundle import export_bundle, new_random  # noqa: E402
+from umt_model.network import default_network  # noqa: E402
+from umt_model.vocab import PAD, RVQ_MODALITIES, Layout, default_params  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out", help="bundle folder to write")
+    ap.add_argument("--checkpoint", help="training checkpoint (torch.save dict with vocabulary, network, "
+                    "modalities, translator/image_codec/audio_codec state dicts, training, metrics)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--encoder-layers", type=int, default=4)
+    ap.add_argument("--decoder-layers", type=int, default=4)
+    ap.add_argument("--ffn", type=int, default=0, help="feed-forward width (default 4 x width)")
+    ap.add_argument("--codebook-size", type=int, default=1024)
+    ap.add_argument("--max-height", type=int, default=16, help="rows of an image system in codes")
+    ap.add_argument("--max-length", type=int, default=1024, help="max frames of a 1-D sequence")
+    ap.add_argument("--lmx-vocab", help="file with the LMX vocabulary, one token a line (umt's order)")
+    ap.add_argument("--lmx-size", type=int, default=224)
+    ap.add_argument("--midi-size", type=int, default=1387)
+    ap.add_argument("--sample-rate", type=int, default=16000)
+    ap.add_argument("--hop", type=int, default=320)
+    ap.add_argument("--staff-height", type=int, default=18)
+    ap.add_argument("--end-bias", type=float, default=0.0,
+                    help="added to the output bias of the LMX and MIDI end tokens: makes random models "
+                         "stop at varied lengths so tests exercise the stop rule")
+    ap.add_argument("--rvq-end-bias", type=float, default=0.0,
+                    help="the same for the end tokens of the image and audio codebooks")
+    args = ap.parse_args()
+
+    if args.checkpoint:
+        ck = torch.load(args.checkpoint, map_location="cpu")
+        vocab_params, network, modalities = ck["vocabulary"], ck["network"], ck["modalities"]
+        model, image_codec, audio_codec = new_random(vocab_params, network, modalities)
+        model.load_state_dict(ck["translator"])
+        image_codec.load_state_dict(ck["image_codec"])
+        audio_codec.load_state_dict(ck["audio_codec"])
+        training, metrics = ck.get("training", {}), ck.get("metrics", {})
+    else:
+        lmx_tokens = None
+        if args.lmx_vocab:
+            with open(args.lmx_vocab) as f:
+                lmx_tokens = [t for t in f.read().split("\n") if t]
+        ml = args.max_length
+        vocab_params = default_params(
+            lmx_size=len(lmx_tokens) if lmx_tokens else args.lmx_size, midi_size=args.midi_size,
+            image_codebook_size=args.codebook_size, audio_codebook_size=args.codebook_size,
+            max_height=args.max_height,
+            max_lengths={"lmx": ml, "midi": ml, "image": 2 * ml, "audio": ml, "image_columns": ml})
+        if lmx_tokens:
+            vocab_params["lmx_tokens"] = lmx_tokens
+        network = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
+                                  args.ffn or None)
+        modalities = {
+            "lmx": {"input": "tokens"},
+            "midi": {"input": "tokens", "segment_s": 10.0},
+            "image": {"input": "tokens", "staff_height_px": args.staff_height, "downsample": 16},
+            "audio": {"input": "tokens", "sample_rate": args.sample_rate, "hop_samples": args.hop},
+        }
+        model, image_codec, audio_codec = new_random(vocab_params, network, modalities, args.seed)
+        layout = Layout(vocab_params)
+        with torch.no_grad():
+            for m, ends in enumerate(layout.end):
+                bias = args.rvq_end_bias if m in RVQ_MODALITIES else args.end_bias
+                for e in set(ends) - {PAD}:
+                    model.out.bias[e] += bias
+        training = {"note": f"randomly initialised (seed {args.seed}); not trained", "steps": 0}
+        metrics = {}
+    export_bundle(args.out, {"i2a": model, "a2i": model}, image_codec, audio_codec, vocab_params, network,
+                  modalities, training, metrics, name="random" if not args.checkpoint else "trained")
+
+
+if __name__ == "__main__":
+    main()

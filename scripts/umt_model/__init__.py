@@ -1,0 +1,1 @@
+"""umt's network side: unified vocabulary layout, translator network, codecs, bundle export, reference decoding."""

@@ -1,0 +1,95 @@
+"""Reference decoding loop in Python: the algorithm C++'s umt::model::Translator::decode must match.
+
+Greedy only (tests compare exact tokens); batched with finished rows dropped, cached or uncached.
+"""
+import torch
+
+from .vocab import N_SLOTS, PAD, RVQ_MODALITIES, PositionTracker
+
+
+def frames_tensor(rows):
+    return torch.tensor(rows, dtype=torch.long)
+
+
+def pad_inputs(inputs):
+    """inputs: list of (frames [[4]], pos [[2]]) -> frames [B,S,4], pos [B,S,2] padded with PAD / 0."""
+    s = max(len(f) for f, _ in inputs)
+    fr = torch.zeros(len(inputs), s, N_SLOTS, dtype=torch.long)
+    po = torch.zeros(len(inputs), s, 2, dtype=torch.long)
+    for i, (f, p) in enumerate(inputs):
+        fr[i, : len(f)] = frames_tensor(f)
+        po[i, : len(p)] = frames_tensor(p)
+    return fr, po
+
+
+def is_end(layout, target, frame):
+    if target in RVQ_MODALITIES:
+        return all(frame[j] == layout.end[target][j] for j in range(N_SLOTS))
+    return frame[0] == layout.end[target][0]
+
+
+@torch.no_grad()
+def greedy_decode(model, layout, inputs, target, max_steps, prefix=None, cached=True):
+    """inputs: list of (frames, pos) per row; all rows share target and prefix (a list of frames).
+
+    Returns per row the generated frames after begin + prefix, without the end frame.
+    """
+    prefix = prefix or []
+    b = len(inputs)
+    src, src_pos = pad_inputs(inputs)
+    tgt = torch.full((b,), target, dtype=torch.long)
+    memory, mask = model.encode(src, src_pos, tgt)
+    cross = model.init_cross(memory)
+    trackers = [PositionTracker(layout, target) for _ in range(b)]
+    start = [list(layout.begin[target])] + [list(f) for f in prefix]
+    seqs = [[list(f) for f in start] for _ in range(b)]
+    positions = [[trackers[i].next(f) for f in start] for i in range(b)]
+    out = [[] for _ in range(b)]
+    alive = list(range(b))
+    cache = []
+    new_frames = torch.tensor([start] * b, dtype=torch.long)
+    new_pos = torch.tensor(positions, dtype=torch.long)
+    for _ in range(max_steps):
+        if cached:
+            hidden, cache = model.decode_step(new_frames, new_pos, cross, mask, cache)
+        else:
+            full = torch.tensor([seqs[r] for r in alive], dtype=torch.long)
+            full_pos = torch.tensor([positions[r] for r in alive], dtype=torch.long)
+            hidden, _ = model.decode_step(full, full_pos, cross, mask, [])
+        h = hidden[:, -1]
+        n = h.size(0)
+        frame = torch.full((n, N_SLOTS), PAD, dtype=torch.long)
+        tgt_alive = torch.full((n,), target, dtype=torch.long)
+        whole = torch.zeros(n, dtype=torch.bool)
+        for j in range(N_SLOTS):
+            logits = model.sub_step(h, frame[:, :j], tgt_alive)
+            tok = logits.argmax(-1)
+            if j == 0:
+                whole = torch.tensor([layout.is_whole_frame(int(t)) for t in tok], dtype=torch.bool)
+            tok = torch.where(whole, frame[:, 0] if j > 0 else tok, tok)
+            frame[:, j] = tok
+        keep = []
+        next_frames, next_pos = [], []
+        for k, r in enumerate(alive):
+            f = frame[k].tolist()
+            if is_end(layout, target, f):
+                continue
+            out[r].append(f)
+            seqs[r].append(f)
+            p = trackers[r].next(f)
+            positions[r].append(p)
+            keep.append(k)
+            next_frames.append([f])
+            next_pos.append([p])
+        if not keep:
+            break
+        if len(keep) < n:
+            idx = torch.tensor(keep, dtype=torch.long)
+            cross = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cross]
+            mask = mask.index_select(0, idx)
+            if cached:
+                cache = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cache]
+        alive = [alive[k] for k in keep]
+        new_frames = torch.tensor(next_frames, dtype=torch.long)
+        new_pos = torch.tensor(next_pos, dtype=torch.long)
+    return out

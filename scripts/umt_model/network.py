@@ -1,0 +1,215 @@
+"""The translator network of DESIGN.md section 4, written to be exported with TorchScript.
+
+encode / init_cross / decode_step / sub_step are what C++ calls (src/model/translator.cpp);
+forward() is the teacher-forced training loss. Written for torch 1.13 TorchScript: no
+scaled_dot_product_attention, caches as List[Tuple[Tensor, Tensor]], ModuleLists only iterated.
+"""
+import math
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for TorchScript
+
+Cache = List[Tuple[Tensor, Tensor]]
+
+
+def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1):
+    return {"width": width, "heads": heads, "encoder_layers": encoder_layers,
+            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
+
+
+class Attention(nn.Module):
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.dh = d // heads
+        self.scale = 1.0 / math.sqrt(self.dh)
+        self.q = nn.Linear(d, d)
+        self.kv = nn.Linear(d, 2 * d)
+        self.o = nn.Linear(d, d)
+
+    def project_kv(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        b, s, _ = x.shape
+        kv = self.kv(x).view(b, s, 2, self.heads, self.dh).permute(2, 0, 3, 1, 4)
+        return kv[0], kv[1]
+
+    def attend(self, x: Tensor, k: Tensor, v: Tensor, allowed: Optional[Tensor]) -> Tensor:
+        # allowed: bool, broadcastable to [B, H, T, S]; True where a query may look at a key.
+        b, t, _ = x.shape
+        q = self.q(x).view(b, t, self.heads, self.dh).transpose(1, 2)
+        att = torch.matmul(q, k.transpose(-1, -2)) * self.scale
+        if allowed is not None:
+            att = att.masked_fill(torch.logical_not(allowed), float("-inf"))
+        att = att.softmax(-1)
+        y = torch.matmul(att, v).transpose(1, 2).reshape(b, t, self.heads * self.dh)
+        return self.o(y)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d: int, ffn: int):
+        super().__init__()
+        self.up = nn.Linear(d, ffn)
+        self.down = nn.Linear(ffn, d)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down(F.gelu(self.up(x)))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, d: int, heads: int, ffn: int):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.att = Attention(d, heads)
+        self.ln2 = nn.LayerNorm(d)
+        self.ff = FeedForward(d, ffn)
+
+    def forward(self, x: Tensor, allowed: Optional[Tensor]) -> Tensor:
+        h = self.ln1(x)
+        k, v = self.att.project_kv(h)
+        x = x + self.att.attend(h, k, v, allowed)
+        return x + self.ff(self.ln2(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, d: int, heads: int, ffn: int):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.self_att = Attention(d, heads)
+        self.ln2 = nn.LayerNorm(d)
+        self.cross_att = Attention(d, heads)
+        self.ln3 = nn.LayerNorm(d)
+        self.ff = FeedForward(d, ffn)
+
+    def forward(self, x: Tensor, past: Optional[Tuple[Tensor, Tensor]], causal: Tensor,
+                cross: Tuple[Tensor, Tensor], memory_allowed: Tensor) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        h = self.ln1(x)
+        k, v = self.self_att.project_kv(h)
+        if past is not None:
+            k = torch.cat([past[0], k], 2)
+            v = torch.cat([past[1], v], 2)
+        x = x + self.self_att.attend(h, k, v, causal)
+        x = x + self.cross_att.attend(self.ln2(x), cross[0], cross[1], memory_allowed)
+        x = x + self.ff(self.ln3(x))
+        return x, (k, v)
+
+
+class Translator(nn.Module):
+    def __init__(self, vocab_params: dict, net: dict):
+        super().__init__()
+        layout = Layout(vocab_params)
+        d, heads, ffn = net["width"], net["heads"], net["ffn"]
+        self.width = d
+        self.vocab_size = layout.size
+        self.tok_emb = nn.Embedding(layout.size, d, padding_idx=0)  # PAD slots add nothing
+        self.pos_a = nn.Embedding(layout.n_pos_a, d)
+        self.pos_b = nn.Embedding(layout.n_pos_b, d)
+        self.target_emb = nn.Embedding(4, d)
+        self.enc_layers = nn.ModuleList([EncoderLayer(d, heads, ffn) for _ in range(net["encoder_layers"])])
+        self.enc_ln = nn.LayerNorm(d)
+        self.dec_layers = nn.ModuleList([DecoderLayer(d, heads, ffn) for _ in range(net["decoder_layers"])])
+        self.dec_ln = nn.LayerNorm(d)
+        # The sub-decoder (RVQ head): causal over the <= 4 slots of one step only.
+        self.slot_pos = nn.Embedding(N_SLOTS, d)
+        self.sub_layers = nn.ModuleList([EncoderLayer(d, heads, ffn) for _ in range(net["sub_layers"])])
+        self.sub_ln = nn.LayerNorm(d)
+        self.out = nn.Linear(d, layout.size)
+        masks = torch.tensor([[layout.slot_mask(m, j) for j in range(N_SLOTS)] for m in range(4)], dtype=torch.bool)
+        self.register_buffer("slot_masks", masks)  # [target, slot, V]
+        for emb in (self.tok_emb, self.pos_a, self.pos_b, self.target_emb, self.slot_pos):
+            nn.init.normal_(emb.weight, std=0.02)
+        with torch.no_grad():
+            self.tok_emb.weight[0].zero_()
+
+    def embed(self, frames: Tensor, pos: Tensor) -> Tensor:
+        return self.tok_emb(frames).sum(2) + self.pos_a(pos[:, :, 0]) + self.pos_b(pos[:, :, 1])
+
+    @torch.jit.export
+    def encode(self, frames: Tensor, pos: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
+        """frames [B,S,4], pos [B,S,2], target [B] -> memory [B,S,D], key mask [B,S] (True = real)."""
+        mask = frames[:, :, 0] != 0  # PAD
+        x = self.embed(frames, pos) + self.target_emb(target).unsqueeze(1)
+        allowed = mask[:, None, None, :]
+        for layer in self.enc_layers:
+            x = layer(x, allowed)
+        return self.enc_ln(x), mask
+
+    @torch.jit.export
+    def init_cross(self, memory: Tensor) -> Cache:
+        """Cross-attention keys and values of every decoder layer, computed once per input."""
+        out: Cache = []
+        for layer in self.dec_layers:
+            out.append(layer.cross_att.project_kv(memory))
+        return out
+
+    @torch.jit.export
+    def decode_step(self, frames: Tensor, pos: Tensor, cross: Cache, memory_mask: Tensor,
+                    cache: Cache) -> Tuple[Tensor, Cache]:
+        """frames [B,T,4] new frames after the cached ones (cache empty = none) -> hidden [B,T,D], cache."""
+        t = frames.size(1)
+        past = 0
+        if len(cache) > 0:
+            past = cache[0][0].size(2)
+        qi = torch.arange(t, device=frames.device).unsqueeze(1) + past
+        ki = torch.arange(past + t, device=frames.device).unsqueeze(0)
+        causal = (ki <= qi)[None, None, :, :]
+        memory_allowed = memory_mask[:, None, None, :]
+        x = self.embed(frames, pos)
+        new_cache: Cache = []
+        i = 0
+        for layer in self.dec_layers:
+            layer_past: Optional[Tuple[Tensor, Tensor]] = None
+            if len(cache) > 0:
+                layer_past = cache[i]
+            x, kv = layer(x, layer_past, causal, cross[i], memory_allowed)
+            new_cache.append(kv)
+            i += 1
+        return self.dec_ln(x), new_cache
+
+    def sub_logits(self, slots: Tensor) -> Tensor:
+        """slots [N,J,D] -> logits [N,J,V] of the causal sub-decoder (unmasked)."""
+        j = slots.size(1)
+        idx = torch.arange(j, device=slots.device)
+        x = slots + self.slot_pos(idx).unsqueeze(0)
+        causal = (idx.unsqueeze(0) <= idx.unsqueeze(1))[None, None, :, :]
+        for layer in self.sub_layers:
+            x = layer(x, causal)
+        return self.out(self.sub_ln(x))
+
+    @torch.jit.export
+    def sub_step(self, hidden: Tensor, codes: Tensor, target: Tensor) -> Tensor:
+        """hidden [B,D], codes [B,j] emitted so far in this step, target [B] -> masked logits [B,V] of slot j."""
+        j = codes.size(1)
+        slots = hidden.unsqueeze(1)
+        if j > 0:
+            slots = torch.cat([slots, hidden.unsqueeze(1) + self.tok_emb(codes)], 1)
+        logits = self.sub_logits(slots)[:, j]
+        allowed = self.slot_masks[target, j]
+        return logits.masked_fill(torch.logical_not(allowed), float("-inf"))
+
+    @torch.jit.unused
+    def forward(self, src_frames: Tensor, src_pos: Tensor, target: Tensor, tgt_frames: Tensor,
+                tgt_pos: Tensor) -> Tensor:
+        """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2.
+
+        Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
+        are copies of slot 0 and not predicted.
+        """
+        memory, mask = self.encode(src_frames, src_pos, target)
+        cross = self.init_cross(memory)
+        empty: Cache = []
+        hidden, _ = self.decode_step(tgt_frames[:, :-1], tgt_pos[:, :-1], cross, mask, empty)
+        gold = tgt_frames[:, 1:]
+        b, t, _ = gold.shape
+        prev = self.tok_emb(gold[:, :, : N_SLOTS - 1])  # slot j sees code j-1
+        slots = torch.cat([hidden.unsqueeze(2), hidden.unsqueeze(2) + prev], 2).view(b * t, N_SLOTS, -1)
+        logits = self.sub_logits(slots).view(b, t, N_SLOTS, -1)
+        allowed = self.slot_masks[target][:, None, :, :]
+        logits = logits.masked_fill(torch.logical_not(allowed), -1e9)
+        whole = gold[:, :, 0:1] == gold[:, :, 1:2]
+        gold_rest = gold[:, :, 1:].masked_fill(whole & (gold[:, :, 0:1] != 0), 0)  # PAD
+        gold = torch.cat([gold[:, :, 0:1], gold_rest], 2)
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), gold.reshape(-1), ignore_index=0)  # PAD

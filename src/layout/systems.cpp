@@ -1,0 +1,402 @@
+// Staff-line based layout analysis: binarize, run-length statistics, deskew, staff
+// lines from a horizontal-run projection, 5-line staves, systems joined by vertical
+// strokes (system barline, bracket), crops split at the emptiest row between systems.
+#include "umt/layout/systems.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+namespace umt::layout {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+struct RunStats {
+    int thickness = 0;  // most common black vertical run
+    int distance = 0;   // most common black run + following white run
+};
+
+// Vertical run-length statistics over a sample of columns (Fujinaga's staff line
+// height / staff space estimate): staff lines dominate the regular black-white rhythm.
+RunStats vertical_run_stats(const cv::Mat& ink) {
+    const int H = ink.rows, W = ink.cols;
+    std::vector<int> black(H + 1, 0), pair(2 * H + 2, 0);
+    const int step = std::max(1, W / 600);
+    for (int x = 0; x < W; x += step) {
+        int y = 0;
+        while (y < H && !ink.at<uint8_t>(y, x)) ++y;
+        while (y < H) {
+            int b0 = y;
+            while (y < H && ink.at<uint8_t>(y, x)) ++y;
+            int b = y - b0;
+            int w0 = y;
+            while (y < H && !ink.at<uint8_t>(y, x)) ++y;
+            int w = y - w0;
+            black[b]++;
+            if (y < H) pair[b + w]++;  // only white runs closed by ink below
+        }
+    }
+    RunStats s;
+    // Distances below 4 px are noise or dithering, not staff spacing.
+    int best = 0;
+    for (int d = 4; d < int(pair.size()) && d < H / 4; ++d)
+        if (pair[d] > best) best = pair[d], s.distance = d;
+    best = 0;
+    for (int t = 1; t < int(black.size()) && (s.distance == 0 || t <= s.distance / 2); ++t)
+        if (black[t] > best) best = black[t], s.thickness = t;
+    return s;
+}
+
+// Keeps horizontal runs of at least min_len ink pixels (an opening with a 1 x min_len
+// line, in linear time).
+cv::Mat long_horizontal_runs(const cv::Mat& ink, int min_len) {
+    cv::Mat out = cv::Mat::zeros(ink.size(), CV_8UC1);
+    for (int y = 0; y < ink.rows; ++y) {
+        const uint8_t* in = ink.ptr<uint8_t>(y);
+        uint8_t* o = out.ptr<uint8_t>(y);
+        int x = 0;
+        while (x < ink.cols) {
+            if (!in[x]) { ++x; continue; }
+            int x0 = x;
+            while (x < ink.cols && in[x]) ++x;
+            if (x - x0 >= min_len) std::fill(o + x0, o + x, uint8_t(255));
+        }
+    }
+    return out;
+}
+
+struct LineCand {
+    double y = 0;   // centre
+    int x0 = 0, x1 = 0;
+    int thickness = 0;
+};
+
+// Staff line candidates: bands of rows whose long-run ink count is high, with the
+// longest horizontal extent of the band (gaps up to `gap` pixels bridged).
+std::vector<LineCand> find_line_candidates(const cv::Mat& runs, int min_count, int gap) {
+    const int H = runs.rows, W = runs.cols;
+    std::vector<int> proj(H);
+    for (int y = 0; y < H; ++y) proj[y] = cv::countNonZero(runs.row(y));
+    std::vector<LineCand> lines;
+    int y = 0;
+    while (y < H) {
+        if (proj[y] < min_count) { ++y; continue; }
+        int y0 = y;
+        double wsum = 0, ysum = 0;
+        while (y < H && proj[y] >= min_count) {
+            wsum += proj[y];
+            ysum += double(y) * proj[y];
+            ++y;
+        }
+        LineCand c;
+        c.y = ysum / wsum;
+        c.thickness = y - y0;
+        std::vector<uint8_t> col(W, 0);
+        for (int r = y0; r < y; ++r) {
+            const uint8_t* p = runs.ptr<uint8_t>(r);
+            for (int x = 0; x < W; ++x) col[x] |= p[x];
+        }
+        int best_len = 0, x = 0;
+        while (x < W) {
+            if (!col[x]) { ++x; continue; }
+            int s = x, last = x;
+            while (x < W && (col[x] || x - last <= gap)) {
+                if (col[x]) last = x;
+                ++x;
+            }
+            if (last - s + 1 > best_len) best_len = last - s + 1, c.x0 = s, c.x1 = last;
+        }
+        lines.push_back(c);
+    }
+    return lines;
+}
+
+double overlap(int a0, int a1, int b0, int b1) { return std::max(0, std::min(a1, b1) - std::max(a0, b0)); }
+
+// Greedy grouping of line candidates into 5-line staves with even spacing.
+std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
+    std::vector<Staff> staves;
+    std::vector<bool> used(lines.size(), false);
+    for (size_t i = 0; i < lines.size(); ++i) {
+        if (used[i]) continue;
+        bool found = false;
+        for (size_t j = i + 1; j < lines.size() && !found; ++j) {
+            double g = lines[j].y - lines[i].y;
+            if (g < 0.5 * d) continue;
+            if (g > 1.6 * d) break;
+            std::array<size_t, 5> idx{i, j, 0, 0, 0};
+            bool ok = true;
+            for (int k = 2; k < 5 && ok; ++k) {
+                double want = lines[i].y + k * g, tol = std::max(1.5, 0.2 * g);
+                size_t pick = SIZE_MAX;
+                double best = tol;
+                for (size_t m = idx[k - 1] + 1; m < lines.size() && lines[m].y < want + tol + 1; ++m) {
+                    if (used[m]) continue;
+                    double e = std::fabs(lines[m].y - want);
+                    if (e <= best) best = e, pick = m;
+                }
+                if (pick == SIZE_MAX) ok = false;
+                else idx[k] = pick;
+            }
+            if (!ok) continue;
+            // The five lines must run side by side, not be unrelated strokes at the right heights.
+            int len0 = lines[i].x1 - lines[i].x0;
+            for (int k = 1; k < 5 && ok; ++k) {
+                const auto& a = lines[idx[k]];
+                double ov = overlap(lines[i].x0, lines[i].x1, a.x0, a.x1);
+                if (ov < 0.6 * std::min(len0, a.x1 - a.x0) || ov < 4 * g) ok = false;
+            }
+            if (!ok) continue;
+            Staff s;
+            std::vector<int> x0s, x1s;
+            for (int k = 0; k < 5; ++k) {
+                s.line_y[k] = lines[idx[k]].y;
+                x0s.push_back(lines[idx[k]].x0);
+                x1s.push_back(lines[idx[k]].x1);
+                used[idx[k]] = true;
+            }
+            std::sort(x0s.begin(), x0s.end());
+            std::sort(x1s.begin(), x1s.end());
+            s.x0 = x0s[2];
+            s.x1 = x1s[2];
+            staves.push_back(s);
+            found = true;
+        }
+    }
+    std::sort(staves.begin(), staves.end(), [](const Staff& a, const Staff& b) { return a.line_y[0] < b.line_y[0]; });
+    return staves;
+}
+
+// True when some column near the staves' shared extent is inked over (almost) the
+// whole gap between the bottom line of `a` and the top line of `b`: a system barline,
+// a bracket or a barline drawn through both staves.
+bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b) {
+    int y0 = int(std::floor(a.line_y[4])), y1 = int(std::ceil(b.line_y[0]));
+    if (y1 <= y0) return true;
+    double sp = std::max(a.space(), b.space());
+    int x0 = std::max(0, std::min(a.x0, b.x0) - int(3 * sp));
+    int x1 = std::min(ink_wide.cols - 1, std::max(a.x1, b.x1));
+    const int len = y1 - y0 + 1;
+    // Tolerate a few missing pixels (scan noise, a line crossing) but not a real gap.
+    const int allowed_miss = std::max(1, int(0.03 * len));
+    for (int x = x0; x <= x1; ++x) {
+        int miss = 0;
+        for (int y = y0; y <= y1 && miss <= allowed_miss; ++y)
+            if (!ink_wide.at<uint8_t>(y, x)) ++miss;
+        if (miss <= allowed_miss) return true;
+    }
+    return false;
+}
+
+// Row between two systems where the page is emptiest (nearest the middle on ties).
+int split_row(const cv::Mat& ink, int y_top, int y_bottom, int x0, int x1) {
+    if (y_bottom <= y_top) return (y_top + y_bottom) / 2;
+    x0 = std::clamp(x0, 0, ink.cols - 1);
+    x1 = std::clamp(x1, x0 + 1, ink.cols);
+    int best_y = (y_top + y_bottom) / 2, best = INT32_MAX;
+    double mid = 0.5 * (y_top + y_bottom);
+    for (int y = y_top; y <= y_bottom; ++y) {
+        int c = cv::countNonZero(ink.row(y).colRange(x0, x1));
+        if (c < best || (c == best && std::fabs(y - mid) < std::fabs(best_y - mid))) best = c, best_y = y;
+    }
+    return best_y;
+}
+
+}  // namespace
+
+double estimate_skew_deg(const cv::Mat& ink, double max_deg) {
+    std::vector<cv::Point> pts;
+    cv::findNonZero(ink, pts);
+    if (pts.size() < 100 || max_deg <= 0) return 0.0;
+    // A few hundred thousand points fix the angle as well as millions do.
+    size_t stride = std::max<size_t>(1, pts.size() / 400000);
+    std::vector<cv::Point> sample;
+    for (size_t i = 0; i < pts.size(); i += stride) sample.push_back(pts[i]);
+    const double cx = ink.cols / 2.0;
+    const int margin = int(std::ceil(ink.cols * std::tan(max_deg * kPi / 180.0))) + 2;
+    std::vector<int> hist(size_t(ink.rows + 2 * margin + 2));
+    auto score = [&](double deg) {
+        std::fill(hist.begin(), hist.end(), 0);
+        double t = std::tan(deg * kPi / 180.0);
+        for (const auto& p : sample) {
+            int yy = int(std::lround(p.y - (p.x - cx) * t)) + margin;
+            if (yy >= 0 && yy < int(hist.size())) hist[size_t(yy)]++;
+        }
+        double s = 0;
+        for (int h : hist) s += double(h) * h;
+        return s;
+    };
+    // Coarse steps drift about 2 px across the page; then a tenth of that.
+    double step = std::max(0.01, std::atan(2.0 / ink.cols) * 180.0 / kPi);
+    double best = 0, best_s = -1;
+    for (double a = -max_deg; a <= max_deg + 1e-9; a += step) {
+        double s = score(a);
+        if (s > best_s) best_s = s, best = a;
+    }
+    double center = best;
+    for (double a = center - step; a <= center + step + 1e-9; a += step / 10) {
+        double s = score(a);
+        if (s > best_s) best_s = s, best = a;
+    }
+    return best;
+}
+
+cv::Mat normalize_system(const cv::Mat& crop, double staff_height_px, const LayoutOptions& opts) {
+    cv::Mat img = crop;
+    if (opts.normalize && staff_height_px > 0) {
+        double scale = opts.staff_height_px / staff_height_px;
+        cv::Mat r;
+        cv::resize(crop, r, cv::Size(), scale, scale, scale < 1.0 ? cv::INTER_AREA : cv::INTER_CUBIC);
+        img = r;
+    } else {
+        img = crop.clone();
+    }
+    // Whiten: stretch so the paper (median of the light pixels) becomes 255, then clear
+    // what is closer to paper than to the ink threshold (scan grain, faint show-through).
+    cv::Mat ink_mask;
+    double thr = cv::threshold(img, ink_mask, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+    std::vector<uint8_t> light;
+    light.reserve(img.total());
+    for (auto it = img.begin<uint8_t>(); it != img.end<uint8_t>(); ++it)
+        if (*it > thr) light.push_back(*it);
+    double paper = 255;
+    if (!light.empty()) {
+        std::nth_element(light.begin(), light.begin() + light.size() / 2, light.end());
+        paper = std::max<double>(light[light.size() / 2], thr + 1);
+    }
+    cv::Mat out;
+    img.convertTo(out, CV_8U, 255.0 / paper);
+    double cut = (thr * 255.0 / paper + 255.0) / 2.0;
+    out.setTo(255, out >= cut);
+    if (opts.pad_multiple > 1) {
+        int m = opts.pad_multiple;
+        int W = (out.cols + m - 1) / m * m, H = (out.rows + m - 1) / m * m;
+        int top = (H - out.rows) / 2;
+        // Vertical padding is split so the staves stay centred; horizontal goes to the right.
+        cv::copyMakeBorder(out, out, top, H - out.rows - top, 0, W - out.cols, cv::BORDER_CONSTANT, cv::Scalar(255));
+    }
+    return out;
+}
+
+PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
+    PageLayout page;
+    if (gray_in.empty()) return page;
+    cv::Mat gray = gray_in;
+    if (gray.type() != CV_8UC1) {
+        cv::Mat g;
+        if (gray.channels() == 3) cv::cvtColor(gray, g, cv::COLOR_BGR2GRAY);
+        else gray.convertTo(g, CV_8U);
+        gray = g;
+    }
+    cv::Scalar mean, stddev;
+    cv::meanStdDev(gray, mean, stddev);
+    if (stddev[0] < 2.0) return page;  // blank: Otsu would split pure noise
+    cv::Mat ink;
+    double thr = cv::threshold(gray, ink, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+    // Ink is the minority: a threshold making most of the page "ink" means no paper was found.
+    if (cv::countNonZero(ink) > 0.5 * ink.total()) return page;
+
+    RunStats rs = vertical_run_stats(ink);
+    if (rs.distance < 4) return page;
+    // Skew from the horizontal strokes only (stems and text blur the projection). A line
+    // of thickness t tilted 3 degrees still has runs of ~19 t, longer than one line distance.
+    cv::Mat strokes = long_horizontal_runs(ink, std::max(4, rs.distance));
+    if (cv::countNonZero(strokes) < 1000) strokes = ink;
+    page.skew_deg = estimate_skew_deg(strokes, opts.max_skew_deg);
+    cv::Mat rotation;
+    if (std::fabs(page.skew_deg) > 0.02) {
+        cv::Point2f c(gray.cols / 2.0f, gray.rows / 2.0f);
+        rotation = cv::getRotationMatrix2D(c, page.skew_deg, 1.0);
+        cv::Mat rot;
+        cv::warpAffine(gray, rot, rotation, gray.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(255));
+        gray = rot;
+        cv::threshold(gray, ink, thr, 255, cv::THRESH_BINARY_INV);
+        rs = vertical_run_stats(ink);
+    }
+    page.line_thickness_px = rs.thickness;
+    page.line_distance_px = rs.distance;
+    const double d = rs.distance;
+
+    cv::Mat runs = long_horizontal_runs(ink, std::max(8, int(3 * d)));
+    int min_count = std::max(int(5 * d), gray.cols / 20);
+    auto lines = find_line_candidates(runs, min_count, int(d));
+    page.staves = group_staves(lines, d);
+    if (page.staves.empty()) return page;
+
+    // Systems: consecutive staves joined by a vertical stroke. A 3-px wide ink mask
+    // absorbs the sub-pixel lean left after deskewing.
+    cv::Mat ink_wide;
+    cv::dilate(ink, ink_wide, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 1)));
+    std::vector<std::vector<Staff>> groups{{page.staves[0]}};
+    for (size_t i = 1; i < page.staves.size(); ++i) {
+        if (staves_connected(ink_wide, groups.back().back(), page.staves[i])) groups.back().push_back(page.staves[i]);
+        else groups.push_back({page.staves[i]});
+    }
+
+    // Vertical limits: the emptiest row between neighbouring systems, at most
+    // margin_spaces staff spaces from the outer lines.
+    const int n = int(groups.size());
+    std::vector<int> top(n), bottom(n);
+    for (int i = 0; i < n; ++i) {
+        double sp = 0;
+        for (const auto& s : groups[i]) sp += s.space();
+        sp /= groups[i].size();
+        int cap = int(std::lround(opts.margin_spaces * sp));
+        top[i] = int(std::floor(groups[i].front().line_y[0])) - cap;
+        bottom[i] = int(std::ceil(groups[i].back().line_y[4])) + cap;
+    }
+    for (int i = 0; i + 1 < n; ++i) {
+        int yb = int(std::ceil(groups[i].back().line_y[4])), yt = int(std::floor(groups[i + 1].front().line_y[0]));
+        int x0 = std::min(groups[i].back().x0, groups[i + 1].front().x0);
+        int x1 = std::max(groups[i].back().x1, groups[i + 1].front().x1);
+        int s = split_row(ink, yb + int(d), yt - int(d), x0, x1);
+        bottom[i] = std::min(bottom[i], s);
+        top[i + 1] = std::max(top[i + 1], s);
+    }
+
+    cv::Mat inverse;
+    if (!rotation.empty()) cv::invertAffineTransform(rotation, inverse);
+    for (int i = 0; i < n; ++i) {
+        SystemCrop sc;
+        sc.staves = groups[i];
+        double h = 0, sp = 0;
+        int x0 = INT32_MAX, x1 = 0;
+        for (const auto& s : sc.staves) {
+            h += s.height();
+            x0 = std::min(x0, s.x0);
+            x1 = std::max(x1, s.x1);
+        }
+        sc.staff_height_px = h / sc.staves.size();
+        sp = sc.staff_height_px / 4.0;
+        // Left: room for a brace or bracket; right: the final barline's thickness.
+        int left = std::max(0, x0 - int(std::lround(2.5 * sp)));
+        int right = std::min(gray.cols, x1 + int(std::lround(0.75 * sp)) + 1);
+        int t = std::clamp(top[i], 0, gray.rows - 1), b = std::clamp(bottom[i], t + 1, gray.rows);
+        sc.box = cv::Rect(left, t, right - left, b - t);
+        sc.skew_deg = page.skew_deg;
+        std::array<cv::Point2d, 4> pts{cv::Point2d(sc.box.x, sc.box.y), cv::Point2d(sc.box.x + sc.box.width, sc.box.y),
+                                       cv::Point2d(sc.box.x + sc.box.width, sc.box.y + sc.box.height),
+                                       cv::Point2d(sc.box.x, sc.box.y + sc.box.height)};
+        for (int k = 0; k < 4; ++k) {
+            if (inverse.empty()) { sc.corners[k] = pts[k]; continue; }
+            const double* r0 = inverse.ptr<double>(0);
+            const double* r1 = inverse.ptr<double>(1);
+            sc.corners[k] = {r0[0] * pts[k].x + r0[1] * pts[k].y + r0[2], r1[0] * pts[k].x + r1[1] * pts[k].y + r1[2]};
+        }
+        sc.scale = opts.normalize ? opts.staff_height_px / sc.staff_height_px : 1.0;
+        sc.image = normalize_system(gray(sc.box), sc.staff_height_px, opts);
+        page.systems.push_back(std::move(sc));
+    }
+    return page;
+}
+
+std::vector<SystemCrop> detect_systems(const cv::Mat& gray, const LayoutOptions& opts) {
+    return analyze_page(gray, opts).systems;
+}
+
+}  // namespace umt::layout

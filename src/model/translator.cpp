@@ -1,0 +1,273 @@
+// The decoding loop (DESIGN.md section 5) over the TorchScript translator; Python twin: umt_model/decode.py.
+#include "umt/model/translator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include "umt/core/error.hpp"
+
+namespace umt::model {
+
+using tokens::Frame;
+using tokens::kSlots;
+using tokens::Position;
+
+void SamplerOptions::validate() const {
+    if (kind == Kind::Greedy) return;
+    if (!(temperature > 0.0f)) throw Error("sampling temperature must be > 0 (got " + std::to_string(temperature) + ")");
+    if (top_k < 0) throw Error("top-k must be >= 0 (0 = off)");
+    if (!(top_p > 0.0f && top_p <= 1.0f)) throw Error("top-p must be in (0, 1] (got " + std::to_string(top_p) + ")");
+}
+
+struct Translator::Impl {
+    torch::jit::Module module;
+};
+
+namespace {
+
+c10::TypePtr kv_tuple_type() { return c10::TupleType::create({c10::TensorType::get(), c10::TensorType::get()}); }
+
+c10::impl::GenericList empty_cache() { return c10::impl::GenericList(kv_tuple_type()); }
+
+c10::impl::GenericList select_rows(const c10::IValue& list, const torch::Tensor& idx) {
+    c10::impl::GenericList out(kv_tuple_type());
+    for (const c10::IValue& e : list.toList()) {
+        const auto& t = e.toTupleRef().elements();
+        out.push_back(c10::ivalue::Tuple::create(t[0].toTensor().index_select(0, idx), t[1].toTensor().index_select(0, idx)));
+    }
+    return out;
+}
+
+torch::Tensor frames_tensor(const std::vector<std::vector<Frame>>& rows) {
+    size_t t = rows.empty() ? 0 : rows[0].size();
+    auto out = torch::empty({int64_t(rows.size()), int64_t(t), kSlots}, torch::kLong);
+    auto* p = out.data_ptr<int64_t>();
+    for (const auto& r : rows)
+        for (const auto& f : r) p = std::copy(f.begin(), f.end(), p);
+    return out;
+}
+
+torch::Tensor pos_tensor(const std::vector<std::vector<Position>>& rows) {
+    size_t t = rows.empty() ? 0 : rows[0].size();
+    auto out = torch::empty({int64_t(rows.size()), int64_t(t), 2}, torch::kLong);
+    auto* p = out.data_ptr<int64_t>();
+    for (const auto& r : rows)
+        for (const auto& q : r) p = std::copy(q.begin(), q.end(), p);
+    return out;
+}
+
+// One generator per request so results do not depend on how requests are batched.
+std::mt19937_64 request_rng(uint64_t seed, size_t index) {
+    std::seed_seq seq{uint32_t(seed), uint32_t(seed >> 32), uint32_t(index), uint32_t(uint64_t(index) >> 32)};
+    return std::mt19937_64(seq);
+}
+
+int64_t sample_row(const float* logits, int64_t n, const SamplerOptions& s, std::mt19937_64& rng) {
+    std::vector<std::pair<float, int64_t>> cand;
+    cand.reserve(256);
+    for (int64_t i = 0; i < n; ++i)
+        if (std::isfinite(logits[i])) cand.emplace_back(logits[i] / s.temperature, i);
+    if (cand.empty()) return 0;
+    std::sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    if (s.top_k > 0 && size_t(s.top_k) < cand.size()) cand.resize(size_t(s.top_k));
+    double mx = cand[0].first, total = 0.0;
+    std::vector<double> prob(cand.size());
+    for (size_t i = 0; i < cand.size(); ++i) total += prob[i] = std::exp(double(cand[i].first) - mx);
+    size_t keep = cand.size();
+    if (s.top_p < 1.0f) {
+        double acc = 0.0;
+        for (size_t i = 0; i < cand.size(); ++i) {
+            acc += prob[i] / total;
+            if (acc >= s.top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+    }
+    double kept = std::accumulate(prob.begin(), prob.begin() + long(keep), 0.0);
+    double u = std::uniform_real_distribution<double>(0.0, kept)(rng);
+    for (size_t i = 0; i < keep; ++i) {
+        u -= prob[i];
+        if (u < 0.0) return cand[i].second;
+    }
+    return cand[keep - 1].second;
+}
+
+}  // namespace
+
+Translator::Translator(const std::string& path, const tokens::Vocabulary& vocabulary)
+    : impl_(std::make_unique<Impl>()), vocab_(&vocabulary) {
+    try {
+        impl_->module = torch::jit::load(path, torch::kCPU);
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        msg = msg.substr(0, msg.find('\n'));
+        throw Error(path, "not a loadable TorchScript translator (" + msg + ")");
+    }
+    impl_->module.eval();
+    for (const char* m : {"encode", "init_cross", "decode_step", "sub_step"})
+        if (!impl_->module.find_method(m)) throw Error(path, std::string("the translator lacks the method ") + m);
+}
+
+Translator::~Translator() = default;
+
+std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& requests, const DecodeOptions& opt,
+                                             DecodeStats* stats) const {
+    opt.sampler.validate();
+    if (opt.batch_size < 1) throw Error("batch size must be >= 1");
+    const auto& V = *vocab_;
+    const auto target = opt.target;
+    auto started = std::chrono::steady_clock::now();
+    torch::NoGradGuard no_grad;
+    auto& mod = impl_->module;
+    auto encode = mod.get_method("encode");
+    auto init_cross = mod.get_method("init_cross");
+    auto decode_step = mod.get_method("decode_step");
+    auto sub_step = mod.get_method("sub_step");
+
+    std::vector<DecodeResult> results(requests.size());
+    // Rows of one batch share the prefix length, so every row is at the same step.
+    std::vector<size_t> order(requests.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return requests[a].prefix.size() < requests[b].prefix.size(); });
+    for (size_t i0 = 0; i0 < order.size();) {
+        size_t i1 = i0;
+        while (i1 < order.size() && int(i1 - i0) < opt.batch_size &&
+               requests[order[i1]].prefix.size() == requests[order[i0]].prefix.size())
+            ++i1;
+        std::vector<size_t> rows(order.begin() + long(i0), order.begin() + long(i1));
+        i0 = i1;
+        const int64_t b = int64_t(rows.size());
+        const size_t prefix_len = requests[rows[0]].prefix.size();
+        int max_steps = opt.max_steps > 0 ? opt.max_steps : V.max_length(target) - 1 - int(prefix_len);
+        if (max_steps < 1) throw Error("the prefix fills the model's whole output length");
+
+        // Encoder input, padded with PAD frames (masked out by the network).
+        size_t s = 0;
+        for (size_t r : rows) {
+            if (requests[r].input.frames.size() != requests[r].input.pos.size())
+                throw Error("decode request: frames and positions differ in length");
+            s = std::max(s, requests[r].input.frames.size());
+        }
+        auto src = torch::zeros({b, int64_t(s), kSlots}, torch::kLong);
+        auto src_pos = torch::zeros({b, int64_t(s), 2}, torch::kLong);
+        for (int64_t i = 0; i < b; ++i) {
+            const auto& in = requests[rows[size_t(i)]].input;
+            auto* f = src[i].data_ptr<int64_t>();
+            for (const auto& fr : in.frames) f = std::copy(fr.begin(), fr.end(), f);
+            auto* p = src_pos[i].data_ptr<int64_t>();
+            for (const auto& q : in.pos) p = std::copy(q.begin(), q.end(), p);
+        }
+        auto tgt_all = torch::full({b}, int64_t(target), torch::kLong);
+        auto enc = encode({src, src_pos, tgt_all}).toTuple();
+        torch::Tensor memory = enc->elements()[0].toTensor();
+        torch::Tensor mask = enc->elements()[1].toTensor();
+        c10::IValue cross = init_cross({memory});
+        c10::IValue cache = empty_cache();
+
+        std::vector<tokens::PositionTracker> trackers;
+        std::vector<std::vector<Frame>> seqs(size_t(b));
+        std::vector<std::vector<Position>> positions(size_t(b));
+        std::vector<std::mt19937_64> rngs;
+        for (int64_t i = 0; i < b; ++i) {
+            trackers.emplace_back(V, target);
+            auto& seq = seqs[size_t(i)];
+            seq.push_back(V.begin(target));
+            for (const auto& f : requests[rows[size_t(i)]].prefix) seq.push_back(f);
+            for (const auto& f : seq) positions[size_t(i)].push_back(trackers.back().next(f));
+            rngs.push_back(request_rng(opt.sampler.seed, rows[size_t(i)]));
+        }
+        std::vector<int64_t> alive(size_t(b));
+        std::iota(alive.begin(), alive.end(), 0);
+        torch::Tensor new_frames = frames_tensor(seqs);
+        torch::Tensor new_pos = pos_tensor(positions);
+
+        for (int step = 0; step < max_steps; ++step) {
+            torch::Tensor hidden;
+            if (opt.use_cache) {
+                auto out = decode_step({new_frames, new_pos, cross, mask, cache}).toTuple();
+                hidden = out->elements()[0].toTensor();
+                cache = out->elements()[1];
+            } else {
+                std::vector<std::vector<Frame>> fs;
+                std::vector<std::vector<Position>> ps;
+                for (int64_t r : alive) {
+                    fs.push_back(seqs[size_t(r)]);
+                    ps.push_back(positions[size_t(r)]);
+                }
+                auto out = decode_step({frames_tensor(fs), pos_tensor(ps), cross, mask, empty_cache()}).toTuple();
+                hidden = out->elements()[0].toTensor();
+            }
+            if (stats) ++stats->steps;
+            const int64_t n = int64_t(alive.size());
+            torch::Tensor h = hidden.select(1, hidden.size(1) - 1);
+            torch::Tensor frame = torch::zeros({n, kSlots}, torch::kLong);
+            torch::Tensor tgt = torch::full({n}, int64_t(target), torch::kLong);
+            std::vector<bool> whole(size_t(n), false);
+            auto* fp = frame.data_ptr<int64_t>();
+            for (int j = 0; j < kSlots; ++j) {
+                torch::Tensor logits = sub_step({h, frame.slice(1, 0, j), tgt}).toTensor();
+                if (opt.sampler.kind == SamplerOptions::Kind::Greedy) {
+                    torch::Tensor tok = logits.argmax(-1).contiguous();
+                    const auto* tp = tok.data_ptr<int64_t>();
+                    for (int64_t k = 0; k < n; ++k) fp[k * kSlots + j] = tp[k];
+                } else {
+                    torch::Tensor lg = logits.to(torch::kFloat).contiguous();
+                    const float* lp = lg.data_ptr<float>();
+                    const int64_t vsize = lg.size(1);
+                    for (int64_t k = 0; k < n; ++k)
+                        fp[k * kSlots + j] = sample_row(lp + k * vsize, vsize, opt.sampler, rngs[size_t(alive[size_t(k)])]);
+                }
+                for (int64_t k = 0; k < n; ++k) {
+                    if (j == 0) whole[size_t(k)] = V.is_whole_frame(fp[k * kSlots]);
+                    else if (whole[size_t(k)]) fp[k * kSlots + j] = fp[k * kSlots];
+                }
+            }
+            std::vector<int64_t> keep;
+            std::vector<std::vector<Frame>> next_frames;
+            std::vector<std::vector<Position>> next_pos;
+            for (int64_t k = 0; k < n; ++k) {
+                int64_t r = alive[size_t(k)];
+                Frame f;
+                std::copy(fp + k * kSlots, fp + (k + 1) * kSlots, f.begin());
+                auto& res = results[rows[size_t(r)]];
+                if (stats) ++stats->row_steps;
+                if (V.is_end(target, f)) {
+                    res.ended = true;
+                    continue;
+                }
+                res.frames.push_back(f);
+                seqs[size_t(r)].push_back(f);
+                Position p = trackers[size_t(r)].next(f);
+                positions[size_t(r)].push_back(p);
+                keep.push_back(k);
+                next_frames.push_back({f});
+                next_pos.push_back({p});
+            }
+            if (keep.empty()) break;
+            if (int64_t(keep.size()) < n) {
+                auto idx = torch::tensor(keep, torch::kLong);
+                cross = select_rows(cross, idx);
+                mask = mask.index_select(0, idx);
+                if (opt.use_cache) cache = select_rows(cache, idx);
+            }
+            std::vector<int64_t> still;
+            for (int64_t k : keep) still.push_back(alive[size_t(k)]);
+            alive = std::move(still);
+            new_frames = frames_tensor(next_frames);
+            new_pos = pos_tensor(next_pos);
+        }
+    }
+    if (stats)
+        stats->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return results;
+}
+
+}  // namespace umt::model

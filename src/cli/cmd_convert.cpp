@@ -1,15 +1,162 @@
-// umt convert (placeholder until its owner lands it).
+// umt convert: exact conversions between MusicXML (.musicxml/.xml/.mxl), LMX and MIDI.
+#include <memory>
+
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
+#include "umt/core/files.hpp"
+#include "umt/io/lmx.hpp"
+#include "umt/io/musicxml.hpp"
 
 namespace umt::cli {
 
+namespace {
+
+struct ConvertArgs {
+    std::vector<std::string> inputs;
+    std::string output;
+    std::string from;  // input format override (needed for stdin only when sniffing fails)
+    std::string to;    // output format for folders and stdout
+    int part = 0;      // 1-based; 0 = the piano part
+    bool systems = false;
+    bool lenient = false;
+    bool expand_repeats = false;
+};
+
+// Canonical format names: musicxml (text), mxl, lmx, mid.
+std::string format_of_ext(const std::string& ext) {
+    if (ext == "musicxml" || ext == "xml") return "musicxml";
+    if (ext == "mxl") return "mxl";
+    if (ext == "lmx" || ext == "txt") return "lmx";
+    if (ext == "mid" || ext == "midi" || ext == "smf") return "mid";
+    return "";
+}
+
+// Stdin has no extension: a zip is .mxl, '<' (or a UTF-16 BOM) is MusicXML, else LMX.
+std::string sniff(const std::string& bytes) {
+    if (bytes.compare(0, 2, "PK") == 0) return "mxl";
+    if (bytes.compare(0, 4, "MThd") == 0) return "mid";
+    size_t i = bytes.find_first_not_of(" \t\r\n");
+    if (i == std::string::npos) return "lmx";
+    unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c == '<' || c == 0xEF || c == 0xFF || c == 0xFE) return "musicxml";
+    return "lmx";
+}
+
+Score read_lmx(const std::string& text, const std::string& source, bool lenient) {
+    std::vector<std::string> tokens = lmx::tokenize(text);
+    if (tokens.empty()) throw Error(source, "empty LMX file");
+    if (!lenient) {
+        for (size_t i = 0; i < tokens.size(); ++i)
+            if (!lmx::is_token(tokens[i]))
+                throw Error(source, "unknown LMX token '" + tokens[i] + "' (token " + std::to_string(i + 1) +
+                                        "); --lenient drops unknown tokens");
+    }
+    std::vector<std::string> warnings;
+    Score score = lmx::delinearize_score(tokens, &warnings);
+    for (const auto& w : warnings) spdlog::warn("{}: {}", source, w);
+    return score;
+}
+
+void convert_one(const Job& job, const ConvertArgs& a, const std::string& out_format) {
+    std::string in_format = a.from;
+    std::string bytes;
+    if (in_format.empty()) {
+        if (job.input == "-") {
+            bytes = read_file(job.input);
+            in_format = sniff(bytes);
+        } else {
+            in_format = format_of_ext(extension_of(job.input));
+            if (in_format.empty())
+                throw Error(job.input, "unknown input format (expected .musicxml, .xml, .mxl, .lmx or .mid)");
+        }
+    }
+    if (bytes.empty()) bytes = read_file(job.input);
+
+    Score score;
+    if (in_format == "lmx") {
+        score = read_lmx(bytes, job.input, a.lenient);
+    } else if (in_format == "musicxml" || in_format == "mxl") {
+        bool zip = bytes.compare(0, 4, "PK\x03\x04") == 0;
+        score = zip ? parse_mxl(bytes, job.input) : parse_musicxml(bytes, job.input);
+    } else if (in_format == "mid") {
+        throw Error(job.input, "MIDI -> notation is not supported yet (no quantizer in this build)");
+    } else {
+        throw Error(job.input, "unknown input format '" + in_format + "'");
+    }
+
+    if (out_format == "lmx") {
+        size_t index = score.default_part_index();
+        if (a.part > 0) {
+            if (static_cast<size_t>(a.part) > score.parts.size())
+                throw Error(job.input, "--part " + std::to_string(a.part) + " but the score has " +
+                                           std::to_string(score.parts.size()) + " part(s)");
+            index = static_cast<size_t>(a.part - 1);
+        }
+        const Part& part = score.parts[index];
+        std::string text;
+        if (a.systems) {
+            for (const auto& sys : lmx::linearize_systems(part)) text += lmx::join(sys) + "\n";
+        } else {
+            text = lmx::join(lmx::linearize(part)) + "\n";
+        }
+        write_file_atomic(job.output, text);
+    } else if (out_format == "musicxml") {
+        write_file_atomic(job.output, write_musicxml(score));
+    } else if (out_format == "mxl") {
+        write_file_atomic(job.output, write_mxl(score));
+    } else if (out_format == "mid") {
+        throw Error(job.input, "notation -> MIDI is not available in this build yet (score playback missing)");
+    } else {
+        throw UsageError("unknown output format '" + out_format + "'");
+    }
+}
+
+}  // namespace
+
 void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
-    (void)g;
-    auto* sub = app.add_subcommand("convert", "not implemented yet");
-    sub->callback([&rc] { rc = kFailed; throw umt::Error("umt convert is not implemented yet"); });
+    auto a = std::make_shared<ConvertArgs>();
+    auto* sub = app.add_subcommand(
+        "convert", "Exact conversions: MusicXML (.musicxml/.xml/.mxl) <-> LMX (.lmx), MusicXML -> MusicXML/.mxl");
+    sub->add_option("inputs", a->inputs, "Input files or folders ('-' = stdin)")->required();
+    sub->add_option("-o,--output", a->output,
+                    "Output file (format from its extension; '-' = stdout), or a folder for several inputs")
+        ->required();
+    sub->add_option("--from", a->from, "Input format when the name does not say it: musicxml, mxl, lmx")
+        ->check(CLI::IsMember({"musicxml", "mxl", "lmx", "mid"}));
+    sub->add_option("--to", a->to, "Output format for a folder or stdout: lmx, musicxml, mxl, mid")
+        ->check(CLI::IsMember({"lmx", "musicxml", "mxl", "mid"}));
+    sub->add_option("--part", a->part, "Part to linearize, 1-based (default: the piano part, the one with two staves)")
+        ->check(CLI::PositiveNumber);
+    sub->add_flag("--systems", a->systems, "LMX output: one line per system, each restating key and clefs");
+    sub->add_flag("--lenient", a->lenient, "LMX input: drop unknown tokens with a warning instead of failing");
+    sub->add_flag("--expand-repeats", a->expand_repeats, "MIDI output: play repeats and voltas");
+    sub->callback([a, &g, &rc] {
+        std::string out_format = a->to;
+        bool many = a->inputs.size() > 1;
+        if (!many && a->inputs[0] != "-") {
+            std::error_code ec;
+            many = fs::is_directory(a->inputs[0], ec);
+        }
+        if (out_format.empty()) {
+            if (!many && a->output != "-") {
+                std::error_code ec;
+                if (!fs::is_directory(a->output, ec)) out_format = format_of_ext(extension_of(a->output));
+                if (out_format.empty() && !fs::is_directory(a->output, ec))
+                    throw UsageError(a->output + ": unknown output format (use .musicxml, .xml, .mxl, .lmx or --to)");
+            } else if (a->output == "-") {
+                // stdout: LMX in -> MusicXML out, anything else -> LMX.
+                std::string in = a->from.empty() ? format_of_ext(extension_of(a->inputs[0])) : a->from;
+                out_format = in == "lmx" ? "musicxml" : "lmx";
+            }
+            if (out_format.empty()) throw UsageError("an output folder needs --to lmx|musicxml|mxl|mid");
+        }
+        std::string out_ext = out_format;
+        auto jobs = plan_jobs(a->inputs, a->output, {"musicxml", "xml", "mxl", "lmx", "mid", "midi"}, out_ext);
+        rc = run_jobs(jobs, g, "convert", [&](const Job& job) { convert_one(job, *a, out_format); });
+    });
 }
 
 }  // namespace umt::cli

@@ -1,15 +1,33 @@
-// umt info (placeholder until its owner lands it).
+// umt info: prints the model bundle's card and verifies it (hashes, vocabulary, loadable modules).
+#include <iostream>
+#include <thread>
+
 #include <CLI/CLI.hpp>
 
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
+#include "umt/model/bundle.hpp"
+#include "umt/model/runtime.hpp"
 
 namespace umt::cli {
 
 void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
-    (void)g;
-    auto* sub = app.add_subcommand("info", "not implemented yet");
-    sub->callback([&rc] { rc = kFailed; throw umt::Error("umt info is not implemented yet"); });
+    auto* sub = app.add_subcommand("info", "Print the model bundle's manifest summary and verify its files");
+    auto threads = std::make_shared<int>(0);
+    sub->add_option("--threads", *threads, "Threads for the network (default: all cores)")->check(CLI::NonNegativeNumber);
+    sub->callback([&g, &rc, threads] {
+        std::string dir = resolve_models_dir(g);
+        std::cout << "umt " << UMT_VERSION << ", libtorch " << umt::model::torch_version() << "\n";
+        if (!std::filesystem::exists(std::filesystem::path(dir) / "manifest.json")) {
+            rc = kFailed;
+            throw umt::Error(dir, "no model bundle installed yet (no manifest.json); pass --models DIR or set UMT_MODELS");
+        }
+        umt::model::set_num_threads(*threads > 0 ? *threads : int(std::max(1u, std::thread::hardware_concurrency())));
+        umt::model::ModelBundle bundle(dir);
+        bundle.load_all();
+        std::cout << bundle.summary();
+        rc = kOk;
+    });
 }
 
 }  // namespace umt::cli

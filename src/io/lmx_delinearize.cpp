@@ -130,6 +130,7 @@ private:
     std::optional<int> voice_, staff_;
     std::optional<std::string> stem_;
     int open_beams_ = 0, open_grace_beams_ = 0;
+    std::optional<Rational> last_piece_;  // type length of the last backup/forward token
 
     void warn(const std::string& w) {
         if (warnings_) warnings_->push_back(w);
@@ -165,6 +166,7 @@ private:
         staff_.reset();
         stem_.reset();
         open_beams_ = open_grace_beams_ = 0;
+        last_piece_.reset();
         std::optional<size_t> open_attributes;  // index of the <attributes> being filled
         for (auto& tree : trees(tokens, number)) {
             const std::string& root = tree.root;
@@ -172,6 +174,7 @@ private:
             if (attr_root) {
                 if (!tree.prefixes.empty())
                     warn("measure " + std::to_string(number) + ": note tokens before '" + root + "' dropped");
+                last_piece_.reset();
                 if (!open_attributes) {
                     m.elements.emplace_back(Attributes{});
                     open_attributes = m.elements.size() - 1;
@@ -183,6 +186,14 @@ private:
             notelike(m, tree, number);
         }
         return m;
+    }
+
+    // One long backup/forward is written as pieces of strictly decreasing type; a piece
+    // as long as or longer than the one before starts a new element (the source had two).
+    bool continues_split(const Measure& m, bool backup, const Rational& piece) const {
+        if (m.elements.empty() || !last_piece_ || !(piece < *last_piece_)) return false;
+        return backup ? std::holds_alternative<Backup>(m.elements.back())
+                      : std::holds_alternative<Forward>(m.elements.back());
     }
 
     void unexpected(const Tree& tree, const std::string& t, size_t number) {
@@ -263,25 +274,24 @@ private:
                 voice_.reset();
                 staff_.reset();
                 stem_.reset();
-                // Long backups are written as several tokens: join them again.
-                if (!m.elements.empty())
-                    if (auto* last = std::get_if<Backup>(&m.elements.back())) {
-                        last->duration += d;
-                        return;
-                    }
-                m.elements.emplace_back(Backup{d});
+                if (continues_split(m, true, d)) {
+                    std::get<Backup>(m.elements.back()).duration += d;
+                } else {
+                    m.elements.emplace_back(Backup{d});
+                }
             } else {
-                if (!m.elements.empty())
-                    if (auto* last = std::get_if<Forward>(&m.elements.back())) {
-                        last->duration += d;
-                        return;
-                    }
-                Forward f;
-                f.duration = d;
-                m.elements.emplace_back(f);
+                if (continues_split(m, false, d)) {
+                    std::get<Forward>(m.elements.back()).duration += d;
+                } else {
+                    Forward f;
+                    f.duration = d;
+                    m.elements.emplace_back(f);
+                }
             }
+            last_piece_ = d;
             return;
         }
+        last_piece_.reset();
         Note n;
         bool kind_seen = false;
         for (const auto& p : tree.prefixes) {

@@ -73,34 +73,62 @@ cv::Mat long_horizontal_runs(const cv::Mat& ink, int min_len) {
 struct LineCand {
     double y = 0;   // centre
     int x0 = 0, x1 = 0;
-    int thickness = 0;
+    int length() const { return x1 - x0; }
 };
 
-// Staff line candidates: bands of rows whose long-run ink count is high, with the
-// longest horizontal extent of the band (gaps up to `gap` pixels bridged).
-std::vector<LineCand> find_line_candidates(const cv::Mat& runs, int min_count, int gap) {
+// Staff line candidates: peaks of the long-run row projection, with the longest
+// horizontal extent of each (gaps up to `gap` pixels bridged). A band of strong rows
+// taller than a line (a horizontal beam touching a line, two lines run together) is
+// split at its own peaks, at least `min_sep` rows apart.
+std::vector<LineCand> find_line_candidates(const cv::Mat& runs, int min_count, int gap, int thickness, int min_sep) {
     const int H = runs.rows, W = runs.cols;
     std::vector<int> proj(H);
     for (int y = 0; y < H; ++y) proj[y] = cv::countNonZero(runs.row(y));
-    std::vector<LineCand> lines;
+    std::vector<int> peaks;
     int y = 0;
     while (y < H) {
         if (proj[y] < min_count) { ++y; continue; }
         int y0 = y;
-        double wsum = 0, ysum = 0;
-        while (y < H && proj[y] >= min_count) {
-            wsum += proj[y];
-            ysum += double(y) * proj[y];
-            ++y;
+        while (y < H && proj[y] >= min_count) ++y;
+        int y1 = y;  // band [y0, y1)
+        if (y1 - y0 <= std::max(3, 2 * thickness + 1)) {
+            peaks.push_back(int(std::max_element(proj.begin() + y0, proj.begin() + y1) - proj.begin()));
+            continue;
         }
-        LineCand c;
-        c.y = ysum / wsum;
-        c.thickness = y - y0;
-        std::vector<uint8_t> col(W, 0);
-        for (int r = y0; r < y; ++r) {
+        // Strongest rows first, suppressing neighbours closer than min_sep.
+        std::vector<int> order(size_t(y1 - y0));
+        std::iota(order.begin(), order.end(), y0);
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return proj[a] > proj[b]; });
+        std::vector<int> picked;
+        for (int r : order) {
+            bool near = false;
+            for (int p : picked) near |= std::abs(p - r) < min_sep;
+            if (!near) picked.push_back(r);
+        }
+        // Keep only real local maxima (not a slope next to a picked peak).
+        for (int r : picked) {
+            if ((r > y0 && proj[r - 1] > proj[r]) || (r + 1 < y1 && proj[r + 1] > proj[r])) continue;
+            peaks.push_back(r);
+        }
+    }
+    std::sort(peaks.begin(), peaks.end());
+    std::vector<LineCand> lines;
+    std::vector<uint8_t> col(W);
+    for (int pk : peaks) {
+        // Centre and extent from the rows of this line: the peak and neighbours at least half as strong.
+        int r0 = pk, r1 = pk;
+        while (r0 - 1 >= 0 && pk - (r0 - 1) <= thickness && proj[r0 - 1] * 2 >= proj[pk]) --r0;
+        while (r1 + 1 < H && (r1 + 1) - pk <= thickness && proj[r1 + 1] * 2 >= proj[pk]) ++r1;
+        double wsum = 0, ysum = 0;
+        std::fill(col.begin(), col.end(), 0);
+        for (int r = r0; r <= r1; ++r) {
+            wsum += proj[r];
+            ysum += double(r) * proj[r];
             const uint8_t* p = runs.ptr<uint8_t>(r);
             for (int x = 0; x < W; ++x) col[x] |= p[x];
         }
+        LineCand c;
+        c.y = ysum / wsum;
         int best_len = 0, x = 0;
         while (x < W) {
             if (!col[x]) { ++x; continue; }
@@ -118,55 +146,70 @@ std::vector<LineCand> find_line_candidates(const cv::Mat& runs, int min_count, i
 
 double overlap(int a0, int a1, int b0, int b1) { return std::max(0, std::min(a1, b1) - std::max(a0, b0)); }
 
-// Greedy grouping of line candidates into 5-line staves with even spacing.
+// Staves: every evenly spaced run of 5 side-by-side line candidates is a hypothesis;
+// the most regular ones win, without sharing lines or overlapping in height.
 std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
-    std::vector<Staff> staves;
-    std::vector<bool> used(lines.size(), false);
+    struct Chain { double err; std::array<size_t, 5> idx; };
+    std::vector<Chain> chains;
     for (size_t i = 0; i < lines.size(); ++i) {
-        if (used[i]) continue;
-        bool found = false;
-        for (size_t j = i + 1; j < lines.size() && !found; ++j) {
+        for (size_t j = i + 1; j < lines.size(); ++j) {
             double g = lines[j].y - lines[i].y;
             if (g < 0.5 * d) continue;
             if (g > 1.6 * d) break;
             std::array<size_t, 5> idx{i, j, 0, 0, 0};
+            double err = 0;
             bool ok = true;
             for (int k = 2; k < 5 && ok; ++k) {
-                double want = lines[i].y + k * g, tol = std::max(1.5, 0.2 * g);
+                double want = lines[idx[k - 1]].y + g, tol = std::max(1.5, 0.2 * g);
                 size_t pick = SIZE_MAX;
                 double best = tol;
                 for (size_t m = idx[k - 1] + 1; m < lines.size() && lines[m].y < want + tol + 1; ++m) {
-                    if (used[m]) continue;
                     double e = std::fabs(lines[m].y - want);
                     if (e <= best) best = e, pick = m;
                 }
                 if (pick == SIZE_MAX) ok = false;
-                else idx[k] = pick;
+                else idx[k] = pick, err += best / g;
             }
             if (!ok) continue;
-            // The five lines must run side by side, not be unrelated strokes at the right heights.
-            int len0 = lines[i].x1 - lines[i].x0;
-            for (int k = 1; k < 5 && ok; ++k) {
-                const auto& a = lines[idx[k]];
-                double ov = overlap(lines[i].x0, lines[i].x1, a.x0, a.x1);
-                if (ov < 0.6 * std::min(len0, a.x1 - a.x0) || ov < 4 * g) ok = false;
-            }
+            // The five lines must run side by side over similar extents: a beam or a
+            // hairpin at the right height is much shorter than the staff.
+            for (int k = 0; k < 5 && ok; ++k)
+                for (int m = k + 1; m < 5 && ok; ++m) {
+                    const auto& a = lines[idx[k]];
+                    const auto& b = lines[idx[m]];
+                    double ov = overlap(a.x0, a.x1, b.x0, b.x1);
+                    if (ov < 0.7 * std::max(a.length(), b.length()) || ov < 4 * g) ok = false;
+                }
             if (!ok) continue;
-            Staff s;
-            std::vector<int> x0s, x1s;
-            for (int k = 0; k < 5; ++k) {
-                s.line_y[k] = lines[idx[k]].y;
-                x0s.push_back(lines[idx[k]].x0);
-                x1s.push_back(lines[idx[k]].x1);
-                used[idx[k]] = true;
-            }
-            std::sort(x0s.begin(), x0s.end());
-            std::sort(x1s.begin(), x1s.end());
-            s.x0 = x0s[2];
-            s.x1 = x1s[2];
-            staves.push_back(s);
-            found = true;
+            // Spacing drift across the five lines also counts against the hypothesis.
+            double total = lines[idx[4]].y - lines[idx[0]].y;
+            err += std::fabs(total / 4 - g) / g;
+            chains.push_back({err, idx});
         }
+    }
+    std::stable_sort(chains.begin(), chains.end(), [](const Chain& a, const Chain& b) { return a.err < b.err; });
+    std::vector<bool> used(lines.size(), false);
+    std::vector<Staff> staves;
+    for (const auto& c : chains) {
+        bool free = true;
+        for (size_t k : c.idx) free = free && !used[k];
+        double top = lines[c.idx[0]].y, bottom = lines[c.idx[4]].y;
+        for (const auto& s : staves)
+            if (top <= s.line_y[4] && bottom >= s.line_y[0]) free = false;
+        if (!free) continue;
+        Staff s;
+        std::vector<int> x0s, x1s;
+        for (int k = 0; k < 5; ++k) {
+            s.line_y[k] = lines[c.idx[k]].y;
+            x0s.push_back(lines[c.idx[k]].x0);
+            x1s.push_back(lines[c.idx[k]].x1);
+            used[c.idx[k]] = true;
+        }
+        std::sort(x0s.begin(), x0s.end());
+        std::sort(x1s.begin(), x1s.end());
+        s.x0 = x0s[2];
+        s.x1 = x1s[2];
+        staves.push_back(s);
     }
     std::sort(staves.begin(), staves.end(), [](const Staff& a, const Staff& b) { return a.line_y[0] < b.line_y[0]; });
     return staves;
@@ -234,12 +277,16 @@ double estimate_skew_deg(const cv::Mat& ink, double max_deg) {
     // Coarse steps drift about 2 px across the page; then a tenth of that.
     double step = std::max(0.01, std::atan(2.0 / ink.cols) * 180.0 / kPi);
     double best = 0, best_s = -1;
-    for (double a = -max_deg; a <= max_deg + 1e-9; a += step) {
+    const int k_max = int(std::floor(max_deg / step));
+    for (int k = -k_max; k <= k_max; ++k) {  // symmetric grid: an upright page scores 0 exactly
+        double a = k * step;
         double s = score(a);
         if (s > best_s) best_s = s, best = a;
     }
     double center = best;
-    for (double a = center - step; a <= center + step + 1e-9; a += step / 10) {
+    for (int k = -9; k <= 9; ++k) {
+        if (k == 0) continue;
+        double a = center + k * step / 10;
         double s = score(a);
         if (s > best_s) best_s = s, best = a;
     }
@@ -297,9 +344,18 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     cv::meanStdDev(gray, mean, stddev);
     if (stddev[0] < 2.0) return page;  // blank: Otsu would split pure noise
     cv::Mat ink;
-    double thr = cv::threshold(gray, ink, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+    double otsu = cv::threshold(gray, ink, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
     // Ink is the minority: a threshold making most of the page "ink" means no paper was found.
     if (cv::countNonZero(ink) > 0.5 * ink.total()) return page;
+    // Otsu's midpoint loses thin lines: a 0.8 px staff line rendered across two pixel rows
+    // leaves both rows only half dark. Counting pixels 70% of the way from ink to paper as
+    // ink keeps them, and stays well clear of paper grain.
+    double ink_level = cv::mean(gray, ink)[0];
+    cv::Mat paper_mask;
+    cv::bitwise_not(ink, paper_mask);
+    double paper_level = cv::mean(gray, paper_mask)[0];
+    double thr = std::max(otsu, ink_level + 0.7 * (paper_level - ink_level));
+    cv::threshold(gray, ink, thr, 255, cv::THRESH_BINARY_INV);
 
     RunStats rs = vertical_run_stats(ink);
     if (rs.distance < 4) return page;
@@ -324,8 +380,15 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
 
     cv::Mat runs = long_horizontal_runs(ink, std::max(8, int(3 * d)));
     int min_count = std::max(int(5 * d), gray.cols / 20);
-    auto lines = find_line_candidates(runs, min_count, int(d));
+    auto lines = find_line_candidates(runs, min_count, int(d), std::max(1, rs.thickness), std::max(2, int(0.6 * d)));
     page.staves = group_staves(lines, d);
+    if (spdlog::should_log(spdlog::level::debug)) {
+        std::string msg;
+        for (const auto& l : lines) msg += fmt::format(" {:.1f}[{}-{}]", l.y, l.x0, l.x1);
+        spdlog::debug("layout: skew {:.3f} deg, line {} px, distance {} px, {} line candidates:{}", page.skew_deg,
+                      rs.thickness, rs.distance, lines.size(), msg);
+        for (const auto& s : page.staves) spdlog::debug("layout: staff at y {:.1f}..{:.1f}, x {}..{}", s.line_y[0], s.line_y[4], s.x0, s.x1);
+    }
     if (page.staves.empty()) return page;
 
     // Systems: consecutive staves joined by a vertical stroke. A 3-px wide ink mask

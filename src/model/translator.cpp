@@ -173,8 +173,8 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
         c10::IValue cache = empty_cache();
 
         std::vector<tokens::PositionTracker> trackers;
-        std::vector<std::vector<Frame>> seqs(size_t(b));
-        std::vector<std::vector<Position>> positions(size_t(b));
+        std::vector<std::vector<Frame>> seqs(static_cast<size_t>(b));
+        std::vector<std::vector<Position>> positions(static_cast<size_t>(b));
         std::vector<std::mt19937_64> rngs;
         for (int64_t i = 0; i < b; ++i) {
             trackers.emplace_back(V, target);
@@ -184,7 +184,7 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
             for (const auto& f : seq) positions[size_t(i)].push_back(trackers.back().next(f));
             rngs.push_back(request_rng(opt.sampler.seed, rows[size_t(i)]));
         }
-        std::vector<int64_t> alive(size_t(b));
+        std::vector<int64_t> alive(static_cast<size_t>(b));
         std::iota(alive.begin(), alive.end(), 0);
         torch::Tensor new_frames = frames_tensor(seqs);
         torch::Tensor new_pos = pos_tensor(positions);
@@ -210,7 +210,7 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
             torch::Tensor h = hidden.select(1, hidden.size(1) - 1);
             torch::Tensor frame = torch::zeros({n, kSlots}, torch::kLong);
             torch::Tensor tgt = torch::full({n}, int64_t(target), torch::kLong);
-            std::vector<bool> whole(size_t(n), false);
+            std::vector<bool> whole(static_cast<size_t>(n), false);
             auto* fp = frame.data_ptr<int64_t>();
             for (int j = 0; j < kSlots; ++j) {
                 torch::Tensor logits = sub_step({h, frame.slice(1, 0, j), tgt}).toTensor();

@@ -1,0 +1,364 @@
+// Score -> Performance: exact score time in quarters, repeats, ties and graces, then a tempo map to seconds.
+#include "umt/core/playback.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "umt/core/error.hpp"
+
+namespace umt {
+
+namespace {
+
+struct MeasureFlags {
+    bool forward = false;
+    int backward_times = 0;           // 0: no backward repeat
+    std::vector<int> ending_numbers;  // ending starts here (left barline)
+    bool ending_ends = false;         // ending stops or discontinues here (right barline)
+};
+
+// Barlines of all parts merged per measure index: parts normally agree, and a repeat written
+// in only one part still governs the whole score.
+std::vector<MeasureFlags> measure_flags(const Score& score, size_t n) {
+    std::vector<MeasureFlags> flags(n);
+    for (const auto& part : score.parts)
+        for (size_t i = 0; i < part.measures.size() && i < n; ++i)
+            for (const auto& b : part.measures[i].barlines) {
+                if (b.repeat == "forward") flags[i].forward = true;
+                if (b.repeat == "backward") flags[i].backward_times = std::max(flags[i].backward_times, std::max(2, b.times));
+                if (b.ending_type == "start" && flags[i].ending_numbers.empty()) flags[i].ending_numbers = b.ending_numbers;
+                if (b.ending_type == "stop" || b.ending_type == "discontinue") flags[i].ending_ends = true;
+            }
+    return flags;
+}
+
+// The order in which measures sound. A backward repeat returns to the last forward repeat (or
+// to the measure after the previous completed repeat); on pass p only endings naming p play.
+std::vector<size_t> playing_order(const Score& score, size_t n, bool expand) {
+    std::vector<size_t> order;
+    if (!expand) {
+        for (size_t i = 0; i < n; ++i) order.push_back(i);
+        return order;
+    }
+    const auto flags = measure_flags(score, n);
+    std::vector<int> jumps(n, 0);
+    size_t start = 0;
+    int pass = 1;
+    bool jumped = false;
+    const size_t limit = 16 * n + 64;  // malformed repeat structures must still terminate
+    size_t i = 0;
+    while (i < n && order.size() < limit) {
+        const MeasureFlags& f = flags[i];
+        if (f.forward && !jumped && start != i) {
+            start = i;
+            pass = 1;
+        }
+        jumped = false;
+        if (!f.ending_numbers.empty() &&
+            std::find(f.ending_numbers.begin(), f.ending_numbers.end(), pass) == f.ending_numbers.end()) {
+            size_t j = i;
+            while (j < n && !flags[j].ending_ends) ++j;
+            i = (j < n ? j : i) + 1;  // skip the whole ending
+            continue;
+        }
+        order.push_back(i);
+        if (f.backward_times > 0 && jumps[i] < f.backward_times - 1) {
+            ++jumps[i];
+            ++pass;
+            i = start;
+            jumped = true;
+            continue;
+        }
+        if (f.backward_times > 0 || f.ending_ends) {
+            // A repeat section is complete: the next one starts after it.
+            jumps[i] = 0;
+            start = i + 1;
+            pass = 1;
+        }
+        ++i;
+    }
+    return order;
+}
+
+// How long measure i lasts: the furthest any part's cursor reaches, else the time signature.
+std::vector<Rational> measure_lengths(const Score& score, size_t n) {
+    std::vector<Rational> len(n);
+    for (const auto& part : score.parts)
+        for (size_t i = 0; i < part.measures.size() && i < n; ++i) {
+            Rational pos, furthest;
+            for (const auto& e : part.measures[i].elements) {
+                if (const auto* note = std::get_if<Note>(&e)) {
+                    if (!note->chord && !note->grace) pos += note->duration;
+                } else if (const auto* b = std::get_if<Backup>(&e)) {
+                    pos -= b->duration;
+                    if (pos < Rational(0)) pos = Rational(0);
+                } else if (const auto* f = std::get_if<Forward>(&e)) {
+                    pos += f->duration;
+                }
+                furthest = std::max(furthest, pos);
+            }
+            len[i] = std::max(len[i], furthest);
+        }
+    // Empty measures last as long as the time signature says.
+    TimeSignature time;
+    if (!score.parts.empty()) {
+        const Part& part = score.parts.front();
+        for (size_t i = 0; i < n; ++i) {
+            if (i < part.measures.size())
+                for (const auto& e : part.measures[i].elements)
+                    if (const auto* a = std::get_if<Attributes>(&e))
+                        if (a->time) time = *a->time;
+            if (len[i].is_zero()) len[i] = time.measure_length();
+        }
+    }
+    return len;
+}
+
+struct Item {
+    Rational onset_q, dur_q;
+    int pitch = 60;
+    int note_velocity = -1;  // <note dynamics> percent, -1 when absent
+    int voice_key = 0;       // staff * 1000 + voice: graces take time from this voice
+    int grace_k = -1;        // grace: group index among grace_count groups before onset_q
+    int grace_count = 0;
+};
+
+int mark_velocity(const std::string& mark) {
+    // MuseScore's defaults, so that renderings compare with its MIDI export.
+    static const std::map<std::string, int> v = {
+        {"pppppp", 1}, {"ppppp", 5}, {"pppp", 10}, {"ppp", 16}, {"pp", 33}, {"p", 49}, {"mp", 64},
+        {"mf", 80}, {"f", 96}, {"ff", 112}, {"fff", 126}, {"ffff", 127}, {"fffff", 127}, {"ffffff", 127},
+        {"fp", 96}, {"sf", 112}, {"sfz", 112}, {"sff", 126}, {"sffz", 126}, {"sfp", 112}, {"rfz", 112}, {"fz", 96}};
+    auto it = v.find(mark);
+    return it == v.end() ? -1 : it->second;
+}
+
+int percent_to_velocity(double percent) {
+    // MusicXML: dynamics="100" is forte, which is velocity 90.
+    return std::clamp(static_cast<int>(std::lround(percent * 0.9)), 1, 127);
+}
+
+class TempoMap {
+public:
+    explicit TempoMap(double default_qpm) { points_.push_back({Rational(0), default_qpm, 0.0}); }
+    void set(const std::map<Rational, double, std::less<>>& changes) {
+        for (const auto& [q, qpm] : changes) {
+            if (qpm <= 0) continue;
+            if (q.is_zero()) {
+                points_.front().qpm = qpm;
+                continue;
+            }
+            const double s = seconds(q);
+            points_.push_back({q, qpm, s});
+        }
+    }
+    double seconds(const Rational& q) const {
+        const Point* p = &points_.front();
+        for (const auto& pt : points_)
+            if (pt.q <= q) p = &pt;
+        return p->s + (q - p->q).to_double() * 60.0 / p->qpm;
+    }
+    std::vector<TempoChange> changes() const {
+        std::vector<TempoChange> out;
+        for (const auto& p : points_)
+            if (out.empty() || out.back().qpm != p.qpm) out.push_back({p.s, p.qpm});
+        return out;
+    }
+
+private:
+    struct Point { Rational q; double qpm; double s; };
+    std::vector<Point> points_;
+};
+
+}  // namespace
+
+Performance render_score(const Score& score, const PlaybackOptions& opts) {
+    if (opts.part >= static_cast<int>(score.parts.size()))
+        throw Error("render_score: part " + std::to_string(opts.part + 1) + " requested but the score has " +
+                    std::to_string(score.parts.size()));
+    size_t n = 0;
+    for (const auto& p : score.parts) n = std::max(n, p.measures.size());
+    const std::vector<size_t> order = playing_order(score, n, opts.expand_repeats);
+    const std::vector<Rational> lengths = measure_lengths(score, n);
+    std::vector<Rational> starts(order.size());
+    Rational total;
+    for (size_t s = 0; s < order.size(); ++s) {
+        starts[s] = total;
+        total += lengths[order[s]];
+    }
+
+    std::map<Rational, double, std::less<>> tempo_changes;
+    std::vector<std::vector<Item>> part_items(score.parts.size());
+    std::vector<std::map<Rational, int, std::less<>>> part_dynamics(score.parts.size());
+
+    for (size_t pi = 0; pi < score.parts.size(); ++pi) {
+        const Part& part = score.parts[pi];
+        std::vector<Item>& items = part_items[pi];
+        std::map<int, std::vector<size_t>> tied;  // pitch -> items waiting for a tie stop
+        for (size_t s = 0; s < order.size(); ++s) {
+            if (order[s] >= part.measures.size()) continue;
+            const Measure& m = part.measures[order[s]];
+            const Rational q0 = starts[s];
+            Rational pos, chord_onset;
+            std::map<int, std::vector<std::vector<const Note*>>> graces;  // voice key -> chord groups
+            auto flush_graces = [&](int key, const Rational& principal_q) {
+                auto it = graces.find(key);
+                if (it == graces.end()) return;
+                const int count = static_cast<int>(it->second.size());
+                for (int k = 0; k < count; ++k)
+                    for (const Note* g : it->second[k]) {
+                        if (g->is_rest || g->cue) continue;
+                        Item item;
+                        item.onset_q = principal_q;
+                        item.pitch = g->pitch.midi();
+                        item.note_velocity = g->velocity;
+                        item.voice_key = key;
+                        item.grace_k = k;
+                        item.grace_count = count;
+                        items.push_back(item);
+                    }
+                graces.erase(it);
+            };
+            for (const auto& e : m.elements) {
+                if (const auto* note = std::get_if<Note>(&e)) {
+                    const int key = note->staff * 1000 + note->voice;
+                    if (note->grace) {
+                        auto& groups = graces[key];
+                        if (note->chord && !groups.empty()) groups.back().push_back(note);
+                        else groups.push_back({note});
+                        continue;
+                    }
+                    Rational onset = note->chord ? chord_onset : pos;
+                    if (!note->chord) {
+                        chord_onset = pos;
+                        pos += note->duration;
+                        flush_graces(key, q0 + onset);
+                    }
+                    if (note->is_rest || note->cue) continue;
+                    const Rational on_q = q0 + onset;
+                    const int pitch = note->pitch.midi();
+                    if (pitch < 0 || pitch > 127) continue;
+                    // A tie stop extends the note of that pitch which ends exactly here.
+                    if (note->tie_stop || note->tied_stop) {
+                        auto& waiting = tied[pitch];
+                        auto match = std::find_if(waiting.begin(), waiting.end(), [&](size_t idx) {
+                            return items[idx].onset_q + items[idx].dur_q == on_q;
+                        });
+                        if (match != waiting.end()) {
+                            const size_t idx = *match;
+                            items[idx].dur_q += note->duration;
+                            if (!(note->tie_start || note->tied_start)) waiting.erase(match);
+                            continue;
+                        }
+                    }
+                    Item item;
+                    item.onset_q = on_q;
+                    item.dur_q = note->duration;
+                    item.pitch = pitch;
+                    item.note_velocity = note->velocity;
+                    item.voice_key = key;
+                    items.push_back(item);
+                    if (note->tie_start || note->tied_start) {
+                        auto& waiting = tied[pitch];
+                        // Drop ties that can no longer be continued.
+                        waiting.erase(std::remove_if(waiting.begin(), waiting.end(), [&](size_t idx) {
+                                          return items[idx].onset_q + items[idx].dur_q < on_q;
+                                      }),
+                                      waiting.end());
+                        waiting.push_back(items.size() - 1);
+                    }
+                } else if (const auto* b = std::get_if<Backup>(&e)) {
+                    pos -= b->duration;
+                    if (pos < Rational(0)) pos = Rational(0);
+                } else if (const auto* f = std::get_if<Forward>(&e)) {
+                    pos += f->duration;
+                } else if (const auto* d = std::get_if<Direction>(&e)) {
+                    Rational at = q0 + pos + d->offset;
+                    if (at < Rational(0)) at = Rational(0);
+                    if (d->tempo_qpm && *d->tempo_qpm > 0) tempo_changes[at] = *d->tempo_qpm;
+                    int vel = -1;
+                    if (d->dynamics) vel = percent_to_velocity(*d->dynamics);
+                    else if (!d->dynamic_mark.empty()) vel = mark_velocity(d->dynamic_mark);
+                    if (vel > 0) part_dynamics[pi][at] = vel;
+                }
+            }
+            // Graces left at the measure end lead into the next downbeat.
+            std::vector<int> keys;
+            for (const auto& [key, _] : graces) keys.push_back(key);
+            for (int key : keys) flush_graces(key, q0 + lengths[order[s]]);
+        }
+    }
+
+    TempoMap tempo(opts.default_qpm);
+    tempo.set(tempo_changes);
+    Performance perf;
+    perf.tempos = tempo.changes();
+    int next_channel = 0;
+    for (size_t pi = 0; pi < score.parts.size(); ++pi) {
+        const Part& part = score.parts[pi];
+        int channel = part.midi_channel;
+        if (channel < 0 || channel > 15) {
+            if (next_channel == 9) ++next_channel;
+            channel = next_channel % 16;
+            ++next_channel;
+        }
+        if (opts.part >= 0 && static_cast<int>(pi) != opts.part) continue;
+        const auto& dyn = part_dynamics[pi];
+        auto velocity_at = [&](const Item& it) {
+            if (it.note_velocity >= 0) return percent_to_velocity(it.note_velocity);
+            auto d = dyn.upper_bound(it.onset_q);
+            if (d == dyn.begin()) return std::clamp(opts.default_velocity, 1, 127);
+            return std::prev(d)->second;
+        };
+        std::map<int, std::vector<size_t>> by_voice;
+        std::vector<std::pair<size_t, double>> grace_notes;  // (note index, principal onset)
+        // On-beat graces (MuseScore's way) delay their principal notes by the graces' length.
+        std::map<std::pair<int, Rational>, int> on_beat_graces;  // (voice, principal onset) -> groups
+        if (opts.grace_on_beat)
+            for (const Item& it : part_items[pi])
+                if (it.grace_k >= 0) on_beat_graces[{it.voice_key, it.onset_q}] = it.grace_count;
+        for (const Item& it : part_items[pi]) {
+            NoteEvent ev;
+            ev.pitch = it.pitch;
+            ev.velocity = velocity_at(it);
+            ev.program = std::clamp(part.midi_program, 0, 127);
+            ev.channel = channel;
+            const double principal_s = tempo.seconds(it.onset_q);
+            if (it.grace_k >= 0 && opts.grace_on_beat) {
+                ev.onset_s = principal_s + it.grace_k * opts.grace_s;
+                ev.offset_s = ev.onset_s + opts.grace_s;
+            } else if (it.grace_k >= 0) {
+                // Short notes just before the beat; squeezed when the piece starts with them.
+                double len = opts.grace_s;
+                if (principal_s > 0 && principal_s < len * it.grace_count) len = principal_s / it.grace_count;
+                ev.onset_s = std::max(0.0, principal_s - (it.grace_count - it.grace_k) * len);
+                ev.offset_s = ev.onset_s + len;
+                grace_notes.push_back({perf.notes.size(), principal_s});
+            } else {
+                ev.onset_s = principal_s;
+                ev.offset_s = tempo.seconds(it.onset_q + it.dur_q);
+                auto g = on_beat_graces.find({it.voice_key, it.onset_q});
+                if (g != on_beat_graces.end())
+                    ev.onset_s = std::min(ev.onset_s + g->second * opts.grace_s, (ev.onset_s + ev.offset_s) / 2);
+            }
+            if (it.grace_k < 0) by_voice[it.voice_key].push_back(perf.notes.size());
+            perf.notes.push_back(ev);
+        }
+        // Graces take their time from the note that ends at their principal in the same voice.
+        for (const auto& [gi, principal_s] : grace_notes) {
+            const double g_on = perf.notes[gi].onset_s;
+            const int key = part_items[pi][gi - (perf.notes.size() - part_items[pi].size())].voice_key;
+            for (size_t idx : by_voice[key]) {
+                NoteEvent& prev = perf.notes[idx];
+                if (prev.onset_s < g_on && prev.offset_s > g_on && std::abs(prev.offset_s - principal_s) < 1e-9)
+                    prev.offset_s = g_on;
+            }
+        }
+    }
+    perf.sort();
+    return perf;
+}
+
+}  // namespace umt

@@ -1,0 +1,267 @@
+// Score playback: timing in quarters and seconds, ties, graces, repeats, dynamics, and MuseScore agreement.
+#include "umt/core/playback.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "umt/core/error.hpp"
+#include "umt/io/midi.hpp"
+#include "umt/io/musicxml.hpp"
+
+namespace {
+
+using umt::Note;
+using umt::Rational;
+
+Note note(char step, int octave, Rational dur, int voice = 1, int staff = 1) {
+    Note n;
+    n.pitch.step = step;
+    n.pitch.octave = octave;
+    n.duration = dur;
+    n.voice = voice;
+    n.staff = staff;
+    return n;
+}
+
+Note rest(Rational dur) {
+    Note n;
+    n.is_rest = true;
+    n.duration = dur;
+    return n;
+}
+
+umt::Measure measure(std::vector<umt::MeasureElement> elems) {
+    umt::Measure m;
+    m.elements = std::move(elems);
+    return m;
+}
+
+umt::Score one_part(std::vector<umt::Measure> measures) {
+    umt::Score s;
+    umt::Part p;
+    umt::Attributes a;
+    a.time = umt::TimeSignature{};
+    measures.front().elements.insert(measures.front().elements.begin(), a);
+    p.measures = std::move(measures);
+    s.parts.push_back(p);
+    return s;
+}
+
+// (pitch, onset in seconds) pairs in order.
+std::vector<std::pair<int, double>> onsets(const umt::Performance& p) {
+    std::vector<std::pair<int, double>> out;
+    for (const auto& n : p.notes) out.push_back({n.pitch, n.onset_s});
+    return out;
+}
+
+TEST(Playback, ChordsVoicesBackupForwardAt120) {
+    Note e = note('E', 4, 1);
+    e.chord = true;
+    umt::Forward fwd;
+    fwd.duration = Rational(2);
+    auto s = one_part({measure({note('C', 4, 1), e, note('D', 4, 3), umt::Backup{Rational(4)}, fwd,
+                                note('G', 3, 2, 2, 2)})});
+    const auto p = umt::render_score(s);
+    ASSERT_EQ(p.notes.size(), 4u);
+    EXPECT_EQ(p.notes[0].pitch, 60);
+    EXPECT_DOUBLE_EQ(p.notes[0].offset_s, 0.5);
+    EXPECT_EQ(p.notes[1].pitch, 64);
+    EXPECT_DOUBLE_EQ(p.notes[1].onset_s, 0.0);
+    EXPECT_EQ(p.notes[2].pitch, 62);
+    EXPECT_DOUBLE_EQ(p.notes[2].onset_s, 0.5);
+    EXPECT_DOUBLE_EQ(p.notes[2].offset_s, 2.0);
+    EXPECT_EQ(p.notes[3].pitch, 55);
+    EXPECT_DOUBLE_EQ(p.notes[3].onset_s, 1.0);  // forward moved the cursor 2 quarters
+    ASSERT_FALSE(p.tempos.empty());
+    EXPECT_DOUBLE_EQ(p.tempos[0].qpm, 120.0);
+}
+
+TEST(Playback, TempoChangesAndTriplets) {
+    umt::Direction slow;
+    slow.tempo_qpm = 60.0;
+    Note t = note('C', 5, Rational(1, 3));
+    auto s = one_part({measure({note('C', 4, 2), slow, t, t, t, note('D', 4, 1)}),
+                       measure({note('E', 4, 4)})});
+    const auto p = umt::render_score(s);
+    ASSERT_EQ(p.notes.size(), 6u);
+    EXPECT_DOUBLE_EQ(p.notes[1].onset_s, 1.0);
+    EXPECT_NEAR(p.notes[2].onset_s, 1.0 + 1.0 / 3, 1e-12);
+    EXPECT_NEAR(p.notes[3].onset_s, 1.0 + 2.0 / 3, 1e-12);
+    EXPECT_DOUBLE_EQ(p.notes[4].onset_s, 2.0);
+    EXPECT_DOUBLE_EQ(p.notes[5].onset_s, 3.0);
+    EXPECT_DOUBLE_EQ(p.notes[5].offset_s, 7.0);
+    ASSERT_EQ(p.tempos.size(), 2u);
+    EXPECT_DOUBLE_EQ(p.tempos[1].time_s, 1.0);
+    EXPECT_DOUBLE_EQ(umt::seconds_to_quarters(p.tempos, 3.0), 4.0);
+}
+
+TEST(Playback, TiesMergeAcrossBarlinesAndChords) {
+    Note g1 = note('G', 4, 2), c1 = note('C', 5, 2);
+    g1.tie_start = true;
+    c1.chord = true;  // the C is not tied: it must be struck again
+    Note g2 = note('G', 4, 1), c2 = note('C', 5, 1);
+    g2.tie_stop = true;
+    c2.chord = true;
+    Note orphan = note('A', 4, 1);
+    orphan.tie_stop = true;  // a stop without a start still sounds
+    auto s = one_part({measure({rest(2), g1, c1}), measure({g2, c2, orphan, rest(2)})});
+    const auto p = umt::render_score(s);
+    ASSERT_EQ(p.notes.size(), 4u);
+    EXPECT_EQ(p.notes[0].pitch, 67);
+    EXPECT_DOUBLE_EQ(p.notes[0].onset_s, 1.0);
+    EXPECT_DOUBLE_EQ(p.notes[0].offset_s, 2.5);  // half + quarter
+    EXPECT_EQ(p.notes[2].pitch, 72);
+    EXPECT_DOUBLE_EQ(p.notes[2].onset_s, 2.0);
+    EXPECT_EQ(p.notes[3].pitch, 69);
+    EXPECT_DOUBLE_EQ(p.notes[3].onset_s, 2.5);
+}
+
+TEST(Playback, GraceNotesBeforeTheBeatTakeTimeFromThePreviousNote) {
+    Note g1 = note('B', 4, 0), g2 = note('D', 5, 0);
+    g1.grace = g2.grace = true;
+    auto s = one_part({measure({note('A', 4, 1), g1, g2, note('C', 5, 3)})});
+    umt::PlaybackOptions opts;
+    opts.grace_s = 0.05;
+    const auto p = umt::render_score(s, opts);
+    ASSERT_EQ(p.notes.size(), 4u);
+    EXPECT_EQ(p.notes[0].pitch, 69);
+    EXPECT_NEAR(p.notes[0].offset_s, 0.4, 1e-12);  // shortened to make room
+    EXPECT_EQ(p.notes[1].pitch, 71);
+    EXPECT_NEAR(p.notes[1].onset_s, 0.4, 1e-12);
+    EXPECT_NEAR(p.notes[2].onset_s, 0.45, 1e-12);
+    EXPECT_EQ(p.notes[3].pitch, 72);
+    EXPECT_DOUBLE_EQ(p.notes[3].onset_s, 0.5);  // the principal stays on the beat
+
+    opts.grace_on_beat = true;
+    const auto q = umt::render_score(s, opts);
+    ASSERT_EQ(q.notes.size(), 4u);
+    EXPECT_DOUBLE_EQ(q.notes[0].offset_s, 0.5);
+    EXPECT_DOUBLE_EQ(q.notes[1].onset_s, 0.5);
+    EXPECT_NEAR(q.notes[3].onset_s, 0.6, 1e-12);  // delayed by both graces
+}
+
+TEST(Playback, MeasureRestAndEmptyMeasureKeepTime) {
+    Note mr = rest(4);
+    mr.measure_rest = true;
+    auto s = one_part({measure({mr}), measure({}), measure({note('C', 4, 4)})});
+    const auto p = umt::render_score(s);
+    ASSERT_EQ(p.notes.size(), 1u);
+    EXPECT_DOUBLE_EQ(p.notes[0].onset_s, 4.0);
+}
+
+umt::Barline bar(const std::string& loc, const std::string& repeat, const std::string& ending = "",
+                 std::vector<int> numbers = {}) {
+    umt::Barline b;
+    b.location = loc;
+    b.repeat = repeat;
+    b.ending_type = ending;
+    b.ending_numbers = std::move(numbers);
+    return b;
+}
+
+TEST(Playback, RepeatsAndVoltasExpandOnlyWhenAsked) {
+    // | C | :|[1 D :|[2 E | F |   -> C D C E F with repeats, C D E F without.
+    std::vector<umt::Measure> ms = {measure({note('C', 4, 4)}), measure({note('D', 4, 4)}),
+                                    measure({note('E', 4, 4)}), measure({note('F', 4, 4)})};
+    ms[0].barlines.push_back(bar("left", "forward"));
+    ms[1].barlines.push_back(bar("left", "", "start", {1}));
+    ms[1].barlines.push_back(bar("right", "backward", "stop", {1}));
+    ms[2].barlines.push_back(bar("left", "", "start", {2}));
+    ms[2].barlines.push_back(bar("right", "", "discontinue", {2}));
+    auto s = one_part(ms);
+    auto pitches = [](const umt::Performance& p) {
+        std::vector<int> v;
+        for (const auto& n : p.notes) v.push_back(n.pitch);
+        return v;
+    };
+    EXPECT_EQ(pitches(umt::render_score(s)), (std::vector<int>{60, 62, 64, 65}));
+    umt::PlaybackOptions opts;
+    opts.expand_repeats = true;
+    const auto p = umt::render_score(s, opts);
+    EXPECT_EQ(pitches(p), (std::vector<int>{60, 62, 60, 64, 65}));
+    EXPECT_DOUBLE_EQ(p.notes[4].onset_s, 8.0);
+
+    // A plain end repeat with no start repeat goes back to the beginning, then a second
+    // section repeats on its own: |A B :| C :|  -> A B A B C C
+    std::vector<umt::Measure> ms2 = {measure({note('A', 4, 4)}), measure({note('B', 4, 4)}),
+                                     measure({note('C', 5, 4)})};
+    ms2[1].barlines.push_back(bar("right", "backward"));
+    ms2[2].barlines.push_back(bar("right", "backward"));
+    EXPECT_EQ(pitches(umt::render_score(one_part(ms2), opts)), (std::vector<int>{69, 71, 69, 71, 72, 72}));
+}
+
+TEST(Playback, DynamicsProgramsAndChannels) {
+    umt::Direction pp, loud;
+    pp.dynamic_mark = "pp";
+    loud.dynamics = 100.0;
+    Note accented = note('E', 4, 1);
+    accented.velocity = 50;  // <note dynamics="50">
+    umt::Score s = one_part({measure({pp, note('C', 4, 1), loud, note('D', 4, 1), accented, rest(1)})});
+    s.parts[0].midi_program = 40;
+    umt::Part second = s.parts[0];
+    second.midi_program = 0;
+    s.parts.push_back(second);
+    const auto p = umt::render_score(s);
+    ASSERT_EQ(p.notes.size(), 6u);
+    std::map<int, int> channel_of_program;
+    for (const auto& n : p.notes) {
+        channel_of_program[n.program] = n.channel;
+        if (n.pitch == 60) EXPECT_EQ(n.velocity, 33);
+        if (n.pitch == 62) EXPECT_EQ(n.velocity, 90);
+        if (n.pitch == 64) EXPECT_EQ(n.velocity, 45);
+    }
+    EXPECT_EQ(channel_of_program.size(), 2u);
+    EXPECT_NE(channel_of_program[40], channel_of_program[0]);
+
+    umt::PlaybackOptions only_second;
+    only_second.part = 1;
+    const auto q = umt::render_score(s, only_second);
+    ASSERT_EQ(q.notes.size(), 3u);
+    EXPECT_EQ(q.notes[0].program, 0);
+    only_second.part = 5;
+    EXPECT_THROW(umt::render_score(s, only_second), umt::Error);
+}
+
+// Key of a note list in score time: (pitch, onset in 1/480 quarter).
+std::multiset<std::pair<int, long>> quarter_keys(const umt::Performance& p) {
+    std::multiset<std::pair<int, long>> out;
+    for (const auto& n : p.notes)
+        out.insert({n.pitch, std::lround(umt::seconds_to_quarters(p.tempos, n.onset_s) * 480)});
+    return out;
+}
+
+TEST(Playback, AgreesWithMuseScoreOnFixture) {
+    // two_staves.musicxml: repeat, tie across the barline (and across the repeat jump), triplet,
+    // chord, grace; musescore_two_staves.mid is `mscore3 -o` of it.
+    const std::string dir = std::string(UMT_SOURCE_DIR) + "/tests/data/midi/";
+    const umt::Score score = umt::read_score(dir + "two_staves.musicxml");
+    const umt::Performance ms = umt::read_midi(dir + "musescore_two_staves.mid");
+    umt::PlaybackOptions opts;
+    opts.expand_repeats = true;
+    opts.grace_on_beat = true;
+    // MuseScore delays the principal by its grace time rounded to ticks; compare the rest exactly.
+    auto ours = quarter_keys(umt::render_score(score, opts));
+    auto theirs = quarter_keys(ms);
+    ASSERT_EQ(ours.size(), theirs.size());
+    auto drop_principal = [](std::multiset<std::pair<int, long>>& k) {
+        for (auto it = k.begin(); it != k.end(); ++it)
+            if (it->first == 72 && it->second > 9 * 480 && it->second < 10 * 480) {
+                k.erase(it);
+                return true;
+            }
+        return false;
+    };
+    EXPECT_TRUE(drop_principal(ours));
+    EXPECT_TRUE(drop_principal(theirs));
+    EXPECT_EQ(ours, theirs);
+    // Our default puts the grace before the beat and keeps the principal on it.
+    const auto def = umt::render_score(score, [] { umt::PlaybackOptions o; o.expand_repeats = true; return o; }());
+    const auto keys = quarter_keys(def);
+    EXPECT_EQ(keys.count({72, 9 * 480}), 1u);
+    EXPECT_EQ(keys.size(), 16u);
+}
+
+}  // namespace

@@ -22,7 +22,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DPI = 150
-SVG_DPI = 360  # MuseScore's SVG user unit; .mpos is 10x finer
+SVG_DPI = 360  # MuseScore's SVG user unit; .mpos is 1/12 px at the PNG resolution
 
 
 def render(scores, work):
@@ -50,8 +50,9 @@ def truth_for(work, sid):
     rows = {}
     for el in ET.parse(os.path.join(d, sid + ".mpos")).getroot().iter("element"):
         page = int(el.get("page"))
-        y, sy = float(el.get("y")) / 10, float(el.get("sy")) / 10
-        x, sx = float(el.get("x")) / 10, float(el.get("sx")) / 10
+        k = SVG_DPI / DPI / 12  # .mpos units -> SVG units
+        y, sy = float(el.get("y")) * k, float(el.get("sy")) * k
+        x, sx = float(el.get("x")) * k, float(el.get("sx")) * k
         key = (page, round(y, 1))
         r = rows.setdefault(key, [y, y + sy, x, x + sx])
         r[2], r[3] = min(r[2], x), max(r[3], x + sx)

@@ -14,6 +14,8 @@ PACKAGES=(
   # training, data and test tools
   python3-torch python3-numpy python3-mir-eval
   fluid-soundfont-gm timgm6mb-soundfont musescore3 lilypond nodejs npm
+  # data factory (scripts/build_dataset.py): page images, SVG rasterizing, eval SoundFont
+  python3-opencv python3-scipy librsvg2-bin musescore-general-soundfont
 )
 
 missing=()

@@ -179,6 +179,13 @@ def _process(job):
                 idxs = [i for i, s in enumerate(eng.systems) if s.page == page]
                 if len(detected[page]) != len(idxs):
                     continue  # the degraded page lost or split a system: no scan copy of it
+                # The same systems, not just as many: position on the page and crop width
+                # must match the clean cut, else the pair would be wrong.
+                if not all(images.boxes_agree(d["box"], eng.systems[i].box_px, 2.5 * eng.systems[i].staff_height_px)
+                           and 0.85 <= d["width"] / sizes[i][1] <= 1.15
+                           for d, i in zip(detected[page], idxs)):
+                    stats["checks"]["scan_pages_rejected"] = stats["checks"].get("scan_pages_rejected", 0) + 1
+                    continue
                 for d, i in zip(detected[page], idxs):
                     dst = os.path.join(sys_dir, f"s{i + 1:02d}-scan.png")
                     shutil.move(os.path.join(work, "detect-scan", d["file"]), dst)

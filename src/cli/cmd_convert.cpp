@@ -7,7 +7,9 @@
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
 #include "umt/core/files.hpp"
+#include "umt/core/playback.hpp"
 #include "umt/io/lmx.hpp"
+#include "umt/io/midi.hpp"
 #include "umt/io/musicxml.hpp"
 
 namespace umt::cli {
@@ -60,7 +62,7 @@ Score read_lmx(const std::string& text, const std::string& source, bool lenient)
     return score;
 }
 
-void convert_one(const Job& job, const ConvertArgs& a, const std::string& out_format) {
+void convert_one(const Job& job, const ConvertArgs& a, std::string out_format) {
     std::string in_format = a.from;
     std::string bytes;
     if (in_format.empty()) {
@@ -87,6 +89,7 @@ void convert_one(const Job& job, const ConvertArgs& a, const std::string& out_fo
         throw Error(job.input, "unknown input format '" + in_format + "'");
     }
 
+    if (out_format.empty()) out_format = in_format == "lmx" ? "musicxml" : "lmx";
     if (out_format == "lmx") {
         size_t index = score.default_part_index();
         if (a.part > 0) {
@@ -108,7 +111,17 @@ void convert_one(const Job& job, const ConvertArgs& a, const std::string& out_fo
     } else if (out_format == "mxl") {
         write_file_atomic(job.output, write_mxl(score));
     } else if (out_format == "mid") {
-        throw Error(job.input, "notation -> MIDI is not available in this build yet (score playback missing)");
+        PlaybackOptions opts;
+        opts.expand_repeats = a.expand_repeats;
+        if (a.part > 0) {
+            if (static_cast<size_t>(a.part) > score.parts.size())
+                throw Error(job.input, "--part " + std::to_string(a.part) + " but the score has " +
+                                           std::to_string(score.parts.size()) + " part(s)");
+            opts.part = a.part - 1;
+        }
+        Performance perf = render_score(score, opts);
+        if (perf.notes.empty()) throw Error(job.input, "the score has no notes to play");
+        save_midi(perf, job.output);
     } else {
         throw UsageError("unknown output format '" + out_format + "'");
     }
@@ -119,7 +132,7 @@ void convert_one(const Job& job, const ConvertArgs& a, const std::string& out_fo
 void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
     auto a = std::make_shared<ConvertArgs>();
     auto* sub = app.add_subcommand(
-        "convert", "Exact conversions: MusicXML (.musicxml/.xml/.mxl) <-> LMX (.lmx), MusicXML -> MusicXML/.mxl");
+        "convert", "Exact conversions: MusicXML (.musicxml/.xml/.mxl) <-> LMX (.lmx), notation -> MusicXML/.mxl/MIDI (.mid)");
     sub->add_option("inputs", a->inputs, "Input files or folders ('-' = stdin)")->required();
     sub->add_option("-o,--output", a->output,
                     "Output file (format from its extension; '-' = stdout), or a folder for several inputs")
@@ -128,7 +141,7 @@ void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
         ->check(CLI::IsMember({"musicxml", "mxl", "lmx", "mid"}));
     sub->add_option("--to", a->to, "Output format for a folder or stdout: lmx, musicxml, mxl, mid")
         ->check(CLI::IsMember({"lmx", "musicxml", "mxl", "mid"}));
-    sub->add_option("--part", a->part, "Part to linearize, 1-based (default: the piano part, the one with two staves)")
+    sub->add_option("--part", a->part, "Part to write, 1-based (LMX default: the piano part, the one with two staves; MIDI default: all parts)")
         ->check(CLI::PositiveNumber);
     sub->add_flag("--systems", a->systems, "LMX output: one line per system, each restating key and clefs");
     sub->add_flag("--lenient", a->lenient, "LMX input: drop unknown tokens with a warning instead of failing");
@@ -146,14 +159,12 @@ void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
                 if (!fs::is_directory(a->output, ec)) out_format = format_of_ext(extension_of(a->output));
                 if (out_format.empty() && !fs::is_directory(a->output, ec))
                     throw UsageError(a->output + ": unknown output format (use .musicxml, .xml, .mxl, .lmx or --to)");
-            } else if (a->output == "-") {
-                // stdout: LMX in -> MusicXML out, anything else -> LMX.
-                std::string in = a->from.empty() ? format_of_ext(extension_of(a->inputs[0])) : a->from;
-                out_format = in == "lmx" ? "musicxml" : "lmx";
+            } else if (a->output != "-") {
+                throw UsageError("an output folder needs --to lmx|musicxml|mxl|mid");
             }
-            if (out_format.empty()) throw UsageError("an output folder needs --to lmx|musicxml|mxl|mid");
+            // stdout without --to: decided per input (LMX in -> MusicXML out, else LMX).
         }
-        std::string out_ext = out_format;
+        std::string out_ext = out_format.empty() ? "lmx" : out_format;
         auto jobs = plan_jobs(a->inputs, a->output, {"musicxml", "xml", "mxl", "lmx", "mid", "midi"}, out_ext);
         rc = run_jobs(jobs, g, "convert", [&](const Job& job) { convert_one(job, *a, out_format); });
     });

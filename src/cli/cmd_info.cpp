@@ -13,6 +13,7 @@ namespace umt::cli {
 
 void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
     auto* sub = app.add_subcommand("info", "Print the model bundle's manifest summary and verify its files");
+    sub->fallthrough();  // umt info --models DIR as well as umt --models DIR info
     auto threads = std::make_shared<int>(0);
     sub->add_option("--threads", *threads, "Threads for the network (default: all cores)")->check(CLI::NonNegativeNumber);
     sub->callback([&g, &rc, threads] {

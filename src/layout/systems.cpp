@@ -117,13 +117,18 @@ std::vector<LineCand> find_line_candidates(const cv::Mat& runs, int min_count, i
     for (int pk : peaks) {
         // Centre and extent from the rows of this line: the peak and neighbours at least half as strong.
         int r0 = pk, r1 = pk;
-        while (r0 - 1 >= 0 && pk - (r0 - 1) <= thickness && proj[r0 - 1] * 2 >= proj[pk]) --r0;
-        while (r1 + 1 < H && (r1 + 1) - pk <= thickness && proj[r1 + 1] * 2 >= proj[pk]) ++r1;
+        // Every strong row of the line on both sides (the mask is thickened by 2 rows), so
+        // the centre is not biased towards the first of several equal rows.
+        while (r0 - 1 >= 0 && pk - (r0 - 1) <= thickness + 2 && proj[r0 - 1] * 2 >= proj[pk]) --r0;
+        while (r1 + 1 < H && (r1 + 1) - pk <= thickness + 2 && proj[r1 + 1] * 2 >= proj[pk]) ++r1;
         double wsum = 0, ysum = 0;
-        std::fill(col.begin(), col.end(), 0);
         for (int r = r0; r <= r1; ++r) {
             wsum += proj[r];
             ysum += double(r) * proj[r];
+        }
+        // The extent takes every row the line may step through, strong or not.
+        std::fill(col.begin(), col.end(), 0);
+        for (int r = std::max(0, pk - thickness - 1); r <= std::min(H - 1, pk + thickness + 1); ++r) {
             const uint8_t* p = runs.ptr<uint8_t>(r);
             for (int x = 0; x < W; ++x) col[x] |= p[x];
         }
@@ -160,7 +165,9 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
             double err = 0;
             bool ok = true;
             for (int k = 2; k < 5 && ok; ++k) {
-                double want = lines[idx[k - 1]].y + g, tol = std::max(1.5, 0.2 * g);
+                // Spacing from all lines so far: pixel rounding makes single gaps alternate (10, 11, 10...).
+                double gk = (lines[idx[k - 1]].y - lines[i].y) / (k - 1);
+                double want = lines[idx[k - 1]].y + gk, tol = std::max(2.0, 0.2 * gk);
                 size_t pick = SIZE_MAX;
                 double best = tol;
                 for (size_t m = idx[k - 1] + 1; m < lines.size() && lines[m].y < want + tol + 1; ++m) {
@@ -178,7 +185,7 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
                     const auto& a = lines[idx[k]];
                     const auto& b = lines[idx[m]];
                     double ov = overlap(a.x0, a.x1, b.x0, b.x1);
-                    if (ov < 0.7 * std::max(a.length(), b.length()) || ov < 4 * g) ok = false;
+                    if (ov < 0.5 * std::max(a.length(), b.length()) || ov < 4 * g) ok = false;
                 }
             if (!ok) continue;
             // Spacing drift across the five lines also counts against the hypothesis.
@@ -225,13 +232,20 @@ bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b) {
     int x0 = std::max(0, std::min(a.x0, b.x0) - int(3 * sp));
     int x1 = std::min(ink_wide.cols - 1, std::max(a.x1, b.x1));
     const int len = y1 - y0 + 1;
-    // Tolerate a few missing pixels (scan noise, a line crossing) but not a real gap.
-    const int allowed_miss = std::max(1, int(0.03 * len));
+    // A thin barline scanned badly breaks into dashes: tolerate short holes (at most
+    // a third of a staff space each, a fifth of the gap in all), never a real gap.
+    const int allowed_miss = std::max(1, int(0.2 * len));
+    const int allowed_hole = std::max(2, int(std::lround(sp / 3)));
     for (int x = x0; x <= x1; ++x) {
-        int miss = 0;
-        for (int y = y0; y <= y1 && miss <= allowed_miss; ++y)
-            if (!ink_wide.at<uint8_t>(y, x)) ++miss;
-        if (miss <= allowed_miss) return true;
+        int miss = 0, hole = 0;
+        bool ok = true;
+        for (int y = y0; y <= y1 && ok; ++y) {
+            if (ink_wide.at<uint8_t>(y, x)) { hole = 0; continue; }
+            ++miss;
+            ++hole;
+            ok = miss <= allowed_miss && hole <= allowed_hole;
+        }
+        if (ok) return true;
     }
     return false;
 }
@@ -361,7 +375,14 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     if (rs.distance < 4) return page;
     // Skew from the horizontal strokes only (stems and text blur the projection). A line
     // of thickness t tilted 3 degrees still has runs of ~19 t, longer than one line distance.
-    cv::Mat strokes = long_horizontal_runs(ink, std::max(4, rs.distance));
+    // A short horizontal closing first rejoins staff lines that a poor scan or a hard
+    // binarization broke into dashes.
+    auto bridge = [](const cv::Mat& m, int d) {
+        cv::Mat out;
+        cv::morphologyEx(m, out, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(std::max(3, d / 2) | 1, 1)));
+        return out;
+    };
+    cv::Mat strokes = long_horizontal_runs(bridge(ink, rs.distance), std::max(4, rs.distance));
     if (cv::countNonZero(strokes) < 1000) strokes = ink;
     page.skew_deg = estimate_skew_deg(strokes, opts.max_skew_deg);
     cv::Mat rotation;
@@ -378,9 +399,13 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     page.line_distance_px = rs.distance;
     const double d = rs.distance;
 
-    cv::Mat runs = long_horizontal_runs(ink, std::max(8, int(3 * d)));
+    // The vertical dilation joins the row-to-row steps of a line that is not exactly
+    // level (resampling, residual skew) into one long run.
+    cv::Mat line_mask;
+    cv::dilate(bridge(ink, rs.distance), line_mask, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(1, 3)));
+    cv::Mat runs = long_horizontal_runs(line_mask, std::max(8, int(3 * d)));
     int min_count = std::max(int(5 * d), gray.cols / 20);
-    auto lines = find_line_candidates(runs, min_count, int(d), std::max(1, rs.thickness), std::max(2, int(0.6 * d)));
+    auto lines = find_line_candidates(runs, min_count, int(3 * d), std::max(1, rs.thickness), std::max(2, int(0.6 * d)));
     page.staves = group_staves(lines, d);
     if (spdlog::should_log(spdlog::level::debug)) {
         std::string msg;

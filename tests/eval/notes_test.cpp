@@ -2,6 +2,7 @@
 // Debian's python3-mir-eval on seeded random cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -59,6 +60,10 @@ TEST(Notes, ToleranceEdgesAfterRounding) {
     Performance hyp = perf({note(1.05, 2.0, 60), note(3.05006, 4.0, 62)});
     NoteScores s = score_notes(ref, hyp);
     EXPECT_EQ(s.onset.matched, 1u);
+    // An exact binary half-way point rounds to even: 1/32 -> 0.0312.
+    NoteMatchOptions odd;
+    odd.onset_tolerance_s = 0.0312;
+    EXPECT_EQ(score_notes(perf({note(0.5, 1, 60)}), perf({note(0.53125, 1, 60)}), odd).onset.matched, 1u);
     // 0.05004 rounds down to 0.05 and matches.
     EXPECT_EQ(score_notes(ref, perf({note(1.05004, 2.0, 60)})).onset.matched, 1u);
     NoteMatchOptions strict;
@@ -115,6 +120,51 @@ TEST(Notes, HopcroftKarpFindsMaximumOnAChain) {
             EXPECT_EQ(used[static_cast<std::size_t>(m[i])]++, 0);
         }
     EXPECT_EQ(matched, n);
+}
+
+namespace {
+// Kuhn's simple augmenting-path algorithm: slow but obviously right.
+bool kuhn_try(std::size_t u, const std::vector<std::vector<std::size_t>>& adj, std::vector<long>& match_r,
+              std::vector<char>& seen) {
+    for (std::size_t v : adj[u]) {
+        if (seen[v]) continue;
+        seen[v] = 1;
+        if (match_r[v] < 0 || kuhn_try(static_cast<std::size_t>(match_r[v]), adj, match_r, seen)) {
+            match_r[v] = static_cast<long>(u);
+            return true;
+        }
+    }
+    return false;
+}
+}  // namespace
+
+TEST(Notes, HopcroftKarpEqualsKuhnOnRandomGraphs) {
+    std::mt19937 rng(99);
+    for (int trial = 0; trial < 300; ++trial) {
+        std::size_t nl = rng() % 30, nr = rng() % 30 + 1;
+        unsigned density = rng() % 6 + 1;
+        std::vector<std::vector<std::size_t>> adj(nl);
+        for (auto& a : adj)
+            for (std::size_t v = 0; v < nr; ++v)
+                if (rng() % 20 < density) a.push_back(v);
+        std::vector<long> match_r(nr, -1);
+        std::size_t want = 0;
+        for (std::size_t u = 0; u < nl; ++u) {
+            std::vector<char> seen(nr, 0);
+            if (kuhn_try(u, adj, match_r, seen)) ++want;
+        }
+        auto m = max_bipartite_matching(adj, nr);
+        std::size_t got = 0;
+        std::vector<int> used(nr, 0);
+        for (std::size_t u = 0; u < nl; ++u) {
+            if (m[u] < 0) continue;
+            ++got;
+            auto v = static_cast<std::size_t>(m[u]);
+            ASSERT_NE(std::find(adj[u].begin(), adj[u].end(), v), adj[u].end()) << "not an edge";
+            ASSERT_EQ(used[v]++, 0) << "right vertex used twice";
+        }
+        ASSERT_EQ(got, want) << "trial " << trial;
+    }
 }
 
 TEST(Notes, MicroAndMacroAverages) {
@@ -179,7 +229,10 @@ Case make_case(std::mt19937& rng, int index) {
         on = std::max(0.0, on);
         if (off <= on) off = on + 0.01;
         c.hyp.push_back(note(on, off, pitch));
-        if (rng() % 10 == 0) c.hyp.push_back(note(on + uniform(rng, -0.04, 0.04) + 0.05, off + 0.05, pitch));  // doubled
+        if (rng() % 10 == 0) {  // doubled a little later
+            double on2 = on + 0.05 + uniform(rng, -0.04, 0.04);
+            c.hyp.push_back(note(on2, std::max(off + 0.05, on2 + 0.01), pitch));
+        }
     }
     int extra = int(rng() % 4);
     for (int k = 0; k < extra; ++k) {
@@ -212,11 +265,21 @@ TEST(Notes, EqualsMirEvalOnRandomCases) {
     std::mt19937 rng(20240601);
     const int n_cases = 60;
     std::vector<Case> cases;
+    for (int i = 0; i < n_cases; ++i) cases.push_back(make_case(rng, i));
+    {
+        // Exact binary half-way points: 1/32 s = 312.5e-4 rounds to even (0.0312) in
+        // numpy, so it matches at a 0.0312 tolerance; rounding half up would not.
+        Case c;
+        c.opt.onset_tolerance_s = 0.0312;
+        for (int k = 0; k < 8; ++k) {
+            c.ref.push_back(note(0.5 + 0.25 * k, 0.625 + 0.25 * k, 60 + k));
+            c.hyp.push_back(note(0.5 + 0.25 * k + (k % 2 ? 0.03125 : -0.03125), 0.625 + 0.25 * k, 60 + k));
+        }
+        cases.push_back(c);
+    }
     nlohmann::json doc;
     doc["cases"] = nlohmann::json::array();
-    for (int i = 0; i < n_cases; ++i) {
-        cases.push_back(make_case(rng, i));
-        const Case& c = cases.back();
+    for (const Case& c : cases) {
         auto list = [](const std::vector<NoteEvent>& v) {
             nlohmann::json a = nlohmann::json::array();
             for (const auto& n : v) a.push_back({n.onset_s, n.offset_s, n.pitch});
@@ -247,7 +310,7 @@ TEST(Notes, EqualsMirEvalOnRandomCases) {
     ASSERT_EQ(res.size(), cases.size());
 
     int partial_onset = 0, offsets_differ = 0;
-    for (int i = 0; i < n_cases; ++i) {
+    for (int i = 0; i < int(cases.size()); ++i) {
         const Case& c = cases[std::size_t(i)];
         NoteScores s = score_notes(perf(c.ref), perf(c.hyp), c.opt);
         const auto& on = res[std::size_t(i)]["onset"];

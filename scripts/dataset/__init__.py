@@ -1,0 +1,1 @@
+"""The training-data factory behind scripts/build_dataset.py (issue 6)."""

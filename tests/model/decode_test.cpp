@@ -1,0 +1,210 @@
+// The C++ decoding loop against the Python reference on a tiny random bundle exported at test time.
+#include <unistd.h>
+
+#include <set>
+
+#include "model_fixture.hpp"
+#include "umt/core/error.hpp"
+#include "umt/model/bundle.hpp"
+
+namespace umt {
+namespace {
+
+using tokens::Frame;
+using tokens::Modality;
+using tokens::Sequence;
+
+constexpr int kMaxSteps = 40;
+
+struct Inputs {
+    std::vector<Sequence> images;  // image-code inputs (OMR-like: image -> LMX)
+    std::vector<Sequence> midi;    // MIDI event inputs (synthesis-like: MIDI -> audio)
+};
+
+Inputs make_inputs(const tokens::Vocabulary& v) {
+    std::mt19937 rng(7);
+    Inputs in;
+    for (int i = 0; i < 5; ++i) {
+        std::vector<tokens::CodeGrid> systems{testing::random_grid(2 + i % 3, 2 + i, v.codebook_size(Modality::Image), rng)};
+        if (i == 3) systems.push_back(testing::random_grid(4, 2, v.codebook_size(Modality::Image), rng));
+        in.images.push_back(v.image_frames(systems));
+        in.midi.push_back(v.midi_frames(testing::random_midi(4 + 5 * i, rng)));
+    }
+    return in;
+}
+
+// Slot j holds a code of codebook j or its end token (a frame ends only when all four do).
+bool slots_in_codebooks(const tokens::Vocabulary& v, Modality m, const Frame& f) {
+    for (int j = 0; j < tokens::kSlots; ++j)
+        if (v.value_of(m, j, f[j]) < 0 && f[j] != v.end(m)[j]) return false;
+    return true;
+}
+
+std::vector<model::DecodeRequest> requests_of(const std::vector<Sequence>& inputs, const std::vector<Frame>& prefix = {}) {
+    std::vector<model::DecodeRequest> r;
+    for (const auto& s : inputs) r.push_back({s, prefix});
+    return r;
+}
+
+class DecodeTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new std::string(testing::tiny_bundle());
+        bundle_ = new model::ModelBundle(*dir_);
+    }
+    static void TearDownTestSuite() {
+        delete bundle_;
+        delete dir_;
+    }
+    // Decodes with every combination of batching and caching and checks each against `expected`.
+    void expect_all_modes(Modality target, const std::vector<Sequence>& inputs,
+                          const std::vector<std::vector<Frame>>& expected) {
+        auto& tr = bundle_->translator("i2a");
+        for (bool cache : {true, false})
+            for (int batch : {1, 3, 8}) {
+                model::DecodeOptions opt;
+                opt.target = target;
+                opt.max_steps = kMaxSteps;
+                opt.use_cache = cache;
+                opt.batch_size = batch;
+                auto got = tr.decode(requests_of(inputs), opt);
+                ASSERT_EQ(got.size(), expected.size());
+                for (size_t i = 0; i < got.size(); ++i) {
+                    EXPECT_EQ(got[i].frames, expected[i]) << "input " << i << " batch " << batch << " cache " << cache;
+                    EXPECT_EQ(got[i].ended, int(expected[i].size()) < kMaxSteps) << "input " << i;
+                }
+            }
+    }
+    static std::string* dir_;
+    static model::ModelBundle* bundle_;
+};
+
+std::string* DecodeTest::dir_ = nullptr;
+model::ModelBundle* DecodeTest::bundle_ = nullptr;
+
+TEST_F(DecodeTest, LmxTargetMatchesPythonReferenceBatchedAndCached) {
+    const auto& v = bundle_->vocabulary();
+    auto in = make_inputs(v);
+    auto expected = testing::python_reference(*dir_, "lmx", in.images, kMaxSteps);
+    // The bundle's end bias makes rows stop at different steps, so row dropping is exercised.
+    std::set<size_t> lengths;
+    for (const auto& e : expected) lengths.insert(e.size());
+    EXPECT_GE(lengths.size(), 2u) << "lengths: " << ::testing::PrintToString(lengths);
+    for (const auto& e : expected)
+        for (const auto& f : e) {
+            EXPECT_GE(v.value_of(Modality::Lmx, 0, f[0]), 0);
+            EXPECT_EQ(f[1], tokens::kPad);
+        }
+    expect_all_modes(Modality::Lmx, in.images, expected);
+}
+
+TEST_F(DecodeTest, AudioTargetMatchesPythonReferenceBatchedAndCached) {
+    const auto& v = bundle_->vocabulary();
+    auto in = make_inputs(v);
+    auto expected = testing::python_reference(*dir_, "audio", in.midi, kMaxSteps);
+    std::set<size_t> lengths;
+    for (const auto& e : expected) lengths.insert(e.size());
+    EXPECT_GE(lengths.size(), 2u) << "lengths: " << ::testing::PrintToString(lengths);
+    for (const auto& e : expected)
+        for (const auto& f : e) EXPECT_TRUE(slots_in_codebooks(v, Modality::Audio, f));
+    expect_all_modes(Modality::Audio, in.midi, expected);
+}
+
+TEST_F(DecodeTest, PrefixMatchesPythonAndContinuesGreedyOutput) {
+    const auto& v = bundle_->vocabulary();
+    auto in = make_inputs(v);
+    model::DecodeOptions opt;
+    opt.target = Modality::Audio;
+    opt.max_steps = 12;
+    auto& tr = bundle_->translator("i2a");
+    auto full = tr.decode(requests_of({in.midi[4]}), opt);
+    ASSERT_GE(full[0].frames.size(), 5u);
+    std::vector<Frame> prefix(full[0].frames.begin(), full[0].frames.begin() + 4);
+    opt.max_steps = 8;
+    auto rest = tr.decode(requests_of({in.midi[4]}, prefix), opt);
+    std::vector<Frame> tail(full[0].frames.begin() + 4, full[0].frames.end());
+    EXPECT_EQ(rest[0].frames, tail);
+    auto py = testing::python_reference(*dir_, "audio", {in.midi[4]}, 8, prefix);
+    EXPECT_EQ(rest[0].frames, py[0]);
+}
+
+TEST_F(DecodeTest, SamplingIsSeededAndIndependentOfBatching) {
+    const auto& v = bundle_->vocabulary();
+    auto in = make_inputs(v);
+    auto& tr = bundle_->translator("i2a");
+    model::DecodeOptions opt;
+    opt.target = Modality::Audio;
+    opt.max_steps = 20;
+    opt.sampler = model::SamplerOptions::sample(1.0f, 0, 0.9f, 42);
+    opt.batch_size = 1;
+    auto a = tr.decode(requests_of(in.midi), opt);
+    opt.batch_size = 8;
+    auto b = tr.decode(requests_of(in.midi), opt);
+    opt.sampler.seed = 43;
+    auto c = tr.decode(requests_of(in.midi), opt);
+    bool differs = false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(a[i].frames, b[i].frames);
+        differs = differs || a[i].frames != c[i].frames;
+        for (const auto& f : a[i].frames) EXPECT_TRUE(slots_in_codebooks(v, Modality::Audio, f)) << "masks hold when sampling";
+    }
+    EXPECT_TRUE(differs) << "another seed gives another output";
+    opt.sampler = model::SamplerOptions::sample(0.7f, 1, 1.0f, 5);  // top-k 1 is greedy
+    auto k1 = tr.decode(requests_of(in.midi), opt);
+    opt.sampler = model::SamplerOptions::greedy();
+    auto g = tr.decode(requests_of(in.midi), opt);
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_EQ(k1[i].frames, g[i].frames);
+}
+
+TEST_F(DecodeTest, ImageTargetFollowsHeightTokensAndMasks) {
+    const auto& v = bundle_->vocabulary();
+    auto in = make_inputs(v);
+    model::DecodeOptions opt;
+    opt.target = Modality::Image;
+    opt.max_steps = 30;
+    opt.sampler = model::SamplerOptions::sample(1.5f, 0, 1.0f, 3);
+    auto out = bundle_->translator("a2i").decode(requests_of(in.images), opt);
+    for (const auto& r : out)
+        for (const auto& f : r.frames) {
+            if (v.is_whole_frame(f[0])) {
+                EXPECT_EQ(f[1], f[0]);
+                EXPECT_EQ(f[3], f[0]);
+            } else {
+                EXPECT_TRUE(slots_in_codebooks(v, Modality::Image, f));
+            }
+        }
+    model::DecodeOptions bad = opt;
+    bad.sampler.top_p = 0.0f;
+    EXPECT_THROW(bundle_->translator("a2i").decode(requests_of(in.images), bad), Error);
+}
+
+TEST_F(DecodeTest, CodecsHaveTheManifestShapes) {
+    auto& ic = bundle_->image_codec();
+    model::GrayImage img;
+    img.height = 32;
+    img.width = 80;
+    img.pixels.assign(size_t(img.height) * img.width, 1.0f);
+    for (int x = 0; x < img.width; ++x) img.pixels[size_t(8) * img.width + x] = 0.0f;
+    auto grid = ic.encode(img);
+    EXPECT_EQ(grid.rows, 2);
+    EXPECT_EQ(grid.cols, 5);
+    auto back = ic.decode(grid);
+    EXPECT_EQ(back.height, 32);
+    EXPECT_EQ(back.width, 80);
+    img.width = 81;
+    img.pixels.resize(size_t(img.height) * img.width);
+    EXPECT_THROW(ic.encode(img), Error);
+
+    auto& ac = bundle_->audio_codec();
+    int hop = bundle_->hop_samples();
+    std::vector<float> wave(size_t(hop) * 7 + 5);
+    for (size_t i = 0; i < wave.size(); ++i) wave[i] = float(std::sin(0.05 * double(i)));
+    auto frames = ac.encode(wave);
+    EXPECT_EQ(frames.size(), 8u);
+    EXPECT_EQ(ac.decode(frames).size(), size_t(hop) * 8);
+    auto seq = bundle_->vocabulary().audio_frames(frames);
+    EXPECT_EQ(bundle_->vocabulary().to_audio({seq.frames.begin() + 1, seq.frames.end() - 1}), frames);
+}
+
+}  // namespace
+}  // namespace umt

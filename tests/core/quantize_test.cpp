@@ -119,15 +119,18 @@ TEST(Quantize, EstimatesKeyFromPitchClasses) {
 }
 
 TEST(Quantize, SpellsAccidentalsAndRejectsBadOptions) {
-    const umt::Score s = umt::quantize_performance(play({{61, 0, 1}, {61, 1, 2}, {60, 2, 4}}, 120, 0, true));
+    // C major context; C#4 twice in measure 1, C4 after it needs a natural.
+    const umt::Score s = umt::quantize_performance(play(
+        {{61, 0, 1}, {61, 1, 2}, {60, 2, 3}, {64, 3, 4}, {60, 4, 8}, {64, 4, 8}, {67, 4, 8}}, 120, 0, true));
     std::vector<std::string> acc;
     for (const auto& e : s.parts[0].measures[0].elements)
         if (const auto* n = std::get_if<umt::Note>(&e))
             if (!n->is_rest) acc.push_back(n->accidental);
-    ASSERT_EQ(acc.size(), 3u);
-    // The key estimate may pick a flat or sharp key; what matters is the measure's accidental logic.
-    EXPECT_FALSE(acc[0].empty());
-    EXPECT_TRUE(acc[1].empty());  // still in force within the measure
+    ASSERT_EQ(acc.size(), 4u);
+    EXPECT_EQ(acc[0], "sharp");
+    EXPECT_EQ(acc[1], "");  // still in force within the measure
+    EXPECT_EQ(acc[2], "natural");
+    EXPECT_EQ(acc[3], "");
     umt::QuantizeOptions bad;
     bad.grid_per_quarter = 3;
     EXPECT_THROW(umt::quantize_performance(Performance{}, bad), umt::Error);

@@ -191,6 +191,13 @@ void check_resume_and_determinism(const fs::path& root) {
     EXPECT_EQ(slurp(b / "scores/train/lc5092612/audio.wav"), slurp(a / "scores/train/lc5092612/audio.wav"));
 }
 
+// The pure-Python pieces (SMF, LMX slicing, humanization, augmentation, shifts).
+TEST(BuildDataset, FactoryUnitChecksPass) {
+    std::string cmd = "/usr/bin/python3 " + (kSource / "tests/dataset/factory_units.py").string() + " > " +
+                      (fs::temp_directory_path() / "umt-factory-units.log").string() + " 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << slurp(fs::temp_directory_path() / "umt-factory-units.log");
+}
+
 // One build serves every check: ctest runs each TEST in its own process, and a build
 // takes most of a minute.
 TEST(BuildDataset, SmallBuildPairsAllFourModalitiesResumesAndIsDeterministic) {

@@ -139,3 +139,53 @@ TEST_F(EvalCli, UsageAndInputErrors) {
     EXPECT_EQ(r.rc, 1);
     EXPECT_NE(r.err.find("bad.mid"), std::string::npos) << r.err;
 }
+
+TEST_F(EvalCli, EmdJson) {
+    // The hypothesis is the reference a whole tone up with every duration halved:
+    // pitch EMD 2 semitones, duration EMD 1 octave.
+    umt::Performance ref, hyp;
+    ref.notes = {note(0.0, 0.5, 60), note(0.5, 1.5, 64), note(1.5, 3.5, 67)};
+    hyp.notes = {note(0.0, 0.25, 62), note(0.5, 1.0, 66), note(1.5, 2.5, 69)};
+    umt::save_midi(ref, (dir_ / "ref.mid").string());
+    umt::save_midi(hyp, (dir_ / "hyp.mid").string());
+    CliRun r = run("eval emd " + (dir_ / "ref.mid").string() + " " + (dir_ / "hyp.mid").string() + " --json");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_NEAR(j["pitch_emd"].get<double>(), 2.0, 1e-9);
+    EXPECT_NEAR(j["duration_emd"].get<double>(), 1.0, 1e-9);
+}
+
+TEST_F(EvalCli, NotesAlignRecoversASlowerPerformance) {
+    umt::Performance ref, slow;
+    const int pcs[] = {0, 4, 7, 2, 5, 9, 11, 1, 3, 6, 8, 10};
+    for (int k = 0; k < 24; ++k) {
+        ref.notes.push_back(note(0.5 * k, 0.5 * k + 0.45, 60 + pcs[k % 12]));
+        slow.notes.push_back(note(0.75 * k, 0.75 * k + 0.675, 60 + pcs[k % 12]));
+    }
+    umt::save_midi(ref, (dir_ / "ref.mid").string());
+    umt::save_midi(slow, (dir_ / "slow.mid").string());
+    std::string args = "eval notes " + (dir_ / "ref.mid").string() + " " + (dir_ / "slow.mid").string() + " --json";
+    CliRun plain = run(args), aligned = run(args + " --align");
+    ASSERT_EQ(plain.rc, 0) << plain.err;
+    ASSERT_EQ(aligned.rc, 0) << aligned.err;
+    EXPECT_LT(nlohmann::json::parse(plain.out)["onset_f1"].get<double>(), 0.2);
+    EXPECT_GE(nlohmann::json::parse(aligned.out)["onset_f1"].get<double>(), 0.9);
+}
+
+TEST_F(EvalCli, NotesSustainExtendsOffsets) {
+    // The reference key is released at 0.2 s under a pedal held to 1 s; the
+    // hypothesis holds the key to 1 s. Offsets agree only once the pedal is applied.
+    umt::Performance ref, hyp;
+    ref.notes = {note(0.0, 0.2, 60)};
+    ref.pedals = {umt::PedalEvent{0.0, true, 0}, umt::PedalEvent{1.0, false, 0}};
+    hyp.notes = {note(0.0, 1.0, 60)};
+    umt::save_midi(ref, (dir_ / "ref.mid").string());
+    umt::save_midi(hyp, (dir_ / "hyp.mid").string());
+    std::string args = "eval notes " + (dir_ / "ref.mid").string() + " " + (dir_ / "hyp.mid").string() + " --json";
+    CliRun plain = run(args), sustained = run(args + " --sustain");
+    ASSERT_EQ(plain.rc, 0) << plain.err;
+    ASSERT_EQ(sustained.rc, 0) << sustained.err;
+    EXPECT_DOUBLE_EQ(nlohmann::json::parse(plain.out)["onset_offset_f1"].get<double>(), 0.0);
+    EXPECT_DOUBLE_EQ(nlohmann::json::parse(sustained.out)["onset_offset_f1"].get<double>(), 1.0);
+    EXPECT_DOUBLE_EQ(nlohmann::json::parse(plain.out)["onset_f1"].get<double>(), 1.0);
+}

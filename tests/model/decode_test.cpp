@@ -85,7 +85,9 @@ model::ModelBundle* DecodeTest::bundle_ = nullptr;
 TEST_F(DecodeTest, LmxTargetMatchesPythonReferenceBatchedAndCached) {
     const auto& v = bundle_->vocabulary();
     auto in = make_inputs(v);
-    auto expected = testing::python_reference(*dir_, "lmx", in.images, kMaxSteps);
+    std::vector<Sequence> inputs = in.images;  // image and MIDI inputs in one batch
+    inputs.insert(inputs.end(), in.midi.begin(), in.midi.end());
+    auto expected = testing::python_reference(*dir_, "lmx", inputs, kMaxSteps);
     // The bundle's end bias makes rows stop at different steps, so row dropping is exercised.
     std::set<size_t> lengths;
     for (const auto& e : expected) lengths.insert(e.size());
@@ -95,7 +97,7 @@ TEST_F(DecodeTest, LmxTargetMatchesPythonReferenceBatchedAndCached) {
             EXPECT_GE(v.value_of(Modality::Lmx, 0, f[0]), 0);
             EXPECT_EQ(f[1], tokens::kPad);
         }
-    expect_all_modes(Modality::Lmx, in.images, expected);
+    expect_all_modes(Modality::Lmx, inputs, expected);
 }
 
 TEST_F(DecodeTest, AudioTargetMatchesPythonReferenceBatchedAndCached) {

@@ -31,11 +31,16 @@ inline int run(const std::string& cmd) { return std::system(cmd.c_str()); }
 // Exports a tiny bundle once per version of the Python sources: ctest runs every test case in
 // its own process, so the bundle is cached under the build folder, keyed by a hash of the
 // exporter's sources and flags, and published with an atomic rename.
-inline std::string tiny_bundle(const std::string& flags = "") {
+inline std::string tiny_bundle() {
+    const std::string flags =
+        " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+        " --max-length 64 --max-height 4 --end-bias 0.5 --rvq-end-bias 4.5 --midi-size " +
+        std::to_string(midi_tokens::vocab_size());
     std::string sources = flags;
     for (const auto& e : fs::directory_iterator(scripts_dir() + "/umt_model"))
         if (e.path().extension() == ".py") sources += read_file(e.path().string(), true);
     sources += read_file(scripts_dir() + "/export_bundle.py");
+    for (const auto& t : lmx::vocabulary()) sources += t + "\n";
     std::string key = model::sha256_hex(sources).substr(0, 16);
     fs::path root = fs::path(UMT_BINARY_DIR) / "tests-model-bundles";
     fs::path dir = root / key;
@@ -47,10 +52,8 @@ inline std::string tiny_bundle(const std::string& flags = "") {
         std::ofstream f(vocab);
         for (const auto& t : lmx::vocabulary()) f << t << "\n";
     }
-    std::string cmd = python() + " " + scripts_dir() + "/export_bundle.py " + tmp.string() +
-                      " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
-                      " --max-length 64 --max-height 4 --end-bias 0.5 --rvq-end-bias 4.5 --lmx-vocab " +
-                      vocab.string() + " --midi-size " + std::to_string(midi_tokens::vocab_size()) + " " + flags;
+    std::string cmd = python() + " " + scripts_dir() + "/export_bundle.py " + tmp.string() + flags + " --lmx-vocab " +
+                      vocab.string();
     int rc = run(cmd);
     fs::remove(vocab);
     if (rc != 0) throw std::runtime_error("bundle export failed: " + cmd);

@@ -1,0 +1,158 @@
+"""Unit checks of the factory's pure-Python pieces (run by build_dataset_test.cpp):
+SMF round trip, LMX system slicing, humanization, augmentation and discretization shifts."""
+import os
+import sys
+import tempfile
+import unittest
+from fractions import Fraction
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+
+from dataset import audio, build, humanize, images, lmx, musicxml, smf  # noqa: E402
+
+SCORE = """<?xml version="1.0"?>
+<score-partwise version="4.0"><part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>
+<part id="P1">
+<measure number="1"><attributes><divisions>2</divisions><key><fifths>-1</fifths></key><time><beats>2</beats><beat-type>4</beat-type></time>
+<staves>2</staves><clef number="1"><sign>G</sign><line>2</line></clef><clef number="2"><sign>F</sign><line>4</line></clef></attributes>
+<sound tempo="60"/>
+<note><pitch><step>C</step><octave>5</octave></pitch><duration>2</duration><tie type="start"/><voice>1</voice><type>quarter</type><staff>1</staff></note>
+<note><pitch><step>C</step><octave>5</octave></pitch><duration>2</duration><tie type="stop"/><voice>1</voice><type>quarter</type><staff>1</staff></note>
+<backup><duration>4</duration></backup>
+<note><pitch><step>F</step><octave>3</octave></pitch><duration>4</duration><voice>5</voice><type>half</type><staff>2</staff></note>
+<note><chord/><pitch><step>A</step><octave>3</octave></pitch><duration>4</duration><voice>5</voice><type>half</type><staff>2</staff></note>
+</measure>
+<measure number="2"><attributes><clef number="2"><sign>G</sign><line>2</line></clef></attributes>
+<note><pitch><step>B</step><alter>-1</alter><octave>4</octave></pitch><duration>4</duration><voice>1</voice><type>half</type><staff>1</staff></note>
+<backup><duration>4</duration></backup>
+<note><rest/><duration>4</duration><voice>5</voice><type>half</type><staff>2</staff></note>
+</measure>
+<measure number="3">
+<note><pitch><step>A</step><octave>4</octave></pitch><duration>4</duration><voice>1</voice><type>half</type><staff>1</staff></note>
+<backup><duration>4</duration></backup>
+<note><pitch><step>F</step><octave>4</octave></pitch><duration>4</duration><voice>5</voice><type>half</type><staff>2</staff></note>
+</measure>
+</part></score-partwise>
+"""
+
+
+def load_score():
+    d = tempfile.mkdtemp()
+    p = os.path.join(d, "s.musicxml")
+    with open(p, "w") as f:
+        f.write(SCORE)
+    return musicxml.load(p)
+
+
+class Timeline(unittest.TestCase):
+    def test_measures_ties_and_tempo(self):
+        tl = musicxml.timeline(load_score())
+        self.assertEqual(tl.measure_start_q, [0, 2, 4, 6])
+        # The tied C5 sounds once, for two quarters; the chord gives two notes.
+        c5 = [n for n in tl.notes if n.pitch == 72]
+        self.assertEqual(len(c5), 1)
+        self.assertEqual(c5[0].duration_q, Fraction(2))
+        self.assertEqual(len(tl.notes), 6)
+        self.assertEqual([n.pitch for n in tl.notes if n.measure == 1], [70])  # B-flat
+        self.assertAlmostEqual(tl.seconds_at(Fraction(4)), 4.0)  # 60 qpm
+
+    def test_system_breaks(self):
+        broken = musicxml.insert_system_breaks(load_score(), [0, 2])
+        ms = broken.getroot().find("part").findall("measure")
+        self.assertIsNone(ms[0].find("print"))
+        self.assertIsNone(ms[1].find("print"))
+        self.assertEqual(ms[2].find("print").get("new-system"), "yes")
+
+
+class Smf(unittest.TestCase):
+    def test_round_trip(self):
+        notes = [smf.Note(0.0, 0.5, 60, 80), smf.Note(0.25, 1.25, 64, 50), smf.Note(1.0, 1.001, 67, 127)]
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "x.mid")
+            smf.write_midi(p, notes, [(0.1, True), (1.5, False)])
+            back, pedals = smf.read_midi(p)
+        self.assertEqual([(n.pitch, n.velocity) for n in back], [(60, 80), (64, 50), (67, 127)])
+        for a, b in zip(notes, back):
+            self.assertAlmostEqual(a.onset_s, b.onset_s, delta=0.0011)
+            self.assertGreater(b.offset_s, b.onset_s)
+        self.assertEqual([d for _, d in pedals], [True, False])
+
+
+class Lmx(unittest.TestCase):
+    def test_slice_restates_key_and_clefs(self):
+        toks = ("measure key:fifths:-1 time beats:2 beat-type:4 clef:G2 staff:1 clef:F4 staff:2 C5 voice:1 quarter "
+                "measure clef:G2 staff:2 B4 voice:1 half measure A4 voice:1 half").split()
+        s = lmx.slice_systems(toks, [2, 1])
+        self.assertEqual(s[0], toks[:toks.index("A4") - 1])
+        # The new system restates the key and both clefs, with the left hand now in treble.
+        self.assertEqual(s[1], "measure key:fifths:-1 clef:G2 staff:1 clef:G2 staff:2 A4 voice:1 half".split())
+        with self.assertRaises(ValueError):
+            lmx.slice_systems(toks, [1, 1])
+
+    def test_check_system_finds_wrong_pairs(self):
+        tree = load_score()
+        good = "measure key:fifths:-1 clef:G2 staff:1 clef:G2 staff:2 B4 voice:1 half backup half rest voice:5 half".split()
+        self.assertEqual(lmx.check_system(good, tree, 1, 1), [])
+        self.assertTrue(lmx.check_system(good, tree, 2, 1))   # measure 3 holds A4, F4
+        self.assertTrue(lmx.check_system(good, tree, 1, 2))   # wrong measure count
+
+
+class Humanize(unittest.TestCase):
+    def test_deterministic_monotone_and_complete(self):
+        tl = musicxml.timeline(load_score())
+        a = humanize.perform(tl, np.random.default_rng(3))
+        b = humanize.perform(tl, np.random.default_rng(3))
+        self.assertEqual([(n.onset_s, n.pitch, n.velocity) for n in a[0]], [(n.onset_s, n.pitch, n.velocity) for n in b[0]])
+        self.assertEqual(len(a[0]), len(tl.notes))
+        warp = a[2]
+        starts = [warp(q) for q in tl.measure_start_q]
+        self.assertTrue(all(x < y for x, y in zip(starts, starts[1:])))
+        self.assertTrue(all(1 <= n.velocity <= 127 and n.offset_s > n.onset_s for n in a[0]))
+
+    def test_midi_tokens(self):
+        notes = [smf.Note(0.0, 1.0, 60, 80), smf.Note(0.0, 1.0, 64, 80), smf.Note(9.5, 10.5, 67, 90)]
+        # tie section "tie"; shift 0, velocity, 60, 64; shift 100, velocity 0, 60, 64; shift 950, velocity 90, 67
+        self.assertEqual(build.midi_event_tokens(notes, 0.0, 10.0), 1 + 4 + 4 + 3)
+        # The second window opens with 67 still sounding: one tie-section pitch + "tie".
+        self.assertEqual(build.midi_event_tokens(notes, 10.0, 20.0), 2 + 3)
+
+
+class Augmentation(unittest.TestCase):
+    def test_audio_augment_is_seeded_and_bounded(self):
+        rate = 16000
+        x = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32) * 0.5
+        y1, p1 = audio.augment(x, rate, np.random.default_rng(1), force_reverb=True)
+        y2, _ = audio.augment(x, rate, np.random.default_rng(1), force_reverb=True)
+        self.assertTrue(np.array_equal(y1, y2))
+        self.assertIn("reverb_rt60_s", p1)
+        self.assertLessEqual(np.max(np.abs(y1)), 10 ** (-1 / 20) + 1e-6)
+        self.assertEqual(len(y1), len(x))
+
+    def test_shifts(self):
+        rng = np.random.default_rng(0)
+        img = np.zeros((32, 48), np.uint8)
+        seen = set()
+        for _ in range(30):
+            out, (dx, dy) = images.shift_image(img, 15, rng)
+            self.assertEqual(out.shape, (32 + dy, 48 + dx))
+            self.assertTrue((out[dy:, dx:] == 0).all() and (out[:dy] == 255).all())
+            seen.add(dx)
+        self.assertGreater(len(seen), 5)
+        x = np.arange(1000, dtype=np.float32)
+        y, k = audio.shift_samples(x, 511, rng)
+        self.assertEqual(y[0], k)
+
+    def test_scan_augment_degrades_but_keeps_ink(self):
+        page = np.full((200, 300), 255, np.uint8)
+        page[100:102, 20:280] = 0  # a staff line
+        deg, p = images.scan_augment(page, np.random.default_rng(4))
+        self.assertEqual(deg.shape, page.shape)
+        self.assertLess(deg[95:107, 140:160].min(), 120)  # the line is still dark
+        self.assertGreater(np.median(deg), 150)           # the paper is still light
+        self.assertFalse(np.array_equal(deg, page))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -181,6 +181,9 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
     if ((measure_len * Rational(g)).den() != 1)
         throw Error("quantize: the measure is not a whole number of grid steps");
     const int64_t n_measures = std::max<int64_t>(1, (end + measure_units - 1) / measure_units);
+    if (n_measures > 100000)
+        throw Error("quantize: the performance spans " + std::to_string(n_measures) +
+                    " measures at the chosen tempo; refusing to write a score that long");
 
     // Per staff: chords (same onset and end) coloured into voices; a chord that finds no free
     // voice shortens the voice that frees up first.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include <samplerate.h>
@@ -145,15 +146,24 @@ Audio decode_audio(const std::string& bytes, const std::string& source, int targ
     }
     if (sf_error(f.f) != SF_ERR_NO_ERROR) throw Error(name, std::string("audio decode error: ") + sf_strerror(f.f));
     if (total == 0) throw Error(name, "audio file holds no samples");
-    // libsndfile quietly shortens a WAV/AIFF whose data chunk was cut off; the log says so.
-    // A cut-off file is a damaged input, not a shorter piece, so refuse it.
-    char log[4096] = {0};
+    // libsndfile quietly shortens a WAV/AIFF whose data chunk was cut off and notes it
+    // in its log ("Length : N (should be M)"); a cut-off file is a damaged input, not a
+    // shorter piece, so refuse it.
+    char log[8192] = {0};
     sf_command(f.f, SFC_GET_LOG_INFO, log, sizeof(log));
-    const int major = info.format & SF_FORMAT_TYPEMASK;
     bool header_promises_more = info.frames > 0 && info.frames != SF_COUNT_MAX && total < info.frames;
-    bool log_says_short = (major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_WAVEX ||
-                           major == SF_FORMAT_RF64) &&
-                          (std::strstr(log, "should be") != nullptr || std::strstr(log, "truncated") != nullptr);
+    bool log_says_short = false;
+    for (const char* p = std::strstr(log, "should be"); p && !log_says_short; p = std::strstr(p + 1, "should be")) {
+        // "data : 14050432 (should be 99956)": the header's size, then what the file holds.
+        const char* line = p;
+        while (line > log && line[-1] != '\n') --line;
+        std::string l(line, p);
+        long holds = std::strtol(p + 9, nullptr, 10), header = 0;
+        size_t colon = l.find(':');
+        if (colon != std::string::npos) header = std::strtol(l.c_str() + colon + 1, nullptr, 10);
+        // A one-byte difference is the pad byte of an odd-sized chunk, which is legal.
+        if (header > holds + 1) log_says_short = true;
+    }
     if (header_promises_more || log_says_short)
         throw Error(name, "audio file is truncated (the header promises more data than the file holds)");
     if (target_rate_hz > 0 && target_rate_hz != out.sample_rate_hz) out = resample(out, target_rate_hz, quality);

@@ -79,7 +79,7 @@ struct FluidSynthRenderer::Impl {
     }
     // Renders the release and reverb tail until silence (or the cap), then trims it.
     void render_tail(std::vector<float>& out, const FluidSynthOptions& o, size_t min_length) {
-        const int chunk = std::max(kBlock, o.sample_rate_hz / 20);
+        const int chunk = std::max(1, o.sample_rate_hz / 20 / kBlock) * kBlock;  // ~50 ms, whole blocks
         const size_t cap = out.size() + size_t(o.max_tail_s * o.sample_rate_hz);
         while (out.size() < cap) {
             size_t start = out.size();
@@ -152,21 +152,25 @@ Audio FluidSynthRenderer::render(const Performance& perf) {
     };
 
     // Events as (sample, order, kind, channel, key, value); offs sort before ons at
-    // one instant so a repeated key restrikes instead of being cut.
+    // one instant so a repeated key restrikes instead of being cut. Times are rounded to
+    // whole 64-sample blocks: FluidSynth applies events at block starts anyway, and
+    // writing whole blocks keeps its internal buffer aligned, so a renderer gives the
+    // same samples for the same performance every time.
     enum Kind { kPedal = 0, kOff = 1, kOn = 2 };
     struct Ev { int64_t sample; int kind; int ch; int key; int value; };
+    auto to_block = [&](double t) { return int64_t(std::llround(std::max(0.0, t) * sr / kBlock)) * kBlock; };
     std::vector<Ev> evs;
     evs.reserve(perf.notes.size() * 2 + perf.pedals.size());
     for (const auto& n : perf.notes) {
         if (n.pitch < 0 || n.pitch > 127) continue;
         int ch = channel_for(n.channel, n.program);
-        int64_t on = int64_t(std::llround(std::max(0.0, n.onset_s) * sr));
-        int64_t off = std::max(on + 1, int64_t(std::llround(std::max(n.offset_s, n.onset_s) * sr)));
+        int64_t on = to_block(n.onset_s);
+        int64_t off = std::max(on + kBlock, to_block(std::max(n.offset_s, n.onset_s)));
         evs.push_back({on, kOn, ch, n.pitch, std::clamp(n.velocity, 1, 127)});
         evs.push_back({off, kOff, ch, n.pitch, 0});
     }
     for (const auto& p : perf.pedals) {
-        int64_t t = int64_t(std::llround(std::max(0.0, p.time_s) * sr));
+        int64_t t = to_block(p.time_s);
         auto it = channels_of_source.find(p.channel);
         if (it == channels_of_source.end()) continue;
         for (int ch : it->second) evs.push_back({t, kPedal, ch, 64, p.down ? 127 : 0});

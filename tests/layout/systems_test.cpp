@@ -1,0 +1,190 @@
+// Page -> systems: drawn pages with known layout, rendered Lieder pages, scan-like variants, the CLI.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "umt/io/image.hpp"
+#include "umt/layout/systems.hpp"
+
+namespace fs = std::filesystem;
+using umt::layout::analyze_page;
+using umt::layout::LayoutOptions;
+
+namespace {
+
+const int kSpace = 12;  // line distance of the drawn pages
+
+// Draws a page with systems of the given staff counts; multi-staff systems get a system
+// barline, a brace-like bracket and barlines; every staff gets note heads, stems and text.
+cv::Mat draw_page(const std::vector<int>& staves_per_system) {
+    cv::Mat page(1400, 1000, CV_8UC1, cv::Scalar(255));
+    std::mt19937 rng(7);
+    int y = 120;
+    for (int n : staves_per_system) {
+        int top = y;
+        for (int s = 0; s < n; ++s) {
+            for (int l = 0; l < 5; ++l) cv::line(page, {80, y + l * kSpace}, {940, y + l * kSpace}, cv::Scalar(0), 2);
+            for (int x = 140; x < 920; x += 45) {
+                int ny = y + int(rng() % 9) * kSpace / 2;
+                cv::ellipse(page, {x, ny}, {7, 5}, -20, 0, 360, cv::Scalar(0), -1);
+                cv::line(page, {x + 6, ny}, {x + 6, ny - 38}, cv::Scalar(0), 2);
+            }
+            for (int x = 300; x < 940; x += 220) cv::line(page, {x, y}, {x, y + 4 * kSpace}, cv::Scalar(0), 2);
+            cv::putText(page, "la la la", {150, y + 4 * kSpace + 28}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0), 1);
+            y += 4 * kSpace + (s + 1 < n ? 90 : 0);
+        }
+        if (n > 1) {
+            cv::line(page, {80, top}, {80, y + 4 * kSpace - 4 * kSpace}, cv::Scalar(0), 2);
+            cv::line(page, {70, top - 4}, {70, y + 4}, cv::Scalar(0), 5);  // bracket
+        }
+        y += 4 * kSpace + 150;
+    }
+    return page;
+}
+
+std::vector<size_t> staff_counts(const umt::layout::PageLayout& p) {
+    std::vector<size_t> c;
+    for (const auto& s : p.systems) c.push_back(s.staves.size());
+    return c;
+}
+
+cv::Mat scan_like(const cv::Mat& page, double deg, unsigned seed) {
+    cv::Mat rot, blur, noisy;
+    cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(page.cols / 2.f, page.rows / 2.f), deg, 1.0);
+    cv::warpAffine(page, rot, m, page.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(255));
+    cv::GaussianBlur(rot, blur, cv::Size(0, 0), 0.8);
+    cv::Mat noise(page.size(), CV_32F);
+    cv::setRNGSeed(int(seed));
+    cv::randn(noise, 0, 10);
+    cv::Mat f;
+    blur.convertTo(f, CV_32F, 0.92, 8);
+    f += noise;
+    f.convertTo(noisy, CV_8U);
+    return noisy;
+}
+
+std::string data(const std::string& name) { return std::string(UMT_SOURCE_DIR) + "/tests/data/media/" + name; }
+
+}  // namespace
+
+TEST(Layout, DrawnPageGivesItsSystemsAndStaves) {
+    auto page = analyze_page(draw_page({2, 3, 1}));
+    EXPECT_EQ(staff_counts(page), (std::vector<size_t>{2, 3, 1}));
+    EXPECT_NEAR(page.skew_deg, 0.0, 0.05);
+    EXPECT_NEAR(page.line_distance_px, kSpace, 1.0);
+    for (const auto& s : page.systems) {
+        EXPECT_NEAR(s.staff_height_px, 4 * kSpace, 1.0);
+        // The crop holds every staff with room above and below.
+        EXPECT_LT(s.box.y, s.staves.front().line_y[0] - 2 * kSpace);
+        EXPECT_GT(s.box.y + s.box.height, s.staves.back().line_y[4] + 2 * kSpace);
+        EXPECT_LE(s.box.x, 70);
+        EXPECT_GE(s.box.x + s.box.width, 940);
+    }
+    // Crops of neighbouring systems do not overlap.
+    for (size_t i = 1; i < page.systems.size(); ++i)
+        EXPECT_LE(page.systems[i - 1].box.y + page.systems[i - 1].box.height, page.systems[i].box.y);
+}
+
+TEST(Layout, NormalizedCropHasTheRequestedStaffHeightAndPadding) {
+    LayoutOptions o;
+    o.staff_height_px = 18;
+    auto systems = umt::layout::detect_systems(draw_page({2, 1}), o);
+    ASSERT_EQ(systems.size(), 2u);
+    for (const auto& s : systems) {
+        EXPECT_EQ(s.image.type(), CV_8UC1);
+        EXPECT_EQ(s.image.cols % 16, 0);
+        EXPECT_EQ(s.image.rows % 16, 0);
+        EXPECT_NEAR(s.scale, 18.0 / (4 * kSpace), 0.01);
+        // Background is pure white: the most common value.
+        EXPECT_GT(cv::countNonZero(s.image == 255), int(s.image.total() * 0.6));
+        // Measured again on the crop, the staff is 18 px tall.
+        LayoutOptions raw;
+        raw.normalize = false;
+        auto again = analyze_page(s.image, raw);
+        ASSERT_FALSE(again.staves.empty());
+        EXPECT_NEAR(again.staves[0].height(), 18.0, 1.0);
+    }
+}
+
+TEST(Layout, RotatedPagesAreDeskewed) {
+    for (double deg : {-2.5, 1.0, 2.0}) {
+        cv::Mat page = draw_page({3, 2}), rot;
+        cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(page.cols / 2.f, page.rows / 2.f), deg, 1.0);
+        cv::warpAffine(page, rot, m, page.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(255));
+        auto p = analyze_page(rot);
+        // getRotationMatrix2D turns counter-clockwise; the lines then rise to the right.
+        EXPECT_NEAR(p.skew_deg, -deg, 0.1) << deg;
+        EXPECT_EQ(staff_counts(p), (std::vector<size_t>{3, 2})) << deg;
+    }
+}
+
+TEST(Layout, BlankAndNoisePagesGiveNoSystems) {
+    cv::Mat blank(1200, 900, CV_8UC1, cv::Scalar(255));
+    EXPECT_TRUE(analyze_page(blank).systems.empty());
+    cv::Mat grey(1200, 900, CV_8UC1, cv::Scalar(180));
+    EXPECT_TRUE(analyze_page(grey).systems.empty());
+    cv::Mat noise(1200, 900, CV_8UC1);
+    cv::randu(noise, 0, 256);
+    EXPECT_TRUE(analyze_page(noise).systems.empty());
+    cv::Mat text(1200, 900, CV_8UC1, cv::Scalar(255));
+    for (int y = 60; y < 1150; y += 30) cv::putText(text, "Lorem ipsum dolor sit amet, consectetur", {40, y}, cv::FONT_HERSHEY_SIMPLEX, 0.9, cv::Scalar(0), 2);
+    EXPECT_TRUE(analyze_page(text).systems.empty());
+}
+
+TEST(Layout, RenderedLiederPagesAndScanLikeVariants) {
+    // MuseScore 3 renders of OpenScore Lieder dev pages (150 dpi): voice + piano systems.
+    struct Case { const char* file; size_t systems; };
+    for (const auto& c : {Case{"lieder-lc4985973-p2.png", 4}, Case{"lieder-lc4945954-p4.png", 3}}) {
+        cv::Mat page = umt::read_gray_image(data(c.file));
+        std::vector<size_t> want(c.systems, 3);
+        EXPECT_EQ(staff_counts(analyze_page(page)), want) << c.file;
+        auto scan = analyze_page(scan_like(page, 1.0, 3));
+        EXPECT_EQ(staff_counts(scan), want) << c.file << " scan-like";
+        EXPECT_NEAR(scan.skew_deg, -1.0, 0.1);
+    }
+}
+
+TEST(SystemsCli, WritesCropsAndJsonAndSurvivesBadPages) {
+    fs::path dir = fs::temp_directory_path() / ("umt-systems-cli-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    cv::imwrite((dir / "blank.png").string(), cv::Mat(800, 600, CV_8UC1, cv::Scalar(255)));
+    std::ofstream(dir / "corrupt.png", std::ios::binary) << "\x89PNG\r\n\x1a\n not really";
+    std::string exe = UMT_EXE;
+    fs::path out = dir / "out";
+    std::string cmd = exe + " -q systems " + data("lieder-lc4985973-p2.png") + " " + (dir / "blank.png").string() + " " +
+                      (dir / "corrupt.png").string() + " -o " + out.string() + " 2>/dev/null";
+    int rc = std::system(cmd.c_str());
+    EXPECT_NE(rc, 0);  // the corrupt page fails the batch...
+    // ...but the good page is done and the blank page gives nothing.
+    for (int i = 1; i <= 4; ++i) {
+        char name[64];
+        std::snprintf(name, sizeof name, "lieder-lc4985973-p2-s%02d.png", i);
+        ASSERT_TRUE(fs::exists(out / name)) << name;
+        cv::Mat img = cv::imread((out / name).string(), cv::IMREAD_UNCHANGED);
+        EXPECT_EQ(img.channels(), 1);
+        EXPECT_EQ(img.rows % 16, 0);
+    }
+    EXPECT_FALSE(fs::exists(out / "lieder-lc4985973-p2-s05.png"));
+    size_t pngs = 0;
+    for (const auto& e : fs::directory_iterator(out)) pngs += e.path().extension() == ".png";
+    EXPECT_EQ(pngs, 4u);
+    std::ifstream js(out / "systems.json");
+    auto doc = nlohmann::json::parse(js);
+    EXPECT_EQ(doc["staff_height_px"], 18);
+    ASSERT_EQ(doc["systems"].size(), 4u);
+    EXPECT_EQ(doc["systems"][0]["staves"], 3);
+    EXPECT_EQ(doc["systems"][0]["file"], "lieder-lc4985973-p2-s01.png");
+    EXPECT_EQ(doc["systems"][0]["box"].size(), 4u);
+    ASSERT_EQ(doc["pages"].size(), 2u);  // the good page and the blank one
+    EXPECT_EQ(doc["pages"][1]["systems"], 0);
+    // A single good page exits 0.
+    EXPECT_EQ(std::system((exe + " -q systems " + data("lieder-lc4945954-p4.png") + " -o " + (dir / "one").string()).c_str()), 0);
+    EXPECT_TRUE(fs::exists(dir / "one" / "lieder-lc4945954-p4-s03.png"));
+    fs::remove_all(dir);
+}

@@ -77,12 +77,16 @@ def main():
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "umt_musescore_midi"),
                     help="MuseScore exports are kept here between runs")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--only", default="", help="comma-separated piece names (e.g. lc6581327,lc6011095)")
     ap.add_argument("--show", type=int, default=0, help="print the first N differing notes of each piece")
     args = ap.parse_args()
 
     tool = os.path.join(args.build, "score_to_midi_tool")
     umt = os.path.join(args.build, "umt")
     files = sorted(glob.glob(os.path.join(args.data, "*.mxl")))
+    if args.only:
+        wanted = set(args.only.split(","))
+        files = [f for f in files if os.path.splitext(os.path.basename(f))[0] in wanted]
     if args.limit:
         files = files[: args.limit]
     if not files:

@@ -178,14 +178,15 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
                 else idx[k] = pick, err += best / g;
             }
             if (!ok) continue;
-            // The five lines must run side by side over similar extents: a beam or a
-            // hairpin at the right height is much shorter than the staff.
+            // The five lines must run side by side over similar extents (a beam or a
+            // hairpin at the right height is much shorter than the staff), and at least
+            // 8 line distances long: no staff is shorter than a clef and a few notes.
             for (int k = 0; k < 5 && ok; ++k)
                 for (int m = k + 1; m < 5 && ok; ++m) {
                     const auto& a = lines[idx[k]];
                     const auto& b = lines[idx[m]];
                     double ov = overlap(a.x0, a.x1, b.x0, b.x1);
-                    if (ov < 0.5 * std::max(a.length(), b.length()) || ov < 4 * g) ok = false;
+                    if (ov < 0.5 * std::max(a.length(), b.length()) || ov < 8 * g) ok = false;
                 }
             if (!ok) continue;
             // Spacing drift across the five lines also counts against the hypothesis.
@@ -220,6 +221,28 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
     }
     std::sort(staves.begin(), staves.end(), [](const Staff& a, const Staff& b) { return a.line_y[0] < b.line_y[0]; });
     return staves;
+}
+
+// A real staff is dark along its five lines and mostly light halfway between them;
+// text, hatching or noise that happened to form five evenly spaced bands is not.
+bool staff_is_plausible(const cv::Mat& ink, const Staff& s, int thickness) {
+    const int r = 1 + thickness / 2;
+    auto coverage = [&](double yc, int radius) {
+        int y0 = std::max(0, int(std::lround(yc)) - radius), y1 = std::min(ink.rows - 1, int(std::lround(yc)) + radius);
+        int x0 = std::max(0, s.x0), x1 = std::min(ink.cols - 1, s.x1), hit = 0;
+        for (int x = x0; x <= x1; ++x)
+            for (int y = y0; y <= y1; ++y)
+                if (ink.at<uint8_t>(y, x)) { ++hit; break; }
+        return x1 > x0 ? double(hit) / (x1 - x0 + 1) : 0.0;
+    };
+    double line_min = 1, line_mean = 0, space_mean = 0;
+    for (int k = 0; k < 5; ++k) {
+        double c = coverage(s.line_y[k], r);
+        line_min = std::min(line_min, c);
+        line_mean += c / 5;
+        if (k < 4) space_mean += coverage(0.5 * (s.line_y[k] + s.line_y[k + 1]), 0) / 4;
+    }
+    return line_min >= 0.5 && line_mean - space_mean >= 0.35;
 }
 
 // True when some column near the staves' shared extent is inked over (almost) the
@@ -370,6 +393,7 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     double paper_level = cv::mean(gray, paper_mask)[0];
     double thr = std::max(otsu, ink_level + 0.7 * (paper_level - ink_level));
     cv::threshold(gray, ink, thr, 255, cv::THRESH_BINARY_INV);
+    if (cv::countNonZero(ink) > 0.5 * ink.total()) return page;
 
     RunStats rs = vertical_run_stats(ink);
     if (rs.distance < 4) return page;
@@ -407,6 +431,9 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     int min_count = std::max(int(5 * d), gray.cols / 20);
     auto lines = find_line_candidates(runs, min_count, int(3 * d), std::max(1, rs.thickness), std::max(2, int(0.6 * d)));
     page.staves = group_staves(lines, d);
+    page.staves.erase(std::remove_if(page.staves.begin(), page.staves.end(),
+                                     [&](const Staff& st) { return !staff_is_plausible(ink, st, rs.thickness); }),
+                      page.staves.end());
     if (spdlog::should_log(spdlog::level::debug)) {
         std::string msg;
         for (const auto& l : lines) msg += fmt::format(" {:.1f}[{}-{}]", l.y, l.x0, l.x1);

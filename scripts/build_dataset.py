@@ -167,6 +167,7 @@ def main():
             "audio_hours": round(sum(x["duration_s"] for x in scores) / 3600, 4),
             "systems": len(systems),
             "scan_copies": sum(1 for x in systems if x.get("image_scan")),
+            "scan_copies_cut_from_degraded_page": sum(1 for x in systems if x.get("image_scan_kind") == "page"),
             "image_audio_pairs": sum(1 for x in recs if x["kind"] == "image_audio"),
             "midi_audio_segments": sum(1 for x in recs if x["kind"] == "midi_audio"),
             "engravers": {e: sum(1 for x in scores if x["engraver"] == e) for e in engravers},

@@ -196,6 +196,17 @@ def _process(job):
         for p in scan_pages:
             os.remove(p)
         stats["scan_params"] = scan_params
+    # Where the detector lost a degraded page, degrade the clean crop itself: the pair
+    # stays exact, only the page-level effects (cutting a rotated page) are missing.
+    scan_kind = ["page" if f else None for f in scan_files]
+    if job["scan"]:
+        for i in range(n_sys):
+            if scan_files[i] is None:
+                deg, _ = images.scan_augment(cv2.imread(system_files[i], cv2.IMREAD_GRAYSCALE), rng)
+                dst = os.path.join(sys_dir, f"s{i + 1:02d}-scan.png")
+                cv2.imwrite(dst, deg)
+                scan_files[i] = dst
+                scan_kind[i] = "crop"
 
     # 4. LMX per system: breaks where the engraver broke, then umt convert --systems.
     counts = [s.measure_count for s in eng.systems]
@@ -272,6 +283,7 @@ def _process(job):
             recs.append(dict(common, id=f"{sid}-s{i + 1:02d}", kind="system",
                              image=_rel(system_files[i], root),
                              image_scan=_rel(scan_files[i], root) if scan_files[i] else None,
+                             image_scan_kind=scan_kind[i],
                              image_height=h, image_width=w, staff_height_px=job["staff_height"],
                              lmx=" ".join(system_lmx[i]), lmx_tokens=len(system_lmx[i]),
                              measures=[s.first_measure, s.measure_count], page=s.page,
@@ -307,7 +319,8 @@ def _process(job):
     lmx_tok = sum(len(t) for t in system_lmx)
     stats.update(
         systems=n_sys, measures=tl.measures, pages=len(eng.pages), engraver=eng.engraver, crop_source=crop_source,
-        scan_copies=sum(1 for f in scan_files if f), audio_s={k: v[1] for k, v in audio_files.items()},
+        scan_copies=sum(1 for f in scan_files if f), scan_from_page=sum(1 for k in scan_kind if k == "page"),
+        audio_s={k: v[1] for k, v in audio_files.items()},
         lmx_tokens=lmx_tok,
         image_tokens=sum(images.image_tokens(int(h * 18 / job["staff_height"]), int(w * 18 / job["staff_height"]))
                          for h, w in sizes),

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "umt/core/error.hpp"
@@ -123,7 +124,75 @@ struct Item {
     int voice_key = 0;       // staff * 1000 + voice: graces take time from this voice
     int grace_k = -1;        // grace: group index among grace_count groups before onset_q
     int grace_count = 0;
+    int chord_id = -1;       // notes struck together in one voice share it
+    bool arpeggio = false;   // the chord is rolled (<arpeggiate>)
+    int trem_kind = 0;       // 0 none, 1 single-note tremolo, 2 two-note start, 3 two-note stop
+    int trem_marks = 0;
 };
+
+// Tremolos written as one note (or chord) with strokes, or as two alternating notes, sound as
+// repeated notes of 1/2^marks quarter (1 stroke = eighths, 3 = 32nds) filling the written span.
+std::vector<Item> expand_tremolos(const std::vector<Item>& items) {
+    std::vector<Item> out;
+    out.reserve(items.size());
+    // Chord members of one group are contiguous and in creation order.
+    auto group_end = [&](size_t i) {
+        size_t j = i + 1;
+        while (j < items.size() && items[j].chord_id == items[i].chord_id && items[j].grace_k < 0) ++j;
+        return j;
+    };
+    size_t i = 0;
+    while (i < items.size()) {
+        const Item& it = items[i];
+        if (it.grace_k >= 0 || it.trem_kind == 0 || it.trem_marks <= 0 || it.trem_marks > 8 || it.trem_kind == 3) {
+            out.push_back(it);
+            ++i;
+            continue;
+        }
+        const Rational unit(1, 1 << it.trem_marks);
+        const size_t a_end = group_end(i);
+        size_t b_begin = a_end, b_end = a_end;
+        Rational span = it.dur_q;
+        if (it.trem_kind == 2) {
+            // The partner is the next non-grace group of the same voice marked "stop", starting
+            // where this one ends.
+            while (b_begin < items.size() && (items[b_begin].grace_k >= 0 || items[b_begin].voice_key != it.voice_key))
+                ++b_begin;
+            if (b_begin < items.size() && items[b_begin].trem_kind == 3 &&
+                items[b_begin].onset_q == it.onset_q + it.dur_q) {
+                b_end = group_end(b_begin);
+                span = it.dur_q + items[b_begin].dur_q;
+            } else {
+                b_begin = b_end = a_end;
+            }
+        }
+        const Rational count_r = span / unit;
+        const bool two = b_end > b_begin;
+        if (count_r.den() != 1 || count_r.num() < (two ? 2 : 1) || count_r.num() > 4096) {
+            // Strokes that do not divide the span evenly: play as written.
+            for (size_t k = i; k < a_end; ++k) out.push_back(items[k]);
+            i = a_end;
+            continue;
+        }
+        // Graces (or other voices) standing between the two groups stay as they are.
+        for (size_t k = a_end; k < b_begin; ++k) out.push_back(items[k]);
+        for (int64_t r = 0; r < count_r.num(); ++r) {
+            const bool second = two && (r % 2 == 1);
+            const size_t from = second ? b_begin : i, to = second ? b_end : a_end;
+            for (size_t k = from; k < to; ++k) {
+                Item rep = items[k];
+                rep.onset_q = it.onset_q + unit * Rational(r);
+                rep.dur_q = unit;
+                rep.trem_kind = 0;
+                rep.arpeggio = false;
+                rep.chord_id = items[k].chord_id * 4096 + static_cast<int>(r);
+                out.push_back(rep);
+            }
+        }
+        i = two ? b_end : a_end;
+    }
+    return out;
+}
 
 int mark_velocity(const std::string& mark) {
     // MuseScore's defaults, so that renderings compare with its MIDI export.
@@ -172,6 +241,42 @@ private:
     std::vector<Point> points_;
 };
 
+// One key cannot be down twice on one channel: a note struck while the same key sounds and
+// ending no later is absorbed by it; one that lasts longer re-strikes the key, which ends the
+// earlier note there. Equal onsets keep the longest note.
+void merge_unisons(std::vector<NoteEvent>& notes) {
+    constexpr double eps = 1e-9;
+    std::vector<size_t> idx(notes.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+        const NoteEvent &x = notes[a], &y = notes[b];
+        if (x.channel != y.channel) return x.channel < y.channel;
+        if (x.pitch != y.pitch) return x.pitch < y.pitch;
+        if (x.onset_s != y.onset_s) return x.onset_s < y.onset_s;
+        return x.offset_s > y.offset_s;
+    });
+    std::vector<bool> drop(notes.size(), false);
+    size_t held = notes.size();  // the sounding note of the current (channel, pitch)
+    for (size_t i : idx) {
+        NoteEvent& n = notes[i];
+        if (held < notes.size()) {
+            NoteEvent& h = notes[held];
+            if (h.channel == n.channel && h.pitch == n.pitch && n.onset_s < h.offset_s - eps) {
+                if (n.offset_s <= h.offset_s + eps || n.onset_s <= h.onset_s + eps) {
+                    drop[i] = true;
+                    continue;
+                }
+                h.offset_s = n.onset_s;
+            }
+        }
+        held = i;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < notes.size(); ++i)
+        if (!drop[i]) notes[w++] = notes[i];
+    notes.resize(w);
+}
+
 }  // namespace
 
 Performance render_score(const Score& score, const PlaybackOptions& opts) {
@@ -197,6 +302,8 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
         const Part& part = score.parts[pi];
         std::vector<Item>& items = part_items[pi];
         std::map<int, std::vector<size_t>> tied;  // pitch -> items waiting for a tie stop
+        int chord_counter = 0;
+        std::optional<Tremolo> chord_trem;
         for (size_t s = 0; s < order.size(); ++s) {
             if (order[s] >= part.measures.size()) continue;
             const Measure& m = part.measures[order[s]];
@@ -235,6 +342,8 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                         chord_onset = pos;
                         pos += note->duration;
                         flush_graces(key, q0 + onset);
+                        ++chord_counter;
+                        chord_trem = note->tremolo;
                     }
                     if (note->is_rest || note->cue) continue;
                     const Rational on_q = q0 + onset;
@@ -259,6 +368,12 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                     item.pitch = pitch;
                     item.note_velocity = note->velocity;
                     item.voice_key = key;
+                    item.chord_id = chord_counter;
+                    item.arpeggio = note->arpeggiate;
+                    if (const auto& tr = note->tremolo ? note->tremolo : chord_trem) {
+                        item.trem_kind = tr->type == "single" ? 1 : tr->type == "start" ? 2 : tr->type == "stop" ? 3 : 0;
+                        item.trem_marks = tr->marks;
+                    }
                     items.push_back(item);
                     if (note->tie_start || note->tied_start) {
                         auto& waiting = tied[pitch];
@@ -289,6 +404,7 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
             for (const auto& [key, _] : graces) keys.push_back(key);
             for (int key : keys) flush_graces(key, q0 + lengths[order[s]]);
         }
+        if (opts.expand_tremolos) items = expand_tremolos(items);
     }
 
     TempoMap tempo(opts.default_qpm);
@@ -319,6 +435,31 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
         if (opts.grace_on_beat)
             for (const Item& it : part_items[pi])
                 if (it.grace_k >= 0) on_beat_graces[{it.voice_key, it.onset_q}] = it.grace_count;
+        // Rolled chords: each note's place from the bottom and the roll step in ticks of 1/480.
+        std::map<int, std::pair<std::vector<int>, int>> rolls;  // chord id -> (pitches, step)
+        if (opts.roll_arpeggios) {
+            std::map<int, std::vector<const Item*>> groups;
+            for (const Item& it : part_items[pi])
+                if (it.grace_k < 0 && it.chord_id >= 0) groups[it.chord_id].push_back(&it);
+            for (const auto& [id, members] : groups) {
+                if (members.size() < 2 ||
+                    std::none_of(members.begin(), members.end(), [](const Item* m) { return m->arpeggio; }))
+                    continue;
+                std::vector<int> pitches;
+                const Item* top = members.front();
+                for (const Item* m : members) {
+                    pitches.push_back(m->pitch);
+                    if (m->pitch > top->pitch) top = m;
+                }
+                std::sort(pitches.begin(), pitches.end());
+                // The roll must fit in the top note: shrink the step by thirds until it does.
+                const double top_ticks = top->dur_q.to_double() * 480.0;
+                int step = 64;
+                while (step > 0 && step * static_cast<double>(pitches.size()) > top_ticks) step = 2 * step / 3;
+                rolls[id] = {pitches, step};
+            }
+        }
+        std::map<int64_t, int> roll_used;  // (chord id, pitch) -> notes of it placed so far
         for (const Item& it : part_items[pi]) {
             NoteEvent ev;
             ev.pitch = it.pitch;
@@ -340,8 +481,19 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                 ev.onset_s = principal_s;
                 ev.offset_s = tempo.seconds(it.onset_q + it.dur_q);
                 auto g = on_beat_graces.find({it.voice_key, it.onset_q});
-                if (g != on_beat_graces.end())
+                auto r = rolls.find(it.chord_id);
+                // A rolled chord starts its roll on the beat, under the graces (as MuseScore does).
+                if (g != on_beat_graces.end() && r == rolls.end())
                     ev.onset_s = std::min(ev.onset_s + g->second * opts.grace_s, (ev.onset_s + ev.offset_s) / 2);
+                if (r != rolls.end()) {
+                    const auto& pitches = r->second.first;
+                    // Unisons in a chord take successive places.
+                    const auto first = std::lower_bound(pitches.begin(), pitches.end(), it.pitch) - pitches.begin();
+                    const int64_t rank = first + roll_used[static_cast<int64_t>(it.chord_id) * 128 + it.pitch]++;
+                    // 64 ticks at 120 qpm: the roll's speed in seconds does not depend on the tempo.
+                    const double shift = r->second.second * static_cast<double>(rank) / 960.0;
+                    if (ev.onset_s + shift < ev.offset_s) ev.onset_s += shift;
+                }
             }
             if (it.grace_k < 0) by_voice[it.voice_key].push_back(perf.notes.size());
             perf.notes.push_back(ev);
@@ -357,6 +509,7 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
             }
         }
     }
+    if (opts.merge_unisons) merge_unisons(perf.notes);
     perf.sort();
     return perf;
 }

@@ -225,6 +225,107 @@ TEST(Playback, DynamicsProgramsAndChannels) {
     EXPECT_THROW(umt::render_score(s, only_second), umt::Error);
 }
 
+TEST(Playback, TremolosSoundAsRepeatedAndAlternatingNotes) {
+    // A half note with three strokes: 32nds (1/8 quarter) filling two quarters, sixteen of
+    // them; then a two-note tremolo C/E written as two quarters with one stroke:
+    // eighths alternating C E C E over the two quarters.
+    Note single = note('G', 4, 2);
+    single.tremolo = umt::Tremolo{"single", 3};
+    Note a = note('C', 4, 1), b = note('E', 4, 1);
+    a.tremolo = umt::Tremolo{"start", 1};
+    b.tremolo = umt::Tremolo{"stop", 1};
+    auto s = one_part({measure({single, a, b})});
+    const auto p = umt::render_score(s);
+    std::vector<std::pair<int, double>> want;
+    for (int k = 0; k < 16; ++k) want.push_back({67, k * 0.0625});
+    for (int k = 0; k < 4; ++k) want.push_back({k % 2 ? 64 : 60, 1.0 + k * 0.25});
+    ASSERT_EQ(onsets(p).size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(p.notes[i].pitch, want[i].first) << i;
+        EXPECT_NEAR(p.notes[i].onset_s, want[i].second, 1e-12) << i;
+    }
+    EXPECT_NEAR(p.notes.back().offset_s, 2.0, 1e-12);
+
+    // Chords alternate as wholes; strokes that do not divide the note play it as written.
+    Note c1 = note('C', 4, 1), c2 = note('G', 4, 1), d1 = note('D', 4, 1), odd = note('A', 4, Rational(3, 4));
+    c2.chord = true;
+    c1.tremolo = umt::Tremolo{"start", 2};
+    d1.tremolo = umt::Tremolo{"stop", 2};
+    odd.tremolo = umt::Tremolo{"single", 1};
+    const auto q = umt::render_score(one_part({measure({c1, c2, d1, odd})}));
+    ASSERT_EQ(q.notes.size(), 4u * 2 + 4u + 1u);  // 4 C+G chords, 4 Ds, the A once
+    EXPECT_EQ(q.notes.back().pitch, 69);
+    EXPECT_DOUBLE_EQ(q.notes.back().onset_s, 1.0);
+
+    umt::PlaybackOptions off;
+    off.expand_tremolos = false;
+    EXPECT_EQ(umt::render_score(s, off).notes.size(), 3u);
+}
+
+TEST(Playback, UnisonsAcrossVoicesStrikeTheKeyOnce) {
+    // Voice 1 holds E4 for the bar; voice 2 strikes E4 again on beat 2 (absorbed: the key is
+    // down) and on beat 4 with a note lasting into the next bar (re-struck: the held note ends).
+    Note held = note('E', 4, 4, 1);
+    Note tied_on = note('E', 4, 1, 2);
+    tied_on.tie_start = true;
+    Note tied_end = note('E', 4, 1, 2);
+    tied_end.tie_stop = true;
+    auto s = one_part({measure({held, umt::Backup{Rational(4)}, rest(1), note('E', 4, 1, 2), rest(1), tied_on}),
+                       measure({tied_end, rest(3)})});
+    for (auto& e : s.parts[0].measures[0].elements)
+        if (auto* n = std::get_if<Note>(&e); n && n->is_rest) n->voice = 2;
+    const auto p = umt::render_score(s);
+    ASSERT_EQ(p.notes.size(), 2u);
+    EXPECT_DOUBLE_EQ(p.notes[0].onset_s, 0.0);
+    EXPECT_DOUBLE_EQ(p.notes[0].offset_s, 1.5);  // until the re-strike
+    EXPECT_DOUBLE_EQ(p.notes[1].onset_s, 1.5);
+    EXPECT_DOUBLE_EQ(p.notes[1].offset_s, 2.5);
+
+    umt::PlaybackOptions keep;
+    keep.merge_unisons = false;
+    EXPECT_EQ(umt::render_score(s, keep).notes.size(), 3u);
+}
+
+TEST(Playback, ArpeggiosRollOnlyWhenAsked) {
+    // A quarter chord G3 C4 E4 rolled at 60 qpm: 1/15 s per note from the bottom, whatever the
+    // tempo; an eighth chord of four notes is too short for that and rolls faster.
+    umt::Direction slow;
+    slow.tempo_qpm = 60.0;
+    Note e = note('E', 4, 1), g = note('G', 3, 1), c = note('C', 4, 1);
+    e.arpeggiate = true;
+    g.chord = c.chord = true;
+    Note s1 = note('C', 4, Rational(1, 8)), s2 = note('E', 4, Rational(1, 8)), s3 = note('G', 4, Rational(1, 8)),
+         s4 = note('C', 5, Rational(1, 8));
+    s2.chord = s3.chord = s4.chord = true;
+    s1.arpeggiate = true;
+    auto s = one_part({measure({slow, e, g, c, s1, s2, s3, s4, rest(Rational(23, 8))})});
+    umt::PlaybackOptions opts;
+    EXPECT_EQ(onsets(umt::render_score(s, opts)),
+              (std::vector<std::pair<int, double>>{{55, 0}, {60, 0}, {64, 0}, {60, 1}, {64, 1}, {67, 1}, {72, 1}}));
+    opts.roll_arpeggios = true;
+    const auto p = umt::render_score(s, opts);
+    ASSERT_EQ(p.notes.size(), 7u);
+    EXPECT_EQ(p.notes[0].pitch, 55);
+    EXPECT_DOUBLE_EQ(p.notes[0].onset_s, 0.0);
+    EXPECT_NEAR(p.notes[1].onset_s, 64.0 / 960, 1e-12);
+    EXPECT_NEAR(p.notes[2].onset_s, 128.0 / 960, 1e-12);
+    EXPECT_DOUBLE_EQ(p.notes[2].offset_s, 1.0);  // the roll keeps the written end
+    // 60 ticks of chord: 64 -> 42 -> 28 -> 18 -> 12 ticks a step before four fit.
+    EXPECT_EQ(p.notes[6].pitch, 72);
+    EXPECT_NEAR(p.notes[6].onset_s, 1.0 + 3 * 12.0 / 960, 1e-12);
+
+    // With graces on the beat, a rolled principal is not delayed: the roll starts on the beat.
+    Note grace = note('D', 3, 0);
+    grace.grace = true;
+    auto t = one_part({measure({slow, grace, e, g, c, rest(3)})});
+    opts.grace_on_beat = true;
+    const auto q = umt::render_score(t, opts);
+    ASSERT_EQ(q.notes.size(), 4u);
+    EXPECT_EQ(q.notes[0].pitch, 50);
+    EXPECT_EQ(q.notes[1].pitch, 55);
+    EXPECT_DOUBLE_EQ(q.notes[1].onset_s, 0.0);
+}
+
 // Key of a note list in score time: (pitch, onset in 1/480 quarter).
 std::multiset<std::pair<int, long>> quarter_keys(const umt::Performance& p) {
     std::multiset<std::pair<int, long>> out;

@@ -88,6 +88,12 @@ void check_pairing(const fs::path& a) {
             EXPECT_EQ(img.rows, r["image_height"].get<int>());
             EXPECT_EQ(img.cols, r["image_width"].get<int>());
             EXPECT_GT(img.cols, img.rows) << "a system is wider than high";
+            // Its scan-like copy: cut from a degraded page, else the degraded crop itself.
+            ASSERT_TRUE(r["image_scan"].is_string());
+            cv::Mat scan = cv::imread((a / r["image_scan"].get<std::string>()).string(), cv::IMREAD_GRAYSCALE);
+            ASSERT_FALSE(scan.empty());
+            if (r["image_scan_kind"] == "crop") EXPECT_EQ(scan.size(), img.size());
+            else EXPECT_NEAR(scan.cols, img.cols, 0.15 * img.cols);
             // LMX: valid tokens, as many measures as the engraver put on the system,
             // and a system that can be read alone (key and clefs restated).
             auto toks = umt::lmx::tokenize(r["lmx"].get<std::string>());

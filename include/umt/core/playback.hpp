@@ -11,6 +11,15 @@ struct PlaybackOptions {
     double default_qpm = 120.0;    // tempo until the first <sound tempo>
     double grace_s = 0.06;         // grace notes: short, taken from before the beat
     bool grace_on_beat = false;    // MuseScore's way instead: graces on the beat, the principal delayed
+    bool expand_tremolos = true;   // tremolo strokes sound as repeated (or alternating) notes
+    // Rolled chords (<arpeggiate>) spread from the lowest note up, MuseScore 3's way: 1/15 s per
+    // note (64 ticks at 120 qpm), less when the chord is too short to hold the roll. Off: the
+    // notes keep their written onset.
+    bool roll_arpeggios = false;
+    // A note struck while the same key already sounds on the channel and ending no later is
+    // absorbed by the sounding note (one key cannot be down twice; MIDI could not tell the two
+    // note-offs apart); a longer one re-strikes the key and ends the earlier note there.
+    bool merge_unisons = true;
     int default_velocity = 80;
     int part = -1;                 // -1: all parts; else that part only
 };

@@ -5,6 +5,7 @@
 
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
+#include "umt/model/bundle.hpp"
 
 namespace umt::cli {
 
@@ -27,6 +28,7 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
     };
     for (const auto& spec : specs) {
         auto* sub = app.add_subcommand(spec.name, spec.help);
+        sub->fallthrough();  // umt omr --models DIR ... as well as umt --models DIR omr ...
         auto inputs = std::make_shared<std::vector<std::string>>();
         auto output = std::make_shared<std::string>();
         sub->add_option("inputs", *inputs, "Input files or folders")->required();
@@ -39,8 +41,11 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
                 throw umt::Error("umt " + name + ": no model bundle installed yet (looked in " + dir +
                                  "); pass --models DIR or set UMT_MODELS");
             }
+            // The bundle is verified (hashes, vocabulary, loadable modules) before any input is read.
+            umt::model::ModelBundle bundle(dir);
+            bundle.load_all();
             rc = kFailed;
-            throw umt::Error("umt " + name + ": the model runtime is not built yet");
+            throw umt::Error("umt " + name + ": the input preparation and output decoding of this task are not built yet");
         });
     }
 }

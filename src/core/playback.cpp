@@ -13,6 +13,9 @@ namespace umt {
 
 namespace {
 
+// The longest silence a tie may bridge, in quarters.
+const Rational kMaxTieGap(4);
+
 struct MeasureFlags {
     bool forward = false;
     int backward_times = 0;           // 0: no backward repeat
@@ -349,15 +352,27 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                     const Rational on_q = q0 + onset;
                     const int pitch = note->pitch.midi();
                     if (pitch < 0 || pitch > 127) continue;
-                    // A tie stop extends the note of that pitch which ends exactly here.
+                    // A tie stop extends the note of that pitch which ends exactly here, else
+                    // the latest one of the staff that ended shortly before: a tie drawn over a
+                    // gap (notes of a broken chord tied into the chord) holds the key until then.
                     if (note->tie_stop || note->tied_stop) {
                         auto& waiting = tied[pitch];
                         auto match = std::find_if(waiting.begin(), waiting.end(), [&](size_t idx) {
                             return items[idx].onset_q + items[idx].dur_q == on_q;
                         });
+                        if (match == waiting.end()) {
+                            for (auto w = waiting.begin(); w != waiting.end(); ++w) {
+                                const Item& cand = items[*w];
+                                const Rational end = cand.onset_q + cand.dur_q;
+                                if (cand.voice_key / 1000 != key / 1000 || end > on_q || on_q - end > kMaxTieGap)
+                                    continue;
+                                if (match == waiting.end() || end > items[*match].onset_q + items[*match].dur_q)
+                                    match = w;
+                            }
+                        }
                         if (match != waiting.end()) {
                             const size_t idx = *match;
-                            items[idx].dur_q += note->duration;
+                            items[idx].dur_q = on_q + note->duration - items[idx].onset_q;
                             if (!(note->tie_start || note->tied_start)) waiting.erase(match);
                             continue;
                         }

@@ -119,6 +119,35 @@ TEST(Playback, TiesMergeAcrossBarlinesAndChords) {
     EXPECT_DOUBLE_EQ(p.notes[3].onset_s, 2.5);
 }
 
+TEST(Playback, TiesOverAGapHoldTheKeyUntilTheTiedNote) {
+    // A broken chord F#4 A4 D5 in eighths, each tied into the chord on beat 3 (the ties of the
+    // first two span a rest): the keys are held, the chord is not struck again, and the F#5
+    // that has no tie is struck.
+    Note fs = note('F', 4, Rational(1, 2)), a = note('A', 4, Rational(1, 2)), d = note('D', 5, Rational(1, 2));
+    fs.pitch.alter = 1;
+    fs.tie_start = a.tie_start = d.tie_start = true;
+    Note cf = fs, ca = a, cd = d, top = note('F', 5, 2);
+    for (Note* n : {&cf, &ca, &cd}) {
+        n->duration = 2;
+        n->tie_start = false;
+        n->tie_stop = true;
+    }
+    top.pitch.alter = 1;
+    ca.chord = cd.chord = top.chord = true;
+    auto s = one_part({measure({fs, a, d, rest(Rational(1, 2)), cf, ca, cd, top})});
+    const auto p = umt::render_score(s);
+    EXPECT_EQ(onsets(p), (std::vector<std::pair<int, double>>{{66, 0}, {69, 0.25}, {74, 0.5}, {78, 1.0}}));
+    for (const auto& n : p.notes) EXPECT_DOUBLE_EQ(n.offset_s, 2.0);
+
+    // Too long a gap (more than 4 quarters) is no tie: the later note is struck.
+    Note early = note('C', 4, 1);
+    early.tie_start = true;
+    Note late = note('C', 4, 1);
+    late.tie_stop = true;
+    const auto q = umt::render_score(one_part({measure({early, rest(3)}), measure({rest(3)}), measure({late, rest(3)})}));
+    EXPECT_EQ(q.notes.size(), 2u);
+}
+
 TEST(Playback, GraceNotesBeforeTheBeatTakeTimeFromThePreviousNote) {
     Note g1 = note('B', 4, 0), g2 = note('D', 5, 0);
     g1.grace = g2.grace = true;

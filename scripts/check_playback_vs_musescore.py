@@ -138,8 +138,8 @@ def main():
     os.makedirs(args.cache, exist_ok=True)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
 
-    ms_style = ["--grace-on-beat", "--roll-arpeggios"]
-    modes = {"umt default": [], "MuseScore style (graces on the beat, rolled arpeggios)": ms_style}
+    ms_style = ["--grace-on-beat", "--roll-arpeggios", "--play-cues"]
+    modes = {"umt default": [], "MuseScore style (graces on the beat, rolled arpeggios, cue notes sound)": ms_style}
     if args.via == "umt":
         modes = {"umt convert --expand-repeats": None}
     results = {m: [] for m in modes}

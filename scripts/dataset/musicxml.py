@@ -149,11 +149,12 @@ def _int(el, default=0):
         return default
 
 
-def timeline(tree, default_qpm=100.0):
+def timeline(tree, default_qpm=120.0):
     """Measure starts, sounding notes (ties merged) and tempo of the (single) part.
 
-    Measures play in written order, as umt convert writes score MIDI by default
-    (no repeat expansion), so every engraved system is one contiguous audio span.
+    Measures play in written order and the tempo defaults to 120 qpm, as umt convert
+    writes score MIDI by default (no repeat expansion), so every engraved system is one
+    contiguous audio span.
     """
     root = tree.getroot()
     part = root.findall("part")[piano_part_index(root)]
@@ -238,5 +239,17 @@ def timeline(tree, default_qpm=100.0):
         elif qpm != tempo_map[-1][1]:
             tempo_map.append((q, qpm))
     notes = [n for n in notes if n.duration_q > 0]
-    notes.sort(key=lambda n: (n.onset_q, n.pitch))
+    notes.sort(key=lambda n: (n.onset_q, n.pitch, -n.duration_q))
+    # One key sounds once: a unison doubled by two voices is one note (the longest), and a
+    # key struck again while still sounding ends the earlier note there (as MIDI must).
+    merged, sounding = [], {}
+    for n in notes:
+        prev = sounding.get(n.pitch)
+        if prev is not None and prev.onset_q == n.onset_q:
+            continue
+        if prev is not None and prev.onset_q + prev.duration_q > n.onset_q:
+            prev.duration_q = n.onset_q - prev.onset_q
+        sounding[n.pitch] = n
+        merged.append(n)
+    notes = merged
     return Timeline(starts, notes, tempo_map)

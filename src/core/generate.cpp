@@ -504,7 +504,9 @@ private:
             }
             evs.push_back(std::move(e));
         };
-        int style = static_cast<int>(rng_.weighted({3, 3, b == Rational(3, 2) ? 0 : 2, b == Rational(3, 2) ? 2 : 0}));
+        const bool compound = b == Rational(3, 2);
+        // Styles: block chords, bass notes, Alberti (simple time), broken chords (compound).
+        int style = static_cast<int>(rng_.weighted({3.0, 3.0, compound ? 0.0 : 2.0, compound ? 2.0 : 0.0}));
         if (b == Rational(1, 2)) style = 1;
         const Rational len = time_.measure_length();
         if (style == 2) {  // Alberti bass in eighths

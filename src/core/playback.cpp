@@ -244,9 +244,9 @@ private:
     std::vector<Point> points_;
 };
 
-// One key cannot be down twice on one channel: a note struck while the same key sounds and
-// ending no later is absorbed by it; one that lasts longer re-strikes the key, which ends the
-// earlier note there. Equal onsets keep the longest note.
+// One key cannot be down twice on one channel: a note struck while the same key sounds (a
+// unison of two voices, a tie into a note another voice strikes) is absorbed by the sounding
+// note, which is held until the later of both ends.
 void merge_unisons(std::vector<NoteEvent>& notes) {
     constexpr double eps = 1e-9;
     std::vector<size_t> idx(notes.size());
@@ -265,11 +265,9 @@ void merge_unisons(std::vector<NoteEvent>& notes) {
         if (held < notes.size()) {
             NoteEvent& h = notes[held];
             if (h.channel == n.channel && h.pitch == n.pitch && n.onset_s < h.offset_s - eps) {
-                if (n.offset_s <= h.offset_s + eps || n.onset_s <= h.onset_s + eps) {
-                    drop[i] = true;
-                    continue;
-                }
-                h.offset_s = n.onset_s;
+                h.offset_s = std::max(h.offset_s, n.offset_s);
+                drop[i] = true;
+                continue;
             }
         }
         held = i;
@@ -319,7 +317,7 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                 const int count = static_cast<int>(it->second.size());
                 for (int k = 0; k < count; ++k)
                     for (const Note* g : it->second[k]) {
-                        if (g->is_rest || g->cue) continue;
+                        if (g->is_rest || (g->cue && !opts.play_cue_notes)) continue;
                         Item item;
                         item.onset_q = principal_q;
                         item.pitch = g->pitch.midi();
@@ -348,7 +346,7 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                         ++chord_counter;
                         chord_trem = note->tremolo;
                     }
-                    if (note->is_rest || note->cue) continue;
+                    if (note->is_rest || (note->cue && !opts.play_cue_notes)) continue;
                     const Rational on_q = q0 + onset;
                     const int pitch = note->pitch.midi();
                     if (pitch < 0 || pitch > 127) continue;
@@ -392,9 +390,12 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                     items.push_back(item);
                     if (note->tie_start || note->tied_start) {
                         auto& waiting = tied[pitch];
-                        // Drop ties that can no longer be continued.
+                        // Drop ties that can no longer be continued. Voices come one after the
+                        // other in the measure, so a later voice may still continue a tie that
+                        // ends before this note: only ties older than the measure plus the
+                        // longest gap go.
                         waiting.erase(std::remove_if(waiting.begin(), waiting.end(), [&](size_t idx) {
-                                          return items[idx].onset_q + items[idx].dur_q < on_q;
+                                          return items[idx].onset_q + items[idx].dur_q + kMaxTieGap < q0;
                                       }),
                                       waiting.end());
                         waiting.push_back(items.size() - 1);

@@ -99,6 +99,20 @@ int64_t sample_row(const float* logits, int64_t n, const SamplerOptions& s, std:
     return cand[keep - 1].second;
 }
 
+// Length of the repeated tail to drop when frames end in a cycle repeated `repeats` times; 0 if none.
+size_t repeated_tail(const std::vector<Frame>& frames, int repeats) {
+    constexpr size_t kMaxPeriod = 32, kMinSpan = 12;
+    const size_t n = frames.size();
+    for (size_t p = 1; p <= kMaxPeriod; ++p) {
+        size_t r = std::max(size_t(repeats), (kMinSpan + p - 1) / p);
+        if (n < p * r) continue;
+        bool cycle = true;
+        for (size_t i = 0; i < p * (r - 1) && cycle; ++i) cycle = frames[n - 1 - i] == frames[n - 1 - i - p];
+        if (cycle) return p * (r - 1);
+    }
+    return 0;
+}
+
 }  // namespace
 
 Translator::Translator(const std::string& path, const tokens::Vocabulary& vocabulary)
@@ -148,6 +162,13 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
         const size_t prefix_len = requests[rows[0]].prefix.size();
         int max_steps = opt.max_steps > 0 ? opt.max_steps : V.max_length(target) - 1 - int(prefix_len);
         if (max_steps < 1) throw Error("the prefix fills the model's whole output length");
+        // Each row may stop earlier at its own limit; the batch runs until its longest limit.
+        std::vector<int> row_limit;
+        for (size_t r : rows) {
+            int lim = requests[r].max_steps > 0 ? std::min(requests[r].max_steps, max_steps) : max_steps;
+            row_limit.push_back(lim);
+        }
+        max_steps = *std::max_element(row_limit.begin(), row_limit.end());
 
         // Encoder input, padded with PAD frames (masked out by the network).
         size_t s = 0;
@@ -244,6 +265,14 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
                     continue;
                 }
                 res.frames.push_back(f);
+                if (opt.repetition_stop > 1) {
+                    if (size_t drop = repeated_tail(res.frames, opt.repetition_stop)) {
+                        res.frames.resize(res.frames.size() - drop);
+                        res.looped = true;
+                        continue;
+                    }
+                }
+                if (step + 1 >= row_limit[size_t(r)]) continue;  // this row's limit: drops out
                 seqs[size_t(r)].push_back(f);
                 Position p = trackers[size_t(r)].next(f);
                 positions[size_t(r)].push_back(p);

@@ -38,11 +38,11 @@ SCORE = """<?xml version="1.0"?>
 """
 
 
-def load_score():
+def load_score(text=SCORE):
     d = tempfile.mkdtemp()
     p = os.path.join(d, "s.musicxml")
     with open(p, "w") as f:
-        f.write(SCORE)
+        f.write(text)
     return musicxml.load(p)
 
 
@@ -57,6 +57,13 @@ class Timeline(unittest.TestCase):
         self.assertEqual(len(tl.notes), 6)
         self.assertEqual([n.pitch for n in tl.notes if n.measure == 1], [70])  # B-flat
         self.assertAlmostEqual(tl.seconds_at(Fraction(4)), 4.0)  # 60 qpm
+
+    def test_unison_of_two_voices_sounds_once(self):
+        # Measure 3 with the left hand on the right hand's A4: one MIDI key, one note.
+        text = SCORE.replace("<step>F</step><octave>4</octave>", "<step>A</step><octave>4</octave>")
+        tl = musicxml.timeline(load_score(text))
+        self.assertEqual(len(tl.notes), 5)
+        self.assertEqual(sum(1 for n in tl.notes if n.pitch == 69), 1)
 
     def test_system_breaks(self):
         broken = musicxml.insert_system_breaks(load_score(), [0, 2])

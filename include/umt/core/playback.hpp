@@ -16,10 +16,12 @@ struct PlaybackOptions {
     // note (64 ticks at 120 qpm), less when the chord is too short to hold the roll. Off: the
     // notes keep their written onset.
     bool roll_arpeggios = false;
-    // A note struck while the same key already sounds on the channel and ending no later is
-    // absorbed by the sounding note (one key cannot be down twice; MIDI could not tell the two
-    // note-offs apart); a longer one re-strikes the key and ends the earlier note there.
+    // A note struck while the same key already sounds on the channel is absorbed by the
+    // sounding note, held until the later end (one key cannot be down twice, and MIDI could
+    // not tell the two note-offs apart).
     bool merge_unisons = true;
+    // Cue notes (<cue/>) are silent in MusicXML; MuseScore 3 plays them.
+    bool play_cue_notes = false;
     int default_velocity = 80;
     int part = -1;                 // -1: all parts; else that part only
 };

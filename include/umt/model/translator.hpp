@@ -37,16 +37,22 @@ struct DecodeOptions {
     SamplerOptions sampler;
     bool use_cache = true;  // false recomputes the whole prefix each step (a test of the cache)
     int batch_size = 8;
+    // > 1: a row stops when its output ends in a cycle of 1..32 frames repeated this many times
+    // (and over at least 12 frames); the repeats after the first copy are dropped. An undertrained
+    // decoder loops; a real single-stream target (LMX, MIDI events) does not repeat like that.
+    int repetition_stop = 0;
 };
 
 struct DecodeRequest {
     tokens::Sequence input;
     std::vector<tokens::Frame> prefix;  // frames forced after begin (e.g. the tail of the last window)
+    int max_steps = 0;  // this request's own limit, tied to its input size (0 = DecodeOptions::max_steps)
 };
 
 struct DecodeResult {
     std::vector<tokens::Frame> frames;  // generated after begin + prefix, without the end frame
-    bool ended = false;                 // false: stopped at max_steps
+    bool ended = false;                 // false: stopped at max_steps (or by the repetition stop)
+    bool looped = false;                // stopped by the repetition stop
 };
 
 struct DecodeStats {

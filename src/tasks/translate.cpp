@@ -1,0 +1,378 @@
+// The six neural translations: input frames, target modality, sampler defaults and output decoding
+// around the one decoding loop (model::Translator).
+#include <algorithm>
+#include <cmath>
+
+#include <spdlog/spdlog.h>
+
+#include "umt/core/error.hpp"
+#include "umt/io/lmx.hpp"
+#include "umt/tasks/tasks.hpp"
+#include "umt/tokens/midi_tokens.hpp"
+
+namespace umt::tasks {
+
+using tokens::Frame;
+using tokens::Modality;
+
+namespace {
+
+constexpr int kCell = model::ImageCodec::kDownsample;
+// Single-stream outputs (LMX, MIDI events) stop when they loop; audio and images legitimately
+// repeat codes (silence, white columns), so only their length limit guards them.
+constexpr int kRepetitionStop = 6;
+
+model::GrayImage to_gray(const cv::Mat& m) {
+    if (m.type() != CV_8UC1) throw Error("internal: system images must be 8-bit gray");
+    model::GrayImage g;
+    g.height = m.rows;
+    g.width = m.cols;
+    g.pixels.resize(size_t(m.rows) * size_t(m.cols));
+    for (int y = 0; y < m.rows; ++y) {
+        const uint8_t* row = m.ptr<uint8_t>(y);
+        for (int x = 0; x < m.cols; ++x) g.pixels[size_t(y) * m.cols + x] = float(row[x]) / 255.0f;
+    }
+    return g;
+}
+
+cv::Mat to_mat(const model::GrayImage& g) {
+    cv::Mat m(g.height, g.width, CV_8UC1);
+    for (int y = 0; y < g.height; ++y) {
+        uint8_t* row = m.ptr<uint8_t>(y);
+        for (int x = 0; x < g.width; ++x)
+            row[x] = uint8_t(std::lround(std::clamp(g.pixels[size_t(y) * g.width + x], 0.0f, 1.0f) * 255.0f));
+    }
+    return m;
+}
+
+// The network reads image and audio inputs as codec tokens; a bundle whose manifest chose the
+// convolutional "features" stem for a modality needs an interface this runtime does not drive yet.
+void require_token_input(const model::ModelBundle& bundle, const char* modality) {
+    const auto& m = bundle.manifest();
+    std::string input = "tokens";
+    if (m.contains("modalities") && m["modalities"].contains(modality))
+        input = m["modalities"][modality].value("input", "tokens");
+    if (input != "tokens")
+        throw Error(bundle.dir() + "/manifest.json", std::string("the ") + modality + " input of this bundle is \"" + input +
+                                                         "\"; this umt feeds codec tokens only");
+}
+
+int cap(const DecodeSettings& s, int tied, int model_max) {
+    int lim = s.max_len > 0 ? s.max_len : tied;
+    return std::max(1, std::min(lim, model_max));
+}
+
+std::vector<model::DecodeResult> run_decode(model::Translator& tr, const std::vector<model::DecodeRequest>& requests,
+                                            Modality target, const model::SamplerOptions& sampler, const DecodeSettings& s,
+                                            int repetition_stop, Timings* timings) {
+    StageTimer timer(timings, "decode");
+    model::DecodeOptions opt;
+    opt.target = target;
+    opt.sampler = sampler;
+    opt.batch_size = s.batch;
+    opt.repetition_stop = repetition_stop;
+    model::DecodeStats stats;
+    auto results = tr.decode(requests, opt, &stats);
+    int looped = 0, unfinished = 0;
+    for (const auto& r : results) {
+        looped += r.looped;
+        unfinished += !r.ended && !r.looped;
+    }
+    spdlog::debug("decode: {} sequences, {} steps, {} frames, {:.2f} s", requests.size(), stats.steps, stats.row_steps,
+                  stats.seconds);
+    if (looped) spdlog::warn("{} of {} {} outputs looped and were cut by the repetition stop", looped, results.size(),
+                             tokens::modality_name(target));
+    if (unfinished)
+        spdlog::info("{} of {} {} outputs reached their length limit", unfinished, results.size(),
+                     tokens::modality_name(target));
+    return results;
+}
+
+// Windows of the audio at the model's rate, window_samples long (the last one shorter).
+std::vector<std::vector<float>> audio_windows(const Audio& audio, size_t window_samples) {
+    std::vector<std::vector<float>> out;
+    const auto& x = audio.samples;
+    for (size_t start = 0; start < x.size(); start += window_samples)
+        out.emplace_back(x.begin() + long(start), x.begin() + long(std::min(x.size(), start + window_samples)));
+    if (out.empty()) throw Error("the audio is empty");
+    return out;
+}
+
+Audio at_model_rate(const model::ModelBundle& bundle, const Audio& audio) {
+    int rate = bundle.sample_rate();
+    return audio.sample_rate_hz == rate ? audio : resample(audio, rate);
+}
+
+std::vector<cv::Mat> decode_images(model::ModelBundle& bundle, const std::vector<model::DecodeResult>& results,
+                                   Timings* timings, const char* what) {
+    StageTimer timer(timings, "codec decode");
+    const auto& V = bundle.vocabulary();
+    auto& codec = bundle.image_codec();
+    std::vector<cv::Mat> out;
+    for (size_t i = 0; i < results.size(); ++i) {
+        size_t before = out.size();
+        for (const auto& grid : V.to_image(results[i].frames))
+            if (grid.cols > 0 && grid.rows > 0) out.push_back(to_mat(codec.decode(grid)));
+        if (out.size() == before) spdlog::warn("{} {}: the model produced no image; skipped", what, i + 1);
+    }
+    if (out.empty()) throw Error("the model produced no image for any " + std::string(what));
+    return out;
+}
+
+}  // namespace
+
+OmrResult recognize(model::ModelBundle& bundle, const std::vector<cv::Mat>& systems, const DecodeSettings& s,
+                    Timings* timings) {
+    require_token_input(bundle, "image");
+    auto& tr = bundle.translator("i2a");
+    const auto& V = bundle.vocabulary();
+    std::vector<model::DecodeRequest> requests;
+    {
+        StageTimer timer(timings, "encode");
+        auto& codec = bundle.image_codec();
+        for (const auto& sys : systems) {
+            auto grid = codec.encode(to_gray(sys));
+            model::DecodeRequest r;
+            r.input = V.image_frames({grid});
+            // A dense piano column (16 px at the model's staff height) holds a few notes of a few
+            // tokens each on every staff.
+            r.max_steps = cap(s, 16 + 24 * grid.cols, V.max_length(Modality::Lmx) - 1);
+            requests.push_back(std::move(r));
+        }
+    }
+    auto results = run_decode(tr, requests, Modality::Lmx, sampler_for(SamplerDefault::Greedy, s), s, kRepetitionStop,
+                              timings);
+    OmrResult out;
+    std::vector<std::string> joined;
+    std::vector<size_t> first_measure;  // index of each system's first measure in the joined part
+    size_t measures = 0;
+    for (const auto& r : results) {
+        out.system_lmx.push_back(V.to_lmx(r.frames));
+        out.system_looped.push_back(r.looped);
+        first_measure.push_back(measures);
+        for (const auto& t : out.system_lmx.back()) {
+            measures += t == "measure";
+            joined.push_back(t);
+        }
+    }
+    out.score = lmx::delinearize_score(joined, &out.warnings);
+    if (!out.score.parts.empty()) {
+        auto& ms = out.score.parts[0].measures;
+        for (size_t k = 1; k < first_measure.size(); ++k)
+            if (first_measure[k] < ms.size() && first_measure[k] > 0) ms[first_measure[k]].new_system = true;
+    }
+    return out;
+}
+
+double audio_window_s(const model::ModelBundle& bundle) {
+    const auto& m = bundle.manifest();
+    double segment = midi_tokens::kDefaultSegmentSeconds;
+    if (m.contains("modalities") && m["modalities"].contains("midi"))
+        segment = m["modalities"]["midi"].value("segment_s", segment);
+    segment = std::min(segment, midi_tokens::kDefaultSegmentSeconds);
+    double fps = double(bundle.sample_rate()) / bundle.hop_samples();
+    double fits = (bundle.vocabulary().max_length(Modality::Audio) - 2) / fps;  // begin and end frames
+    double w = std::min(segment, std::floor(fits * 100.0) / 100.0);
+    if (w < 0.5)
+        throw Error(bundle.dir() + "/manifest.json", "the audio max length holds less than 0.5 s of codec frames");
+    return w;
+}
+
+Performance transcribe(model::ModelBundle& bundle, const Audio& audio, const DecodeSettings& s, Timings* timings) {
+    require_token_input(bundle, "audio");
+    auto& tr = bundle.translator("a2i");
+    const auto& V = bundle.vocabulary();
+    const double window_s = audio_window_s(bundle);
+    std::vector<model::DecodeRequest> requests;
+    {
+        StageTimer timer(timings, "encode");
+        Audio a = at_model_rate(bundle, audio);
+        auto& codec = bundle.audio_codec();
+        for (const auto& w : audio_windows(a, size_t(std::lround(window_s * a.sample_rate_hz)))) {
+            model::DecodeRequest r;
+            r.input = V.audio_frames(codec.encode(w));
+            double dur = double(w.size()) / a.sample_rate_hz;
+            // Dense piano: ~20 notes/s with an onset, an offset and a shift each, plus the tie section.
+            r.max_steps = cap(s, 64 + int(std::ceil(100.0 * dur)), V.max_length(Modality::Midi) - 1);
+            requests.push_back(std::move(r));
+        }
+    }
+    auto results = run_decode(tr, requests, Modality::Midi, sampler_for(SamplerDefault::TopP, s), s, kRepetitionStop,
+                              timings);
+    StageTimer timer(timings, "stitch");
+    std::vector<midi_tokens::Segment> segments;
+    for (const auto& r : results) segments.push_back(V.to_midi(r.frames));
+    return midi_tokens::decode(segments, window_s);
+}
+
+std::vector<std::vector<std::string>> engrave_chunks(const Score& score, int measures_per_chunk) {
+    if (measures_per_chunk < 1) throw Error("measures per chunk must be >= 1");
+    Part part = score.default_part();
+    if (part.measures.empty()) throw Error("the score has no measures to engrave");
+    bool has_breaks = false;
+    for (size_t i = 1; i < part.measures.size(); ++i) has_breaks |= part.measures[i].new_system;
+    if (!has_breaks)
+        for (size_t i = 0; i < part.measures.size(); ++i)
+            part.measures[i].new_system = i > 0 && i % size_t(measures_per_chunk) == 0;
+    return lmx::linearize_systems(part);
+}
+
+std::vector<cv::Mat> engrave(model::ModelBundle& bundle, const std::vector<std::vector<std::string>>& chunks,
+                             const DecodeSettings& s, Timings* timings) {
+    auto& tr = bundle.translator("a2i");
+    const auto& V = bundle.vocabulary();
+    std::vector<model::DecodeRequest> requests;
+    {
+        StageTimer timer(timings, "encode");
+        for (size_t i = 0; i < chunks.size(); ++i) {
+            model::DecodeRequest r;
+            try {
+                r.input = V.lmx_frames(chunks[i]);
+            } catch (const Error& e) {
+                throw Error("system " + std::to_string(i + 1) + " (" + std::to_string(chunks[i].size()) +
+                            " LMX tokens): " + e.what());
+            }
+            // About one code column of a full-height system per LMX token, and a height token.
+            r.max_steps = cap(s, 8 + int(chunks[i].size()) * (V.max_height() + 1), V.max_length(Modality::Image) - 1);
+            requests.push_back(std::move(r));
+        }
+    }
+    auto results = run_decode(tr, requests, Modality::Image, sampler_for(SamplerDefault::Multinomial, s), s, 0, timings);
+    return decode_images(bundle, results, timings, "system");
+}
+
+Audio synthesize(model::ModelBundle& bundle, const Performance& perf, const DecodeSettings& s, const SynthOptions& opts,
+                 Timings* timings) {
+    if (perf.notes.empty()) throw Error("the MIDI file has no notes to render");
+    auto& tr = bundle.translator("i2a");
+    const auto& V = bundle.vocabulary();
+    auto& codec = bundle.audio_codec();
+    const int rate = bundle.sample_rate(), hop = bundle.hop_samples();
+    const double fps = double(rate) / hop;
+    const int prime = std::max(0, int(std::lround(opts.prime_s * fps)));
+    // begin + prime + window + end frames must fit the model's audio length.
+    const int room = V.max_length(Modality::Audio) - 2 - prime;
+    int window_frames = int(std::floor(std::min({opts.window_s, midi_tokens::kDefaultSegmentSeconds, room / fps}) * fps));
+    if (window_frames < int(fps / 2))
+        throw Error("synthesis windows of " + std::to_string(window_frames) + " codec frames are too short: lower --prime");
+    const double window_s = double(window_frames) * hop / rate;
+    std::vector<midi_tokens::Segment> segments;
+    std::vector<tokens::Sequence> inputs;
+    {
+        StageTimer timer(timings, "encode");
+        segments = midi_tokens::encode(perf.with_sustain_applied(), window_s);
+        for (size_t i = 0; i < segments.size(); ++i) {
+            try {
+                inputs.push_back(V.midi_frames(segments[i]));
+            } catch (const Error& e) {
+                throw Error("synthesis window " + std::to_string(i + 1) + " (" + std::to_string(segments[i].size()) +
+                            " MIDI events): " + e.what() + "; pass a shorter --window");
+            }
+        }
+    }
+    const auto sampler = sampler_for(SamplerDefault::Multinomial, s);
+    const int max_steps = cap(s, window_frames, window_frames);
+    std::vector<std::vector<Frame>> outputs;
+    if (prime == 0 || inputs.size() == 1) {
+        std::vector<model::DecodeRequest> requests;
+        for (auto& in : inputs) requests.push_back({in, {}, max_steps});
+        for (auto& r : run_decode(tr, requests, Modality::Audio, sampler, s, 0, timings)) outputs.push_back(r.frames);
+    } else {
+        // Each window continues from the codes that ended the last one, so windows run in order.
+        std::vector<Frame> tail;
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            DecodeSettings one = s;
+            one.seed = s.seed + i;  // a fresh stream per window, reproducible from --seed
+            auto r = run_decode(tr, {{inputs[i], tail, max_steps}}, Modality::Audio, sampler_for(SamplerDefault::Multinomial, one),
+                                one, 0, timings);
+            outputs.push_back(r[0].frames);
+            std::vector<Frame> all = tail;
+            all.insert(all.end(), r[0].frames.begin(), r[0].frames.end());
+            tail.assign(all.end() - long(std::min(all.size(), size_t(prime))), all.end());
+        }
+    }
+    StageTimer timer(timings, "codec decode");
+    Audio out;
+    out.sample_rate_hz = rate;
+    const size_t window_samples = size_t(window_frames) * size_t(hop);
+    for (const auto& frames : outputs) {
+        auto wave = codec.decode(V.to_audio(frames));
+        wave.resize(window_samples, 0.0f);  // windows keep their place on the time grid
+        out.samples.insert(out.samples.end(), wave.begin(), wave.end());
+    }
+    size_t keep = size_t(std::ceil((perf.end_s() + opts.tail_s) * rate));
+    if (out.samples.size() > keep) out.samples.resize(keep);
+    return out;
+}
+
+Audio image_to_audio(model::ModelBundle& bundle, const std::vector<cv::Mat>& systems, const DecodeSettings& s,
+                     int systems_per_call, Timings* timings) {
+    if (systems.empty()) throw Error("no systems to play");
+    if (systems_per_call < 1 || systems_per_call > 2) throw Error("systems per call must be 1 or 2");
+    require_token_input(bundle, "image");
+    auto& tr = bundle.translator("i2a");
+    const auto& V = bundle.vocabulary();
+    const double fps = double(bundle.sample_rate()) / bundle.hop_samples();
+    std::vector<model::DecodeRequest> requests;
+    {
+        StageTimer timer(timings, "encode");
+        auto& codec = bundle.image_codec();
+        std::vector<tokens::CodeGrid> grids;
+        for (const auto& sys : systems) grids.push_back(codec.encode(to_gray(sys)));
+        for (size_t i = 0; i < grids.size();) {
+            size_t n = std::min(size_t(systems_per_call), grids.size() - i);
+            model::DecodeRequest r;
+            for (;; --n) {
+                try {
+                    r.input = V.image_frames(std::vector<tokens::CodeGrid>(grids.begin() + long(i), grids.begin() + long(i + n)));
+                    break;
+                } catch (const Error&) {
+                    if (n == 1) throw;  // one system alone does not fit: the error names the limit
+                }
+            }
+            int cols = 0;
+            for (size_t k = i; k < i + n; ++k) cols += grids[k].cols;
+            // A code column spans about an eighth note at the model's staff height: < 1 s of audio.
+            r.max_steps = cap(s, 16 + int(std::ceil(cols * fps)), V.max_length(Modality::Audio) - 1);
+            requests.push_back(std::move(r));
+            i += n;
+        }
+    }
+    auto results = run_decode(tr, requests, Modality::Audio, sampler_for(SamplerDefault::Multinomial, s), s, 0, timings);
+    StageTimer timer(timings, "codec decode");
+    auto& codec = bundle.audio_codec();
+    Audio out;
+    out.sample_rate_hz = bundle.sample_rate();
+    for (const auto& r : results) {
+        auto wave = codec.decode(V.to_audio(r.frames));
+        out.samples.insert(out.samples.end(), wave.begin(), wave.end());
+    }
+    if (out.samples.empty()) throw Error("the model produced no audio");
+    return out;
+}
+
+std::vector<cv::Mat> audio_to_image(model::ModelBundle& bundle, const Audio& audio, const DecodeSettings& s,
+                                    Timings* timings) {
+    require_token_input(bundle, "audio");
+    auto& tr = bundle.translator("a2i");
+    const auto& V = bundle.vocabulary();
+    const double window_s = audio_window_s(bundle);
+    std::vector<model::DecodeRequest> requests;
+    {
+        StageTimer timer(timings, "encode");
+        Audio a = at_model_rate(bundle, audio);
+        auto& codec = bundle.audio_codec();
+        for (const auto& w : audio_windows(a, size_t(std::lround(window_s * a.sample_rate_hz)))) {
+            model::DecodeRequest r;
+            r.input = V.audio_frames(codec.encode(w));
+            double dur = double(w.size()) / a.sample_rate_hz;
+            // About 8 code columns of a full system per second of music, plus height and SEP frames.
+            r.max_steps = cap(s, 16 + int(std::ceil(dur * 8.0)) * (V.max_height() + 1), V.max_length(Modality::Image) - 1);
+            requests.push_back(std::move(r));
+        }
+    }
+    auto results = run_decode(tr, requests, Modality::Image, sampler_for(SamplerDefault::Multinomial, s), s, 0, timings);
+    return decode_images(bundle, results, timings, "audio window");
+}
+
+}  // namespace umt::tasks

@@ -14,7 +14,8 @@ namespace {
 int usage() {
     std::fprintf(stderr,
                  "usage: score_to_midi_tool [--expand-repeats] [--grace-on-beat] [--roll-arpeggios]\n"
-                 "                          [--no-tremolos] [--no-merge-unisons] [--strip-graces] [--play-cues] SCORE.mxl OUT.mid\n"
+                 "                          [--no-tremolos] [--no-merge-unisons] [--strip-graces] [--play-cues]\n"
+                 "                          [--long-appoggiaturas] SCORE.mxl OUT.mid\n"
                  "       score_to_midi_tool --notes FILE.mid   (pitch onset_q offset_q per line, the file's tempo map)\n");
     return 2;
 }
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
             else if (std::strcmp(argv[i], "--no-merge-unisons") == 0) opts.merge_unisons = false;
             else if (std::strcmp(argv[i], "--strip-graces") == 0) strip_graces = true;
             else if (std::strcmp(argv[i], "--play-cues") == 0) opts.play_cue_notes = true;
+            else if (std::strcmp(argv[i], "--long-appoggiaturas") == 0) opts.long_appoggiaturas = true;
             else return usage();
         }
         if (argc - i != 2) return usage();

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Python side of bench/bench_decode.cpp: the reference greedy loop's speed on the same bundle.
 
 Prints one JSON object: {"<batch>/<threads>/<cached|uncached>": steps_per_second, ...}.

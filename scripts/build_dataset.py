@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Builds the aligned score-image / LMX / MIDI / audio training corpus (issue 6).
 
   scripts/build_dataset.py --corpus ../shared/data/lieder --out /work/data/umt-v1 \

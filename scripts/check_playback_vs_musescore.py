@@ -70,20 +70,16 @@ def unmatched(a, b, tol):
 
 
 def drop_near(notes, keys, tol):
-    """notes without one note per key (pitch, tick) of the same pitch at most tol ticks away."""
-    left = collections.defaultdict(list)
+    """notes without, for each key (pitch, tick), the nearest note of that pitch at most tol ticks away."""
+    by_pitch = collections.defaultdict(list)
+    for i, n in enumerate(notes):
+        by_pitch[n[0]].append((round(n[1] * TPQ), i))
+    dropped = set()
     for p, t in keys:
-        left[p].append(t)
-    out = []
-    for n in notes:
-        t = round(n[1] * TPQ)
-        cands = left.get(n[0], [])
-        best = min(cands, key=lambda u: abs(u - t)) if cands else None
-        if best is not None and abs(best - t) <= tol:
-            cands.remove(best)
-            continue
-        out.append(n)
-    return out
+        cands = [(abs(u - t), i) for u, i in by_pitch.get(p, []) if i not in dropped and abs(u - t) <= tol]
+        if cands:
+            dropped.add(min(cands)[1])
+    return [n for i, n in enumerate(notes) if i not in dropped]
 
 
 def classify(only_ms, only_ours):
@@ -138,8 +134,9 @@ def main():
     os.makedirs(args.cache, exist_ok=True)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
 
-    ms_style = ["--grace-on-beat", "--roll-arpeggios", "--play-cues"]
-    modes = {"umt default": [], "MuseScore style (graces on the beat, rolled arpeggios, cue notes sound)": ms_style}
+    ms_style = ["--grace-on-beat", "--long-appoggiaturas", "--roll-arpeggios", "--play-cues"]
+    modes = {"umt default": [],
+             "MuseScore style (graces on the beat, long appoggiaturas, rolled arpeggios, cues sound)": ms_style}
     if args.via == "umt":
         modes = {"umt convert --expand-repeats": None}
     results = {m: [] for m in modes}

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Exports a model bundle (manifest.json + TorchScript files) into a folder.
 
 Without --checkpoint it writes a randomly initialised bundle with the real interface and

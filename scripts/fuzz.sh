@@ -8,7 +8,7 @@ CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DUMT_BUILD_FUZZERS=ON -DUMT_BUILD_TESTS=OFF -DUMT_BUILD_BENCH=OFF >/dev/null
 for src in fuzz/*.cpp; do
   name=$(basename "$src" .cpp)
-  cmake --build build-fuzz --target "$name" -j "$(nproc)" >/dev/null
+  cmake --build build-fuzz --target "$name" -j "$(nproc)" >/dev/null || { echo "fuzz: building $name failed"; exit 1; }
   corpus="build-fuzz/corpus-$name"
   mkdir -p "$corpus"
   seeds="fuzz/seeds/$name"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Greedy reference decoding of a bundle, for tests: requests JSON in, generated frames JSON out.
 
 Request file: {"direction": "i2a", "target": "lmx", "max_steps": N, "prefix": [[4 ids]...],

@@ -77,6 +77,8 @@ void write_lmx(const std::vector<std::vector<std::string>>& systems, const std::
     write_file_atomic(path, text);
 }
 
+void log_lmx_warnings(const std::string& source, const std::vector<std::string>& warnings);
+
 // A score from MusicXML, or from LMX text (one system per line when it has several lines).
 Score read_notation(const std::string& path, std::vector<std::vector<std::string>>* lmx_systems) {
     if (extension_of(path) != "lmx") return read_score(path);
@@ -97,7 +99,7 @@ Score read_notation(const std::string& path, std::vector<std::vector<std::string
     if (lmx_systems && lmx_systems->size() < 2) lmx_systems->clear();  // one line: chunk by measures
     std::vector<std::string> warnings;
     Score score = lmx::delinearize_score(all, &warnings);
-    for (const auto& w : warnings) spdlog::info("{}: {}", path, w);
+    log_lmx_warnings(path, warnings);
     return score;
 }
 
@@ -106,12 +108,23 @@ void write_page(const cv::Mat& page, const std::string& path, tasks::Timings* t)
     write_image(page, path);
 }
 
+// Garbage in the model's LMX is expected while models are young: a few lines at -v, all at -vv.
+void log_lmx_warnings(const std::string& source, const std::vector<std::string>& warnings) {
+    constexpr size_t kShown = 10;
+    for (size_t i = 0; i < warnings.size(); ++i) {
+        if (i < kShown) spdlog::info("{}: LMX: {}", source, warnings[i]);
+        else spdlog::debug("{}: LMX: {}", source, warnings[i]);
+    }
+    if (warnings.size() > kShown)
+        spdlog::info("{}: LMX: {} more warnings (-vv shows them)", source, warnings.size() - kShown);
+}
+
 tasks::OmrResult run_omr(model::ModelBundle& bundle, const std::string& input, const tasks::DecodeSettings& s,
                          tasks::Timings* t) {
     auto systems = tasks::read_systems(bundle, input, t);
     spdlog::info("omr: {}: {} system(s)", input, systems.size());
     auto r = tasks::recognize(bundle, systems, s, t);
-    for (const auto& w : r.warnings) spdlog::info("{}: LMX: {}", input, w);
+    log_lmx_warnings(input, r.warnings);
     return r;
 }
 

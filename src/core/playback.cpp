@@ -129,6 +129,7 @@ struct Item {
     int grace_count = 0;
     int chord_id = -1;       // notes struck together in one voice share it
     bool arpeggio = false;   // the chord is rolled (<arpeggiate>)
+    bool slashed = false;    // grace: acciaccatura
     int trem_kind = 0;       // 0 none, 1 single-note tremolo, 2 two-note start, 3 two-note stop
     int trem_marks = 0;
 };
@@ -325,6 +326,7 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                         item.voice_key = key;
                         item.grace_k = k;
                         item.grace_count = count;
+                        item.slashed = g->grace_slash;
                         items.push_back(item);
                     }
                 graces.erase(it);
@@ -448,9 +450,41 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
         std::vector<std::pair<size_t, double>> grace_notes;  // (note index, principal onset)
         // On-beat graces (MuseScore's way) delay their principal notes by the graces' length.
         std::map<std::pair<int, Rational>, int> on_beat_graces;  // (voice, principal onset) -> groups
-        if (opts.grace_on_beat)
-            for (const Item& it : part_items[pi])
-                if (it.grace_k >= 0) on_beat_graces[{it.voice_key, it.onset_q}] = it.grace_count;
+        // Unslashed graces (appoggiaturas) taking half the principal: (voice, principal onset) ->
+        // where each group starts after the beat, in quarters, and (last entry) the principal's delay.
+        std::map<std::pair<int, Rational>, std::vector<Rational>> long_graces;
+        if (opts.grace_on_beat) {
+            std::map<std::pair<int, Rational>, Rational> principal_len;
+            std::set<std::pair<int, Rational>> short_ones;
+            for (const Item& it : part_items[pi]) {
+                const std::pair<int, Rational> at{it.voice_key, it.onset_q};
+                if (it.grace_k >= 0) {
+                    on_beat_graces[at] = it.grace_count;
+                    if (!opts.long_appoggiaturas || it.slashed) {
+                        short_ones.insert(at);
+                        continue;
+                    }
+                    long_graces[at].resize(it.grace_count + 1);
+                } else {
+                    Rational& len = principal_len[at];
+                    len = std::max(len, it.dur_q);
+                }
+            }
+            // A group with a slashed grace, or with nothing to lean on, stays short.
+            for (auto it = long_graces.begin(); it != long_graces.end();) {
+                auto p = principal_len.find(it->first);
+                if (short_ones.count(it->first) || p == principal_len.end() || p->second.is_zero()) {
+                    it = long_graces.erase(it);
+                    continue;
+                }
+                // MuseScore 3 gives the graces half the principal in equal shares, whatever
+                // their written values.
+                auto& starts = it->second;
+                const Rational share = p->second * Rational(1, 2) / Rational(static_cast<int64_t>(starts.size() - 1));
+                for (size_t k = 0; k < starts.size(); ++k) starts[k] = share * Rational(static_cast<int64_t>(k));
+                ++it;
+            }
+        }
         // Rolled chords: each note's place from the bottom and the roll step in ticks of 1/480.
         std::map<int, std::pair<std::vector<int>, int>> rolls;  // chord id -> (pitches, step)
         if (opts.roll_arpeggios) {
@@ -483,7 +517,11 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
             ev.program = std::clamp(part.midi_program, 0, 127);
             ev.channel = channel;
             const double principal_s = tempo.seconds(it.onset_q);
-            if (it.grace_k >= 0 && opts.grace_on_beat) {
+            const auto long_grace = long_graces.find({it.voice_key, it.onset_q});
+            if (it.grace_k >= 0 && opts.grace_on_beat && long_grace != long_graces.end()) {
+                ev.onset_s = tempo.seconds(it.onset_q + long_grace->second[it.grace_k]);
+                ev.offset_s = tempo.seconds(it.onset_q + long_grace->second[it.grace_k + 1]);
+            } else if (it.grace_k >= 0 && opts.grace_on_beat) {
                 ev.onset_s = principal_s + it.grace_k * opts.grace_s;
                 ev.offset_s = ev.onset_s + opts.grace_s;
             } else if (it.grace_k >= 0) {
@@ -499,7 +537,9 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                 auto g = on_beat_graces.find({it.voice_key, it.onset_q});
                 auto r = rolls.find(it.chord_id);
                 // A rolled chord starts its roll on the beat, under the graces (as MuseScore does).
-                if (g != on_beat_graces.end() && r == rolls.end())
+                if (long_grace != long_graces.end() && r == rolls.end())
+                    ev.onset_s = tempo.seconds(it.onset_q + long_grace->second.back());
+                else if (g != on_beat_graces.end() && r == rolls.end())
                     ev.onset_s = std::min(ev.onset_s + g->second * opts.grace_s, (ev.onset_s + ev.offset_s) / 2);
                 if (r != rolls.end()) {
                     const auto& pitches = r->second.first;

@@ -149,7 +149,6 @@ TEST(Playback, TiesOverAGapHoldTheKeyUntilTheTiedNote) {
     const auto r = umt::render_score(one_part(
         {measure({rest(3), c_start}),
          measure({rest(2), c_later, c_end, umt::Backup{Rational(4)}, c_cont, rest(3)})}));
-    for (const auto& n : r.notes) std::printf("%d %f %f\n", n.pitch, n.onset_s, n.offset_s);
     EXPECT_EQ(onsets(r), (std::vector<std::pair<int, double>>{{60, 1.5}, {60, 3.0}}));
     EXPECT_DOUBLE_EQ(r.notes[0].offset_s, 2.5);
 

@@ -1,0 +1,81 @@
+// Test helpers for the six tasks: a small random bundle sized for real pages and 10 s audio windows
+// (exported once per version of the Python sources, cached like the model tests' tiny bundle), and
+// running the real umt binary.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "../model/model_fixture.hpp"
+
+namespace umt::testing {
+
+// Wide enough for a Lieder page's systems (up to 24 code rows at the 18 px staff height) and for
+// 10 s of 16 kHz audio at hop 320 (500 frames); end biases make random outputs stop at varied lengths.
+inline std::string tasks_bundle() {
+    const std::string flags =
+        " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+        " --max-length 512 --max-height 24 --end-bias 0.5 --rvq-end-bias 1.5 --midi-size " +
+        std::to_string(midi_tokens::vocab_size());
+    std::string sources = flags;
+    for (const auto& e : fs::directory_iterator(scripts_dir() + "/umt_model"))
+        if (e.path().extension() == ".py") sources += read_file(e.path().string(), true);
+    sources += read_file(scripts_dir() + "/export_bundle.py");
+    for (const auto& t : lmx::vocabulary()) sources += t + "\n";
+    std::string key = "tasks-" + model::sha256_hex(sources).substr(0, 16);
+    fs::path root = fs::path(UMT_BINARY_DIR) / "tests-model-bundles";
+    fs::path dir = root / key;
+    if (fs::exists(dir / "manifest.json")) return dir.string();
+    fs::create_directories(root);
+    fs::path tmp = root / (key + ".tmp" + std::to_string(::getpid()));
+    fs::path vocab = root / (key + ".lmx" + std::to_string(::getpid()));
+    {
+        std::ofstream f(vocab);
+        for (const auto& t : lmx::vocabulary()) f << t << "\n";
+    }
+    std::string cmd = python() + " " + scripts_dir() + "/export_bundle.py " + tmp.string() + flags + " --lmx-vocab " +
+                      vocab.string();
+    int rc = run(cmd);
+    fs::remove(vocab);
+    if (rc != 0) throw std::runtime_error("bundle export failed: " + cmd);
+    std::error_code ec;
+    fs::rename(tmp, dir, ec);
+    if (ec) fs::remove_all(tmp);  // another process published it first
+    return dir.string();
+}
+
+struct RunResult {
+    int rc = -1;
+    std::string output;  // stdout and stderr
+};
+
+// Runs umt with `args` (already shell-quoted where needed); --threads 1 keeps the 2-core machine
+// usable for parallel test processes.
+inline RunResult umt_run(const std::string& args) {
+    std::string cmd = std::string(UMT_EXE) + " " + args + " 2>&1";
+    RunResult r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return r;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+    int status = ::pclose(p);
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+// A fresh temporary folder per test.
+inline std::string temp_dir(const std::string& name) {
+    fs::path d = fs::temp_directory_path() / ("umt-tasks-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d.string();
+}
+
+}  // namespace umt::testing

@@ -1,0 +1,337 @@
+// The six tasks through the real umt binary on a small random bundle: valid outputs of the right
+// kind, shapes, window stitching, batching equal to unbatched, seeds reproducible. Random weights
+// give garbage content, so the tests check the machinery, not quality.
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "tasks_fixture.hpp"
+#include "umt/core/error.hpp"
+#include "umt/io/audio.hpp"
+#include "umt/io/image.hpp"
+#include "umt/io/midi.hpp"
+#include "umt/io/musicxml.hpp"
+#include "umt/layout/systems.hpp"
+#include "umt/model/bundle.hpp"
+#include "umt/tasks/tasks.hpp"
+
+namespace umt {
+namespace {
+
+const std::string kPage = std::string(UMT_SOURCE_DIR) + "/tests/data/media/lieder-lc4945954-p4.png";
+const std::string kScore = std::string(UMT_SOURCE_DIR) + "/tests/data/midi/two_staves.musicxml";
+const std::string kMidi = std::string(UMT_SOURCE_DIR) + "/tests/data/midi/musescore_two_staves.mid";
+
+class TasksTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { bundle_ = new std::string(testing::tasks_bundle()); }
+    static void TearDownTestSuite() { delete bundle_; }
+    void SetUp() override {
+        dir_ = testing::temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
+    // umt <cmd> with the test bundle and one torch thread.
+    testing::RunResult umt(const std::string& cmd, const std::string& args) const {
+        return testing::umt_run(cmd + " --models " + *bundle_ + " --threads 1 " + args);
+    }
+    std::string system_png() const {
+        auto systems = layout::detect_systems(read_gray_image(kPage));
+        EXPECT_FALSE(systems.empty());
+        std::string p = path("system.png");
+        write_image(systems.at(0).image, p);
+        return p;
+    }
+    std::string sine_wav(double seconds, int rate) const {
+        Audio a;
+        a.sample_rate_hz = rate;
+        for (int i = 0; i < int(seconds * rate); ++i) a.samples.push_back(0.3f * float(std::sin(2 * M_PI * 440.0 * i / rate)));
+        std::string p = path("sine.wav");
+        write_audio(a, p);
+        return p;
+    }
+
+    static std::string* bundle_;
+    std::string dir_;
+};
+std::string* TasksTest::bundle_ = nullptr;
+
+size_t count_lines(const std::string& text) {
+    size_t n = 0;
+    for (char c : text) n += c == '\n';
+    return n;
+}
+
+TEST_F(TasksTest, OmrPageGivesOneLmxLinePerSystemAndMusicXmlThatReimports) {
+    size_t systems = layout::detect_systems(read_gray_image(kPage)).size();
+    ASSERT_GE(systems, 2u);
+    auto r = umt("omr", kPage + " -o " + path("page.lmx") + " --max-len 40");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    std::string lmx = read_file(path("page.lmx"));
+    EXPECT_EQ(count_lines(lmx), systems);
+    for (const auto& t : lmx::tokenize(lmx)) EXPECT_TRUE(lmx::is_token(t)) << t;
+
+    r = umt("omr", kPage + " -o " + path("page.musicxml") + " --max-len 40");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    Score s = read_score(path("page.musicxml"));
+    EXPECT_EQ(s.parts.size(), 1u);
+}
+
+TEST_F(TasksTest, OmrBatchedEqualsUnbatchedAndSeedsReproduce) {
+    auto a = umt("omr", kPage + " -o " + path("b1.lmx") + " --max-len 40 --batch 1");
+    auto b = umt("omr", kPage + " -o " + path("b8.lmx") + " --max-len 40 --batch 8");
+    ASSERT_EQ(a.rc, 0) << a.output;
+    ASSERT_EQ(b.rc, 0) << b.output;
+    EXPECT_EQ(read_file(path("b1.lmx")), read_file(path("b8.lmx")));
+    // Sampling: the same seed gives the same output, also batched differently.
+    auto c = umt("omr", kPage + " -o " + path("s1.lmx") + " --max-len 40 --temperature 1 --seed 5 --batch 1");
+    auto d = umt("omr", kPage + " -o " + path("s2.lmx") + " --max-len 40 --temperature 1 --seed 5 --batch 3");
+    auto e = umt("omr", kPage + " -o " + path("s3.lmx") + " --max-len 40 --temperature 1 --seed 6");
+    ASSERT_EQ(c.rc + d.rc + e.rc, 0) << c.output << d.output << e.output;
+    EXPECT_EQ(read_file(path("s1.lmx")), read_file(path("s2.lmx")));
+    EXPECT_NE(read_file(path("s1.lmx")), read_file(path("s3.lmx")));
+    EXPECT_NE(read_file(path("s1.lmx")), read_file(path("b1.lmx")));  // greedy differs from sampling
+}
+
+TEST_F(TasksTest, OmrReadsASystemImageAsOneSystem) {
+    std::string sys = system_png();
+    auto r = umt("omr", sys + " -o " + path("sys.lmx") + " --max-len 30");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    EXPECT_EQ(count_lines(read_file(path("sys.lmx"))), 1u);
+    // A small crop without detectable staves is taken whole; a large blank page is refused clearly.
+    write_image(cv::Mat(40, 100, CV_8UC1, cv::Scalar(255)), path("blank-small.png"));
+    r = umt("omr", path("blank-small.png") + " -o " + path("small.lmx") + " --max-len 10");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    EXPECT_EQ(count_lines(read_file(path("small.lmx"))), 1u);
+    write_image(cv::Mat(1200, 900, CV_8UC1, cv::Scalar(255)), path("blank-page.png"));
+    r = umt("omr", path("blank-page.png") + " -o " + path("page.lmx"));
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.output.find("no staves found"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(path("page.lmx")));
+}
+
+TEST_F(TasksTest, AmtStitchesWindowsIntoAMidiFileAndBatchingDoesNotChangeIt) {
+    // 14 s at 22.05 kHz: resampled to the codec's 16 kHz, two 10 s windows.
+    std::string wav = sine_wav(14.0, 22050);
+    auto a = umt("amt", wav + " -o " + path("a.mid") + " --max-len 120 --batch 1");
+    auto b = umt("amt", wav + " -o " + path("b.mid") + " --max-len 120 --batch 4 -v");
+    ASSERT_EQ(a.rc, 0) << a.output;
+    ASSERT_EQ(b.rc, 0) << b.output;
+    EXPECT_EQ(read_file(path("a.mid")), read_file(path("b.mid")));
+    Performance p = read_midi(path("a.mid"));
+    for (const auto& n : p.notes) {
+        EXPECT_LT(n.onset_s, n.offset_s);
+        EXPECT_LE(n.offset_s, 20.0 + 1e-6);  // two windows of 10 s
+    }
+    EXPECT_NE(b.output.find("decode"), std::string::npos) << "-v prints stage timings";
+    auto c = umt("amt", wav + " -o " + path("c.mid") + " --max-len 120 --seed 9");
+    ASSERT_EQ(c.rc, 0) << c.output;
+    EXPECT_NE(read_file(path("a.mid")), read_file(path("c.mid")));  // top-p sampling depends on the seed
+}
+
+TEST_F(TasksTest, EngraveWritesAPageOfCodecCellsReproducibly) {
+    auto a = umt("engrave", kScore + " -o " + path("a.png") + " --max-len 200 --seed 1");
+    auto b = umt("engrave", kScore + " -o " + path("b.png") + " --max-len 200 --seed 1 --batch 1");
+    ASSERT_EQ(a.rc, 0) << a.output;
+    ASSERT_EQ(b.rc, 0) << b.output;
+    EXPECT_EQ(read_file(path("a.png"), true), read_file(path("b.png"), true));
+    cv::Mat page = cv::imread(path("a.png"), cv::IMREAD_UNCHANGED);
+    ASSERT_FALSE(page.empty());
+    EXPECT_EQ(page.type(), CV_8UC1);
+    EXPECT_EQ(page.cols % 16, 0);
+    EXPECT_EQ(page.rows % 16, 0);
+    // LMX input (one system per line) takes the same path.
+    auto chunks = tasks::engrave_chunks(read_score(kScore), 2);
+    ASSERT_GE(chunks.size(), 1u);
+    std::string text;
+    for (const auto& c : chunks) text += lmx::join(c) + "\n";
+    write_file_atomic(path("in.lmx"), text);
+    auto c = umt("engrave", path("in.lmx") + " -o " + path("c.png") + " --max-len 100");
+    ASSERT_EQ(c.rc, 0) << c.output;
+    EXPECT_EQ(cv::imread(path("c.png"), cv::IMREAD_UNCHANGED).cols % 16, 0);
+}
+
+TEST_F(TasksTest, EngraveWithoutACapableBundleNamesMuseScore) {
+    std::string empty = path("no-bundle");
+    fs::create_directories(empty);
+    auto r = testing::umt_run("engrave --models " + empty + " " + kScore + " -o " + path("x.png"));
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.output.find("--engine musescore"), std::string::npos) << r.output;
+    if (!tasks::musescore_available()) GTEST_SKIP() << "MuseScore 3 is not installed";
+    r = testing::umt_run("engrave --models " + empty + " --engine musescore " + kScore + " -o " + path("ms.png"));
+    ASSERT_EQ(r.rc, 0) << r.output;
+    cv::Mat page = read_gray_image(path("ms.png"));
+    EXPECT_GT(page.cols, 500);
+    EXPECT_LT(cv::mean(page)[0], 254.0);  // some ink
+}
+
+TEST_F(TasksTest, NeuralSynthKeepsTheTimeGridAcrossPrimedAndBatchedWindows) {
+    // 25 s of notes: three windows.
+    Performance perf;
+    for (int i = 0; i < 25; ++i) perf.notes.push_back({double(i), double(i) + 0.8, 60 + i % 12, 80, 0, 0});
+    save_midi(perf, path("long.mid"));
+    model::ModelBundle bundle(*bundle_);
+    const int rate = bundle.sample_rate();
+    const double end_s = read_midi(path("long.mid")).end_s();
+    auto a = umt("synth", path("long.mid") + " -o " + path("primed.wav") + " --seed 2");
+    auto b = umt("synth", path("long.mid") + " -o " + path("batched.wav") + " --prime 0 --seed 2");
+    ASSERT_EQ(a.rc, 0) << a.output;
+    ASSERT_EQ(b.rc, 0) << b.output;
+    for (const char* f : {"primed.wav", "batched.wav"}) {
+        AudioInfo info = probe_audio(path(f));
+        EXPECT_EQ(info.sample_rate_hz, rate) << f;  // neural is the default with a capable bundle
+        EXPECT_EQ(info.frames, int64_t(std::ceil((end_s + 1.0) * rate))) << f;
+    }
+    auto c = umt("synth", path("long.mid") + " -o " + path("again.wav") + " --seed 2");
+    ASSERT_EQ(c.rc, 0) << c.output;
+    EXPECT_EQ(read_file(path("primed.wav")), read_file(path("again.wav")));
+    // Without a bundle the default engine is FluidSynth (44.1 kHz).
+    std::string empty = path("no-bundle");
+    fs::create_directories(empty);
+    auto d = testing::umt_run("synth --models " + empty + " " + kMidi + " -o " + path("fs.wav") + " -v");
+    ASSERT_EQ(d.rc, 0) << d.output;
+    EXPECT_EQ(probe_audio(path("fs.wav")).sample_rate_hz, 44100);
+    EXPECT_NE(d.output.find("using fluidsynth"), std::string::npos) << d.output;
+}
+
+TEST_F(TasksTest, ImageToAudioDirectAndStaged) {
+    model::ModelBundle bundle(*bundle_);
+    auto a = umt("i2a", kPage + " -o " + path("two.wav") + " --max-len 60 --seed 3");
+    auto b = umt("i2a", kPage + " -o " + path("one.wav") + " --max-len 60 --seed 3 --systems-per-call 1");
+    ASSERT_EQ(a.rc, 0) << a.output;
+    ASSERT_EQ(b.rc, 0) << b.output;
+    for (const char* f : {"two.wav", "one.wav"}) {
+        AudioInfo info = probe_audio(path(f));
+        EXPECT_EQ(info.sample_rate_hz, bundle.sample_rate());
+        EXPECT_GT(info.frames, 0);
+        EXPECT_EQ(info.frames % bundle.hop_samples(), 0);  // whole codec frames
+    }
+    // Staged: OMR -> playback -> FluidSynth. A random OMR model writes notes for some seeds only;
+    // the others must fail with the clear message, never otherwise.
+    std::string sys = system_png();
+    int written = 0;
+    for (int seed = 1; seed <= 4; ++seed) {
+        auto r = umt("i2a", "--pipeline staged " + sys + " -o " + path("staged.wav") +
+                                " --max-len 200 --temperature 1 --seed " + std::to_string(seed));
+        if (r.rc == 0) {
+            ++written;
+            EXPECT_EQ(probe_audio(path("staged.wav")).sample_rate_hz, 44100);
+        } else {
+            EXPECT_NE(r.output.find("no notes to play"), std::string::npos) << r.output;
+        }
+    }
+    EXPECT_GT(written, 0);
+}
+
+TEST_F(TasksTest, AudioToImageDirectAndStaged) {
+    std::string wav = sine_wav(3.0, 16000);
+    auto a = umt("a2i", wav + " -o " + path("direct.png") + " --max-len 200 --seed 4");
+    ASSERT_EQ(a.rc, 0) << a.output;
+    cv::Mat page = cv::imread(path("direct.png"), cv::IMREAD_UNCHANGED);
+    ASSERT_FALSE(page.empty());
+    EXPECT_EQ(page.cols % 16, 0);
+    // Staged: AMT -> quantize -> neural engraving; the random AMT model may hear no notes.
+    auto b = umt("a2i", "--pipeline staged " + wav + " -o " + path("staged.png") + " --max-len 200 --seed 4");
+    if (b.rc == 0) EXPECT_EQ(cv::imread(path("staged.png"), cv::IMREAD_UNCHANGED).cols % 16, 0);
+    else EXPECT_NE(b.output.find("no notes to engrave"), std::string::npos) << b.output;
+}
+
+TEST(TaskSettings, SamplerDefaultsFollowTheDesign) {
+    tasks::DecodeSettings s;
+    EXPECT_EQ(tasks::sampler_for(tasks::SamplerDefault::Greedy, s).kind, model::SamplerOptions::Kind::Greedy);
+    auto amt = tasks::sampler_for(tasks::SamplerDefault::TopP, s);
+    EXPECT_EQ(amt.kind, model::SamplerOptions::Kind::Sample);
+    EXPECT_LT(amt.top_p, 1.0f);
+    auto audio = tasks::sampler_for(tasks::SamplerDefault::Multinomial, s);
+    EXPECT_EQ(audio.kind, model::SamplerOptions::Kind::Sample);
+    EXPECT_EQ(audio.top_p, 1.0f);
+    s.top_k = 5;  // a sampling flag turns greedy OMR into sampling
+    EXPECT_EQ(tasks::sampler_for(tasks::SamplerDefault::Greedy, s).kind, model::SamplerOptions::Kind::Sample);
+    s.temperature = 0.0f;  // temperature 0 is greedy for every task
+    EXPECT_EQ(tasks::sampler_for(tasks::SamplerDefault::Multinomial, s).kind, model::SamplerOptions::Kind::Greedy);
+    s.top_p = 1.5f;
+    EXPECT_THROW(tasks::sampler_for(tasks::SamplerDefault::Greedy, s), Error);
+}
+
+TEST(TaskSettings, StackPageKeepsWidthAndCellMultiples) {
+    std::vector<cv::Mat> systems{cv::Mat(32, 64, CV_8UC1, cv::Scalar(0)), cv::Mat(48, 96, CV_8UC1, cv::Scalar(0))};
+    cv::Mat page = tasks::stack_page(systems);
+    EXPECT_EQ(page.cols, 96);
+    EXPECT_EQ(page.rows, 32 + 16 + 48);
+    EXPECT_EQ(page.at<uint8_t>(0, 80), 255);  // right of the narrower system: white
+    EXPECT_EQ(page.at<uint8_t>(40, 10), 255);  // the gap
+    EXPECT_EQ(page.at<uint8_t>(60, 90), 0);
+}
+
+}  // namespace
+}  // namespace umt
+
+namespace umt {
+namespace {
+
+// The decoding-loop guards the tasks rely on: per-request length limits and the repetition stop.
+class LoopGuardsTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { bundle_ = new model::ModelBundle(testing::tasks_bundle()); }
+    static void TearDownTestSuite() { delete bundle_; }
+    static std::vector<model::DecodeRequest> requests(int n) {
+        const auto& v = bundle_->vocabulary();
+        std::mt19937 rng(11);
+        std::vector<model::DecodeRequest> r;
+        for (int i = 0; i < n; ++i)
+            r.push_back({v.image_frames({testing::random_grid(3 + i % 4, 4 + i, v.codebook_size(tokens::Modality::Image), rng)}), {}, 0});
+        return r;
+    }
+    static model::ModelBundle* bundle_;
+};
+model::ModelBundle* LoopGuardsTest::bundle_ = nullptr;
+
+bool is_prefix(const std::vector<tokens::Frame>& a, const std::vector<tokens::Frame>& b) {
+    return a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+TEST_F(LoopGuardsTest, PerRequestLimitsCutRowsWithoutChangingTheirTokens) {
+    auto& tr = bundle_->translator("i2a");
+    model::DecodeOptions opt;
+    opt.target = tokens::Modality::Lmx;
+    opt.max_steps = 60;
+    auto reqs = requests(6);
+    auto full = tr.decode(reqs, opt);
+    for (size_t i = 0; i < reqs.size(); ++i) reqs[i].max_steps = 3 + int(i) * 4;
+    auto cut = tr.decode(reqs, opt);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+        EXPECT_LE(int(cut[i].frames.size()), reqs[i].max_steps) << i;
+        EXPECT_TRUE(is_prefix(cut[i].frames, full[i].frames)) << i;
+        if (full[i].ended && int(full[i].frames.size()) < reqs[i].max_steps) EXPECT_EQ(cut[i].frames, full[i].frames) << i;
+    }
+}
+
+TEST_F(LoopGuardsTest, RepetitionStopCutsLoopsToOneCopy) {
+    auto& tr = bundle_->translator("i2a");
+    model::DecodeOptions opt;
+    opt.target = tokens::Modality::Lmx;
+    opt.max_steps = 200;
+    auto reqs = requests(16);
+    auto free_run = tr.decode(reqs, opt);
+    opt.repetition_stop = 6;
+    auto guarded = tr.decode(reqs, opt);
+    int looped = 0;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+        EXPECT_TRUE(is_prefix(guarded[i].frames, free_run[i].frames)) << i;
+        if (!guarded[i].looped) {
+            EXPECT_EQ(guarded[i].frames, free_run[i].frames) << i;
+            continue;
+        }
+        ++looped;
+        EXPECT_FALSE(guarded[i].ended);
+        // The free run went on repeating: it is longer than the guarded output.
+        EXPECT_GT(free_run[i].frames.size(), guarded[i].frames.size() + 6) << i;
+    }
+    EXPECT_GT(looped, 0) << "no input looped: the test shows nothing";
+}
+
+}  // namespace
+}  // namespace umt

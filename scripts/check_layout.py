@@ -6,7 +6,12 @@ the true systems (distinct measure rows in .mpos) and staves per system (5-line 
 of StaffLines in the SVG), makes scan-like variants of every page, runs `umt systems`
 on each variant and prints a table of system-detection accuracy.
 
+Variants: clean, scan (fixed 1 degree / blur / noise), scan-binarized, rotated-2.5,
+degraded (the data factory's random page degradation, scripts/dataset/images.py, fixed
+seed), and the same pages rendered at 300 dpi: 300dpi (clean) and 300dpi-degraded.
+
 usage: scripts/check_layout.py [--umt build/umt] [--scores 20] [--work build-media/layout-check]
+                               [--variants clean,degraded] [--pages N]
 """
 import argparse
 import json
@@ -21,27 +26,33 @@ import cv2
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from dataset.images import scan_augment  # noqa: E402  (the factory's own degradation)
+
 DPI = 150
+HI_DPI = 300
 SVG_DPI = 360  # MuseScore's SVG user unit; .mpos is 1/12 px at the PNG resolution
 
 
-def render(scores, work):
+def render(scores, work, dpi=DPI, folder="render", exts=(".png", ".svg", ".mpos")):
     jobs = []
     for path in scores:
         sid = os.path.splitext(os.path.basename(path))[0]
-        d = os.path.join(work, "render", sid)
-        if os.path.exists(os.path.join(d, sid + ".mpos")):
+        d = os.path.join(work, folder, sid)
+        if os.path.exists(os.path.join(d, sid + ".done")) or os.path.exists(os.path.join(d, sid + ".mpos")):
             continue
         os.makedirs(d, exist_ok=True)
         jobs.append({"in": os.path.abspath(path),
-                     "out": [os.path.join(d, sid + ext) for ext in (".png", ".svg", ".mpos")]})
+                     "out": [os.path.join(d, sid + ext) for ext in exts]})
     if jobs:
-        job = os.path.join(work, "render-job.json")
+        job = os.path.join(work, folder + "-job.json")
         with open(job, "w") as f:
             json.dump(jobs, f)
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-        subprocess.run(["mscore3", "-r", str(DPI), "-j", job], env=env,
+        subprocess.run(["nice", "mscore3", "-r", str(dpi), "-j", job], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
+        for j in jobs:
+            open(os.path.splitext(j["out"][0])[0] + ".done", "w").close()
 
 
 def truth_for(work, sid):
@@ -72,8 +83,7 @@ def truth_for(work, sid):
     return pages
 
 
-def variants(src_png, out_dir, stem, rng):
-    """Writes gray page variants; returns {variant: (path, 2x3 affine from clean page coords)}."""
+def read_gray(src_png):
     img = cv2.imread(src_png, cv2.IMREAD_UNCHANGED)
     if img.shape[2] == 4:
         a = img[:, :, 3:4].astype(np.float32) / 255
@@ -81,15 +91,32 @@ def variants(src_png, out_dir, stem, rng):
         gray = cv2.cvtColor(bgr.astype(np.uint8), cv2.COLOR_BGR2GRAY)
     else:
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    return gray
+
+
+def put_page(out, out_dir, name, stem, im, m):
+    p = os.path.join(out_dir, name, stem + ".png")
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    cv2.imwrite(p, im)
+    out[name] = (p, m)
+
+
+def degraded(gray, rng):
+    """The data factory's page degradation; returns (page, affine from clean coords)."""
+    h, w = gray.shape
+    deg, p = scan_augment(gray, rng)
+    return deg, cv2.getRotationMatrix2D((w / 2, h / 2), p["rotation_deg"], 1.0)
+
+
+def variants(src_png, out_dir, stem, rng, rng_deg):
+    """Writes gray page variants; returns {variant: (path, 2x3 affine from clean page coords)}."""
+    gray = read_gray(src_png)
     h, w = gray.shape
     ident = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
     out = {}
 
     def put(name, im, m):
-        p = os.path.join(out_dir, name, stem + ".png")
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        cv2.imwrite(p, im)
-        out[name] = (p, m)
+        put_page(out, out_dir, name, stem, im, m)
 
     put("clean", gray, ident)
     # Scan-like: 1 degree rotation, blur, sensor noise, slightly grey paper.
@@ -102,6 +129,19 @@ def variants(src_png, out_dir, stem, rng):
     put("scan-binarized", binar, m)
     m2 = cv2.getRotationMatrix2D((w / 2, h / 2), -2.5, 1.0)
     put("rotated-2.5", cv2.warpAffine(gray, m2, (w, h), flags=cv2.INTER_LINEAR, borderValue=255), m2)
+    put("degraded", *degraded(gray, rng_deg))
+    return out
+
+
+def hi_variants(src_png, out_dir, stem, rng_deg):
+    """300-dpi page variants; affines map 150-dpi truth coordinates onto the page."""
+    gray = read_gray(src_png)
+    k = HI_DPI / DPI
+    scale = np.array([[k, 0, 0], [0, k, 0], [0, 0, 1]], np.float64)
+    out = {}
+    put_page(out, out_dir, "300dpi", stem, gray, scale[:2])
+    deg, m = degraded(gray, rng_deg)
+    put_page(out, out_dir, "300dpi-degraded", stem, deg, m @ scale)
     return out
 
 
@@ -129,13 +169,22 @@ def main():
     ap.add_argument("--scores", type=int, default=20)
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "lieder", "dev"))
     ap.add_argument("--work", default=os.path.join(ROOT, "build-media", "layout-check"))
+    ap.add_argument("--variants", default="", help="comma-separated subset of the variants (default: all)")
+    ap.add_argument("--show-failures", type=int, default=5)
+    ap.add_argument("--pages", type=int, default=0, help="only the first N pages (quick iteration)")
     args = ap.parse_args()
+    wanted = set(v for v in args.variants.split(",") if v)
     scores = sorted(os.path.join(args.data, f) for f in os.listdir(args.data) if f.endswith(".mxl"))[:args.scores]
     os.makedirs(args.work, exist_ok=True)
     t0 = time.time()
     render(scores, args.work)
+    if not wanted or any(v.startswith("300dpi") for v in wanted):
+        render(scores, args.work, HI_DPI, "render300", (".png",))
     print("rendered %d scores with MuseScore 3 in %.0f s" % (len(scores), time.time() - t0), file=sys.stderr)
     rng = np.random.default_rng(0)
+    rng_deg = np.random.default_rng(1)
+    rng_hi = np.random.default_rng(2)
+    n_pages = 0
     pages = {}  # variant -> list of (stem, truth systems, path, affine)
     for path in scores:
         sid = os.path.splitext(os.path.basename(path))[0]
@@ -144,9 +193,17 @@ def main():
             png = os.path.join(args.work, "render", sid, "%s-%d.png" % (sid, page))
             if not os.path.exists(png):
                 continue
+            if args.pages and n_pages >= args.pages:
+                break
+            n_pages += 1
             stem = "%s-%d" % (sid, page)
-            for name, (p, m) in variants(png, os.path.join(args.work, "pages"), stem, rng).items():
-                pages.setdefault(name, []).append((stem, systems, p, m))
+            vs = variants(png, os.path.join(args.work, "pages"), stem, rng, rng_deg)
+            hi = os.path.join(args.work, "render300", sid, "%s-%d.png" % (sid, page))
+            if os.path.exists(hi):
+                vs.update(hi_variants(hi, os.path.join(args.work, "pages"), stem, rng_hi))
+            for name, (p, m) in vs.items():
+                if not wanted or name in wanted:
+                    pages.setdefault(name, []).append((stem, systems, p, m))
     print("| variant | pages | true systems | detected | recall | precision | staves right | pages exactly right | pages/s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, items in pages.items():
@@ -174,7 +231,7 @@ def main():
         print("| %s | %d | %d | %d | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
             name, len(items), n_true, n_det, n_match / max(1, n_true), n_match / max(1, n_det),
             n_staves / max(1, n_true), n_exact / max(1, len(items)), len(items) / dt))
-        for f in failures[:5]:
+        for f in failures[:args.show_failures]:
             print("  %s: %s" % (name, f), file=sys.stderr)
 
 

@@ -123,7 +123,7 @@ std::vector<Rational> measure_lengths(const Score& score, size_t n) {
 struct Item {
     Rational onset_q, dur_q;
     int pitch = 60;
-    int note_velocity = -1;  // <note dynamics> percent, -1 when absent
+    int note_velocity = -1;  // Note::velocity (from <note dynamics>), -1 when absent
     int voice_key = 0;       // staff * 1000 + voice: graces take time from this voice
     int grace_k = -1;        // grace: group index among grace_count groups before onset_q
     int grace_count = 0;
@@ -441,7 +441,8 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
         if (opts.part >= 0 && static_cast<int>(pi) != opts.part) continue;
         const auto& dyn = part_dynamics[pi];
         auto velocity_at = [&](const Item& it) {
-            if (it.note_velocity >= 0) return percent_to_velocity(it.note_velocity);
+            // Note::velocity is already a MIDI velocity (the reader scaled <note dynamics>).
+            if (it.note_velocity >= 0) return std::clamp(it.note_velocity, 1, 127);
             auto d = dyn.upper_bound(it.onset_q);
             if (d == dyn.begin()) return std::clamp(opts.default_velocity, 1, 127);
             return std::prev(d)->second;
@@ -477,10 +478,11 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                     it = long_graces.erase(it);
                     continue;
                 }
-                // MuseScore 3 gives the graces half the principal in equal shares, whatever
-                // their written values.
+                // The classical rule, as MuseScore 3 plays it: half the principal, two thirds of
+                // a dotted one, in equal shares whatever the graces' written values.
                 auto& starts = it->second;
-                const Rational share = p->second * Rational(1, 2) / Rational(static_cast<int64_t>(starts.size() - 1));
+                const Rational part = p->second.num() % 3 == 0 ? Rational(2, 3) : Rational(1, 2);
+                const Rational share = p->second * part / Rational(static_cast<int64_t>(starts.size() - 1));
                 for (size_t k = 0; k < starts.size(); ++k) starts[k] = share * Rational(static_cast<int64_t>(k));
                 ++it;
             }

@@ -99,7 +99,8 @@ int64_t sample_row(const float* logits, int64_t n, const SamplerOptions& s, std:
     return cand[keep - 1].second;
 }
 
-// Length of the repeated tail to drop when frames end in a cycle repeated `repeats` times; 0 if none.
+}  // namespace
+
 size_t repeated_tail(const std::vector<Frame>& frames, int repeats) {
     constexpr size_t kMaxPeriod = 32, kMinSpan = 12;
     const size_t n = frames.size();
@@ -112,8 +113,6 @@ size_t repeated_tail(const std::vector<Frame>& frames, int repeats) {
     }
     return 0;
 }
-
-}  // namespace
 
 Translator::Translator(const std::string& path, const tokens::Vocabulary& vocabulary)
     : impl_(std::make_unique<Impl>()), vocab_(&vocabulary) {

@@ -199,6 +199,27 @@ TEST(Playback, CueNotesAreSilentUnlessAsked) {
     EXPECT_DOUBLE_EQ(p.notes[2].onset_s, 0.5);
 }
 
+TEST(Playback, LongAppoggiaturasTakeHalfOrTwoThirdsOfThePrincipal) {
+    // An unslashed grace before a quarter takes an eighth of it; two before a dotted quarter
+    // share two thirds of it; a slashed one stays short (grace_s) on the beat.
+    Note app = note('D', 5, 0), a1 = note('F', 5, 0), a2 = note('E', 5, 0), acc = note('B', 4, 0);
+    app.grace = a1.grace = a2.grace = acc.grace = true;
+    acc.grace_slash = true;
+    auto s = one_part({measure({app, note('C', 5, 1), a1, a2, note('D', 5, Rational(3, 2)), acc,
+                                note('C', 5, Rational(1, 2)), rest(1)})});
+    umt::PlaybackOptions opts;
+    opts.grace_on_beat = true;
+    opts.long_appoggiaturas = true;
+    opts.grace_s = 0.05;
+    const auto p = umt::render_score(s, opts);
+    EXPECT_EQ(onsets(p), (std::vector<std::pair<int, double>>{
+                             {74, 0.0}, {72, 0.25}, {77, 0.5}, {76, 0.75}, {74, 1.0}, {71, 1.25}, {72, 1.3}}));
+    EXPECT_DOUBLE_EQ(p.notes[0].offset_s, 0.25);
+    EXPECT_DOUBLE_EQ(p.notes[4].offset_s, 1.25);  // the principal keeps its written end
+    opts.long_appoggiaturas = false;
+    EXPECT_NEAR(umt::render_score(s, opts).notes[1].onset_s, 0.05, 1e-12);
+}
+
 TEST(Playback, MeasureRestAndEmptyMeasureKeepTime) {
     Note mr = rest(4);
     mr.measure_rest = true;
@@ -254,7 +275,7 @@ TEST(Playback, DynamicsProgramsAndChannels) {
     pp.dynamic_mark = "pp";
     loud.dynamics = 100.0;
     Note accented = note('E', 4, 1);
-    accented.velocity = 50;  // <note dynamics="50">
+    accented.velocity = 45;  // <note dynamics="50">, as the MusicXML reader stores it
     umt::Score s = one_part({measure({pp, note('C', 4, 1), loud, note('D', 4, 1), accented, rest(1)})});
     s.parts[0].midi_program = 40;
     umt::Part second = s.parts[0];

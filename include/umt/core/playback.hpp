@@ -11,8 +11,9 @@ struct PlaybackOptions {
     double default_qpm = 120.0;    // tempo until the first <sound tempo>
     double grace_s = 0.06;         // grace notes: short, taken from before the beat
     bool grace_on_beat = false;    // MuseScore's way instead: graces on the beat, the principal delayed
-    // With grace_on_beat: unslashed graces (appoggiaturas) take half the principal's value in
-    // equal shares, delaying it by that much (MuseScore 3 does this); slashed ones stay short.
+    // With grace_on_beat: unslashed graces (appoggiaturas) take half the principal's value (two
+    // thirds of a dotted one) in equal shares, delaying it by that much (MuseScore 3 does this);
+    // slashed ones stay short.
     bool long_appoggiaturas = false;
     bool expand_tremolos = true;   // tremolo strokes sound as repeated (or alternating) notes
     // Rolled chords (<arpeggiate>) spread from the lowest note up, MuseScore 3's way: 1/15 s per

@@ -61,6 +61,10 @@ struct DecodeStats {
     double seconds = 0.0;
 };
 
+// The repetition stop's test: when frames end in a cycle of 1..32 frames repeated `repeats` times
+// (over at least 12 frames), the length of the tail to drop to keep one copy; else 0.
+size_t repeated_tail(const std::vector<tokens::Frame>& frames, int repeats);
+
 class Translator {
 public:
     // Loads a TorchScript translator; throws umt::Error(path, ...) when it cannot be loaded or

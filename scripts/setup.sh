@@ -13,7 +13,7 @@ PACKAGES=(
   libfluidsynth-dev libpoppler-cpp-dev
   # training, data and test tools
   python3-torch python3-numpy python3-mir-eval
-  fluid-soundfont-gm timgm6mb-soundfont musescore3 lilypond nodejs npm
+  fluid-soundfont-gm timgm6mb-soundfont musescore3
   # data factory (scripts/build_dataset.py): page images, SVG rasterizing, eval SoundFont
   python3-opencv python3-scipy librsvg2-bin musescore-general-soundfont
 )
@@ -22,6 +22,8 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js (for verovio) only when none is installed: a NodeSource build already brings npm.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -31,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # verovio (engraver used by the data factory and layout checks), pinned, installed locally.
-if [ ! -x tools/node_modules/.bin/verovio ] && command -v npm >/dev/null; then
+if [ ! -d tools/node_modules/verovio ] && command -v npm >/dev/null; then
   mkdir -p tools
   npm install --silent --no-audit --no-fund --prefix tools verovio@4.3.1 >/dev/null 2>&1 \
     || echo "setup: warning: npm install verovio failed; verovio-based checks will be skipped"

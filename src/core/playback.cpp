@@ -132,6 +132,7 @@ struct Item {
     bool slashed = false;    // grace: acciaccatura
     int trem_kind = 0;       // 0 none, 1 single-note tremolo, 2 two-note start, 3 two-note stop
     int trem_marks = 0;
+    Rational trem_scale{1};  // a tremolo in a tuplet repeats at the tuplet's pace (normal/actual)
 };
 
 // Tremolos written as one note (or chord) with strokes, or as two alternating notes, sound as
@@ -153,7 +154,7 @@ std::vector<Item> expand_tremolos(const std::vector<Item>& items) {
             ++i;
             continue;
         }
-        const Rational unit(1, 1 << it.trem_marks);
+        const Rational unit = Rational(1, 1 << it.trem_marks) * it.trem_scale;
         const size_t a_end = group_end(i);
         size_t b_begin = a_end, b_end = a_end;
         Rational span = it.dur_q;
@@ -388,6 +389,8 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                     if (const auto& tr = note->tremolo ? note->tremolo : chord_trem) {
                         item.trem_kind = tr->type == "single" ? 1 : tr->type == "start" ? 2 : tr->type == "stop" ? 3 : 0;
                         item.trem_marks = tr->marks;
+                        if (const auto& tm = note->time_modification; tm && tm->actual > 0 && tm->normal > 0)
+                            item.trem_scale = Rational(tm->normal, tm->actual);
                     }
                     items.push_back(item);
                     if (note->tie_start || note->tied_start) {

@@ -15,6 +15,11 @@ namespace umt::layout {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
+// Share of a row window that must be ink for a horizontal stroke (dashed lines pass).
+constexpr double kStrokeFill = 0.3;
+// Gaps (in line distances) bridged when measuring a staff line's extent: a badly
+// scanned line falls apart into long pieces, a bar of rests leaves no holes that long.
+constexpr double kGapLines = 8.0;
 
 struct RunStats {
     int thickness = 0;  // most common black vertical run
@@ -68,6 +73,43 @@ cv::Mat long_horizontal_runs(const cv::Mat& ink, int min_len) {
         }
     }
     return out;
+}
+
+// Divides out the paper's brightness: a max filter (ink is dark and thinner than the
+// window) on a 4x smaller copy, smoothed, is the local paper level. Uneven lighting and
+// tinted paper then leave a flat white background for one global threshold; a clean
+// or already binary page is unchanged (its paper is 255 everywhere).
+cv::Mat flatten_background(const cv::Mat& gray) {
+    const int f = 4;
+    if (gray.cols < 16 * f || gray.rows < 16 * f) return gray;
+    cv::Mat small, bg;
+    cv::resize(gray, small, cv::Size(gray.cols / f, gray.rows / f), 0, 0, cv::INTER_AREA);
+    // Window: a 30th of the page side, far wider than any stroke or note head at any dpi.
+    int k = std::max(5, std::max(small.cols, small.rows) / 30) | 1;
+    cv::dilate(small, bg, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
+    cv::blur(bg, bg, cv::Size(k, k));
+    cv::resize(bg, bg, gray.size(), 0, 0, cv::INTER_LINEAR);
+    cv::Mat out, g32, b32;
+    gray.convertTo(g32, CV_32F);
+    bg.convertTo(b32, CV_32F);
+    cv::max(b32, 32.0, b32);  // a black border is not paper: do not blow it up
+    cv::divide(g32, b32, g32, 255.0);
+    g32.convertTo(out, CV_8U);
+    return out;
+}
+
+// Staff-line mask tolerant of broken lines: a pixel belongs to a horizontal stroke when
+// at least `fill` of a `win`-wide row window around it is ink (after a 3-row dilation
+// that absorbs the row-to-row steps of a line that is not exactly level). A thin line
+// that scanning and hard thresholding broke into dashes becomes one run again; text and
+// noise stay patchy. The result is kept inside the dilated ink.
+cv::Mat horizontal_stroke_mask(const cv::Mat& ink, int win, double fill, bool dilate_rows = true) {
+    cv::Mat dil, dens, mask;
+    if (dilate_rows) cv::dilate(ink, dil, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(1, 3)));
+    else dil = ink;
+    cv::boxFilter(dil, dens, CV_32F, cv::Size(std::max(3, win) | 1, 1), cv::Point(-1, -1), true, cv::BORDER_CONSTANT);
+    cv::compare(dens, 255.0 * fill, mask, cv::CMP_GE);
+    return mask;
 }
 
 struct LineCand {
@@ -167,7 +209,7 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
             for (int k = 2; k < 5 && ok; ++k) {
                 // Spacing from all lines so far: pixel rounding makes single gaps alternate (10, 11, 10...).
                 double gk = (lines[idx[k - 1]].y - lines[i].y) / (k - 1);
-                double want = lines[idx[k - 1]].y + gk, tol = std::max(2.0, 0.2 * gk);
+                double want = lines[idx[k - 1]].y + gk, tol = std::max(2.0, 0.3 * gk);
                 size_t pick = SIZE_MAX;
                 double best = tol;
                 for (size_t m = idx[k - 1] + 1; m < lines.size() && lines[m].y < want + tol + 1; ++m) {
@@ -225,24 +267,43 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
 
 // A real staff is dark along its five lines and mostly light halfway between them;
 // text, hatching or noise that happened to form five evenly spaced bands is not.
-bool staff_is_plausible(const cv::Mat& ink, const Staff& s, int thickness) {
+// `mask` is the stroke mask (dashed lines rejoined); `density` the raw ink share of a
+// row window. A staff line is a thin stroke: a third of a space above and below it the
+// raw ink is much sparser than on it. A text line is not: one side of its baseline or
+// x-height line is the dense body of the letters.
+bool staff_is_plausible(const cv::Mat& mask, const cv::Mat& density, const Staff& s, int thickness) {
     const int r = 1 + thickness / 2;
+    const int x0 = std::max(0, s.x0), x1 = std::min(mask.cols - 1, s.x1);
+    if (x1 <= x0) return false;
     auto coverage = [&](double yc, int radius) {
-        int y0 = std::max(0, int(std::lround(yc)) - radius), y1 = std::min(ink.rows - 1, int(std::lround(yc)) + radius);
-        int x0 = std::max(0, s.x0), x1 = std::min(ink.cols - 1, s.x1), hit = 0;
+        int y0 = std::max(0, int(std::lround(yc)) - radius), y1 = std::min(mask.rows - 1, int(std::lround(yc)) + radius);
+        int hit = 0;
         for (int x = x0; x <= x1; ++x)
             for (int y = y0; y <= y1; ++y)
-                if (ink.at<uint8_t>(y, x)) { ++hit; break; }
-        return x1 > x0 ? double(hit) / (x1 - x0 + 1) : 0.0;
+                if (mask.at<uint8_t>(y, x)) { ++hit; break; }
+        return double(hit) / (x1 - x0 + 1);
     };
-    double line_min = 1, line_mean = 0, space_mean = 0;
+    auto row_density = [&](double yc, int radius) {
+        int y0 = std::max(0, int(std::lround(yc)) - radius), y1 = std::min(density.rows - 1, int(std::lround(yc)) + radius);
+        double sum = 0;
+        for (int x = x0; x <= x1; ++x) {
+            float m = 0;
+            for (int y = y0; y <= y1; ++y) m = std::max(m, density.at<float>(y, x));
+            sum += m;
+        }
+        return sum / (x1 - x0 + 1);
+    };
+    const int flank = std::max(r + 1, int(std::lround(s.space() / 3)));
+    double line_min = 1, line_mean = 0, space_mean = 0, on_line = 0, beside = 0;
     for (int k = 0; k < 5; ++k) {
         double c = coverage(s.line_y[k], r);
         line_min = std::min(line_min, c);
         line_mean += c / 5;
         if (k < 4) space_mean += coverage(0.5 * (s.line_y[k] + s.line_y[k + 1]), 0) / 4;
+        on_line += row_density(s.line_y[k], r) / 5;
+        beside += std::max(row_density(s.line_y[k] - flank, 0), row_density(s.line_y[k] + flank, 0)) / 5;
     }
-    return line_min >= 0.5 && line_mean - space_mean >= 0.35;
+    return line_min >= 0.5 && line_mean - space_mean >= 0.35 && on_line >= 2.0 * beside;
 }
 
 // True when some column near the staves' shared extent is inked over (almost) the
@@ -380,6 +441,7 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     cv::Scalar mean, stddev;
     cv::meanStdDev(gray, mean, stddev);
     if (stddev[0] < 2.0) return page;  // blank: Otsu would split pure noise
+    gray = flatten_background(gray);
     cv::Mat ink;
     double otsu = cv::threshold(gray, ink, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
     // Ink is the minority: a threshold making most of the page "ink" means no paper was found.
@@ -399,14 +461,9 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     if (rs.distance < 4) return page;
     // Skew from the horizontal strokes only (stems and text blur the projection). A line
     // of thickness t tilted 3 degrees still has runs of ~19 t, longer than one line distance.
-    // A short horizontal closing first rejoins staff lines that a poor scan or a hard
-    // binarization broke into dashes.
-    auto bridge = [](const cv::Mat& m, int d) {
-        cv::Mat out;
-        cv::morphologyEx(m, out, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(std::max(3, d / 2) | 1, 1)));
-        return out;
-    };
-    cv::Mat strokes = long_horizontal_runs(bridge(ink, rs.distance), std::max(4, rs.distance));
+    // The stroke mask first rejoins staff lines that a poor scan or a hard binarization
+    // broke into dashes.
+    cv::Mat strokes = long_horizontal_runs(horizontal_stroke_mask(ink, rs.distance, kStrokeFill, false), std::max(4, rs.distance));
     if (cv::countNonZero(strokes) < 1000) strokes = ink;
     page.skew_deg = estimate_skew_deg(strokes, opts.max_skew_deg);
     cv::Mat rotation;
@@ -423,17 +480,38 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     page.line_distance_px = rs.distance;
     const double d = rs.distance;
 
-    // The vertical dilation joins the row-to-row steps of a line that is not exactly
-    // level (resampling, residual skew) into one long run.
+    cv::Mat density;
+    cv::boxFilter(ink, density, CV_32F, cv::Size(std::max(3, 2 * rs.distance) | 1, 1), cv::Point(-1, -1), true, cv::BORDER_CONSTANT);
+    density /= 255.0;
+    const int min_count = std::max(int(5 * d), gray.cols / 20);
+    // From strict to tolerant stroke masks: solid lines are found by the first; lines that
+    // a scan broke into sparse dashes only by the later ones. The setting that finds the
+    // most plausible staves wins (the strictest on ties): every staff must pass the same
+    // regularity and plausibility checks, so a tolerant mask cannot add text or noise.
+    struct Setting { double win, fill; };
+    std::vector<LineCand> lines;
     cv::Mat line_mask;
-    cv::dilate(bridge(ink, rs.distance), line_mask, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(1, 3)));
-    cv::Mat runs = long_horizontal_runs(line_mask, std::max(8, int(3 * d)));
-    int min_count = std::max(int(5 * d), gray.cols / 20);
-    auto lines = find_line_candidates(runs, min_count, int(3 * d), std::max(1, rs.thickness), std::max(2, int(0.6 * d)));
-    page.staves = group_staves(lines, d);
-    page.staves.erase(std::remove_if(page.staves.begin(), page.staves.end(),
-                                     [&](const Staff& st) { return !staff_is_plausible(ink, st, rs.thickness); }),
-                      page.staves.end());
+    bool first = true;
+    for (Setting st : {Setting{2.0, kStrokeFill}, Setting{3.0, 0.2}, Setting{3.0, 0.15}}) {
+        cv::Mat mask = horizontal_stroke_mask(ink, int(st.win * rs.distance), st.fill);
+        cv::Mat runs = long_horizontal_runs(mask, std::max(8, int(3 * d)));
+        auto cand = find_line_candidates(runs, min_count, int(kGapLines * d), std::max(1, rs.thickness), std::max(2, int(0.6 * d)));
+        auto staves = group_staves(cand, d);
+        staves.erase(std::remove_if(staves.begin(), staves.end(),
+                                    [&](const Staff& sf) {
+                                        bool ok = staff_is_plausible(mask, density, sf, rs.thickness);
+                                        if (!ok) spdlog::debug("layout: implausible staff at y {:.1f}..{:.1f}", sf.line_y[0], sf.line_y[4]);
+                                        return !ok;
+                                    }),
+                     staves.end());
+        spdlog::debug("layout: stroke window {} d, fill {}: {} staves", st.win, st.fill, staves.size());
+        if (first || staves.size() > page.staves.size()) {
+            page.staves = std::move(staves);
+            lines = std::move(cand);
+            line_mask = mask;
+        }
+        first = false;
+    }
     if (spdlog::should_log(spdlog::level::debug)) {
         std::string msg;
         for (const auto& l : lines) msg += fmt::format(" {:.1f}[{}-{}]", l.y, l.x0, l.x1);

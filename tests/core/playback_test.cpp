@@ -334,6 +334,16 @@ TEST(Playback, TremolosSoundAsRepeatedAndAlternatingNotes) {
     EXPECT_EQ(q.notes.back().pitch, 69);
     EXPECT_DOUBLE_EQ(q.notes.back().onset_s, 1.0);
 
+    // In a triplet, one stroke means triplet eighths: a half note of a 3:2 group (4/3 quarter)
+    // sounds as four notes a third of a quarter apart.
+    Note trip = note('B', 4, Rational(4, 3));
+    trip.time_modification = umt::TimeModification{3, 2, ""};
+    trip.tremolo = umt::Tremolo{"single", 1};
+    const auto r = umt::render_score(one_part({measure({trip, note('C', 5, Rational(8, 3))})}));
+    ASSERT_EQ(r.notes.size(), 5u);
+    EXPECT_NEAR(r.notes[3].onset_s, 0.5, 1e-12);
+    EXPECT_NEAR(r.notes[4].onset_s, 2.0 / 3, 1e-12);
+
     umt::PlaybackOptions off;
     off.expand_tremolos = false;
     EXPECT_EQ(umt::render_score(s, off).notes.size(), 3u);

@@ -234,6 +234,11 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
             // Spacing drift across the five lines also counts against the hypothesis.
             double total = lines[idx[4]].y - lines[idx[0]].y;
             err += std::fabs(total / 4 - g) / g;
+            // So do lines of unequal length: five staff lines run the same way, while a
+            // chain shifted by one line onto a beam or a ledger line below does not.
+            int lmin = INT32_MAX, lmax = 0;
+            for (size_t k : idx) lmin = std::min(lmin, lines[k].length()), lmax = std::max(lmax, lines[k].length());
+            err += 1.0 - double(lmin) / std::max(1, lmax);
             chains.push_back({err, idx});
         }
     }
@@ -309,12 +314,15 @@ bool staff_is_plausible(const cv::Mat& mask, const cv::Mat& density, const Staff
 // True when some column near the staves' shared extent is inked over (almost) the
 // whole gap between the bottom line of `a` and the top line of `b`: a system barline,
 // a bracket or a barline drawn through both staves.
-bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b) {
+bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b, int page_x0, int page_x1) {
     int y0 = int(std::floor(a.line_y[4])), y1 = int(std::ceil(b.line_y[0]));
     if (y1 <= y0) return true;
     double sp = std::max(a.space(), b.space());
-    int x0 = std::max(0, std::min(a.x0, b.x0) - int(3 * sp));
-    int x1 = std::min(ink_wide.cols - 1, std::max(a.x1, b.x1));
+    int x0 = std::max(0, std::min({a.x0, b.x0, page_x0}) - int(3 * sp));
+    int x1 = std::min(ink_wide.cols - 1, std::max({a.x1, b.x1, page_x1}));
+    // Where staff lines faded on the left, the system barline or bracket lies further left
+    // than what remains; a page border or scanner shadow usually lies further still.
+    x0 = std::max(0, x0 - int(3 * sp));
     const int len = y1 - y0 + 1;
     // A thin barline scanned badly breaks into dashes: tolerate short holes (at most
     // a third of a staff space each, a fifth of the gap in all), never a real gap.
@@ -329,7 +337,17 @@ bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b) {
             ++hole;
             ok = miss <= allowed_miss && hole <= allowed_hole;
         }
-        if (ok) return true;
+        if (!ok) continue;
+        // A stroke, not a dark blotch (a shadow or a badly thresholded corner): on at
+        // least one side, two spaces away, the gap is mostly paper.
+        const int off = int(std::lround(2 * sp));
+        auto side_ink = [&](int xs) {
+            if (xs < 0 || xs >= ink_wide.cols) return 0.0;
+            int c = 0;
+            for (int y = y0; y <= y1; ++y) c += ink_wide.at<uint8_t>(y, xs) != 0;
+            return double(c) / len;
+        };
+        if (std::min(side_ink(x - off), side_ink(x + off)) < 0.5) return true;
     }
     return false;
 }
@@ -346,6 +364,22 @@ int split_row(const cv::Mat& ink, int y_top, int y_bottom, int x0, int x1) {
         if (c < best || (c == best && std::fabs(y - mid) < std::fabs(best_y - mid))) best = c, best_y = y;
     }
     return best_y;
+}
+
+// Cut row between two systems (rows y_top..y_bottom): the blank row (at most blank_max
+// ink pixels: scan noise does not count) nearest the middle, else the emptiest row at
+// least `keep` rows from both staves.
+int split_between(const cv::Mat& ink, int y_top, int y_bottom, int x0, int x1, int blank_max, int keep) {
+    if (y_bottom <= y_top) return (y_top + y_bottom) / 2;
+    x0 = std::clamp(x0, 0, ink.cols - 1);
+    x1 = std::clamp(x1, x0 + 1, ink.cols);
+    const double mid = 0.5 * (y_top + y_bottom);
+    int best = -1;
+    for (int y = y_top; y <= y_bottom; ++y)
+        if (cv::countNonZero(ink.row(y).colRange(x0, x1)) <= blank_max && (best < 0 || std::fabs(y - mid) < std::fabs(best - mid)))
+            best = y;
+    if (best >= 0) return best;
+    return split_row(ink, y_top + keep, y_bottom - keep, x0, x1);
 }
 
 }  // namespace
@@ -519,7 +553,27 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
                       rs.thickness, rs.distance, lines.size(), msg);
         for (const auto& s : page.staves) spdlog::debug("layout: staff at y {:.1f}..{:.1f}, x {}..{}", s.line_y[0], s.line_y[4], s.x0, s.x1);
     }
+    // A stack of ledger lines continues a staff's rhythm a space or two below/above it and
+    // can pass every test of a staff. Two real staves never sit that close: of such a
+    // pair the shorter one is the ledger stack.
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i + 1 < page.staves.size() && !changed; ++i) {
+            const Staff& a = page.staves[i];
+            const Staff& b = page.staves[i + 1];
+            double sp = 0.5 * (a.space() + b.space());
+            if (b.line_y[0] - a.line_y[4] >= 2.5 * sp) continue;
+            size_t drop = (a.x1 - a.x0) < (b.x1 - b.x0) ? i : i + 1;
+            spdlog::debug("layout: staff at y {:.1f} dropped as ledger lines", page.staves[drop].line_y[0]);
+            page.staves.erase(page.staves.begin() + long(drop));
+            changed = true;
+        }
+    }
     if (page.staves.empty()) return page;
+    // Page-wide horizontal extent: a staff whose lines survived only in part (a faded
+    // scan) still belongs to the page's column of staves.
+    int page_x0 = INT32_MAX, page_x1 = 0;
+    for (const auto& st : page.staves) page_x0 = std::min(page_x0, st.x0), page_x1 = std::max(page_x1, st.x1);
 
     // Systems: consecutive staves joined by a vertical stroke. A 3-px wide ink mask
     // absorbs the sub-pixel lean left after deskewing.
@@ -527,7 +581,7 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     cv::dilate(ink, ink_wide, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 1)));
     std::vector<std::vector<Staff>> groups{{page.staves[0]}};
     for (size_t i = 1; i < page.staves.size(); ++i) {
-        if (staves_connected(ink_wide, groups.back().back(), page.staves[i])) groups.back().push_back(page.staves[i]);
+        if (staves_connected(ink_wide, groups.back().back(), page.staves[i], page_x0, page_x1)) groups.back().push_back(page.staves[i]);
         else groups.push_back({page.staves[i]});
     }
 
@@ -543,13 +597,36 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
         top[i] = int(std::floor(groups[i].front().line_y[0])) - cap;
         bottom[i] = int(std::ceil(groups[i].back().line_y[4])) + cap;
     }
+    // Between systems the whole space is shared out (tuplet numbers, ledger lines, pedal
+    // marks and dynamics below a staff can reach far): the cut goes through the middle
+    // of the widest blank band, or the emptiest row if there is none.
+    const int blank_max = std::max(2, (page_x1 - page_x0) / 500);  // a few specks of noise
     for (int i = 0; i + 1 < n; ++i) {
         int yb = int(std::ceil(groups[i].back().line_y[4])), yt = int(std::floor(groups[i + 1].front().line_y[0]));
-        int x0 = std::min(groups[i].back().x0, groups[i + 1].front().x0);
-        int x1 = std::max(groups[i].back().x1, groups[i + 1].front().x1);
-        int s = split_row(ink, yb + int(d), yt - int(d), x0, x1);
-        bottom[i] = std::min(bottom[i], s);
-        top[i + 1] = std::max(top[i + 1], s);
+        int s = split_between(ink, yb + 1, yt - 1, page_x0, page_x1, blank_max, int(d));
+        bottom[i] = s;
+        top[i + 1] = s;
+    }
+    // Above the first and below the last system nothing bounds the crop: the margin is
+    // margin_spaces, widened to take in ink up to 1.5 times as far (a tuplet number, a
+    // pedal mark under ledger lines) and then on to the next blank row, at most twice as far.
+    auto blank_row = [&](int y) {
+        return y < 0 || y >= ink.rows ||
+               cv::countNonZero(ink.row(y).colRange(std::clamp(page_x0, 0, ink.cols - 1), std::clamp(page_x1, 1, ink.cols))) <= blank_max;
+    };
+    {
+        double sp = groups[0].front().space();
+        double edge = groups[0].front().line_y[0];
+        int reach = int(std::floor(edge - 1.5 * opts.margin_spaces * sp)), limit = int(std::floor(edge - 2 * opts.margin_spaces * sp));
+        for (int y = top[0]; y >= reach; --y)
+            if (!blank_row(y)) top[0] = y;
+        while (top[0] > limit && !blank_row(top[0])) --top[0];
+        sp = groups[n - 1].back().space();
+        edge = groups[n - 1].back().line_y[4];
+        reach = int(std::ceil(edge + 1.5 * opts.margin_spaces * sp)), limit = int(std::ceil(edge + 2 * opts.margin_spaces * sp));
+        for (int y = bottom[n - 1]; y <= reach; ++y)
+            if (!blank_row(y)) bottom[n - 1] = y;
+        while (bottom[n - 1] < limit && !blank_row(bottom[n - 1])) ++bottom[n - 1];
     }
 
     cv::Mat inverse;
@@ -559,11 +636,11 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
         sc.staves = groups[i];
         double h = 0, sp = 0;
         int x0 = INT32_MAX, x1 = 0;
-        for (const auto& s : sc.staves) {
-            h += s.height();
-            x0 = std::min(x0, s.x0);
-            x1 = std::max(x1, s.x1);
-        }
+        for (const auto& s : sc.staves) h += s.height();
+        // The page's column of staves: a system whose lines were found only in part is
+        // still cut whole, and every crop of a page has the same width.
+        x0 = page_x0;
+        x1 = page_x1;
         sc.staff_height_px = h / sc.staves.size();
         sp = sc.staff_height_px / 4.0;
         // Left: room for a brace or bracket; right: the final barline's thickness.

@@ -5,11 +5,16 @@ For every .mxl in the data folder: MuseScore's export (`mscore3 -o ms.mid x.mxl`
 `mscore3 -j JOB.json` batch) and umt's rendering (the bench
 tool score_to_midi_tool, or `umt convert --expand-repeats` with --via umt), both with repeats
 expanded (MuseScore plays them). Both MIDI files are read back by umt's reader and onsets are
-converted to quarters with each file's own tempo map. A piece agrees exactly when the multisets
-of (pitch, onset rounded to 1/480 quarter) are equal. Prints a table per mode and the most
-common kinds of difference.
+converted to quarters with each file's own tempo map. Two modes: umt's default, and MuseScore's
+choices switched on (graces on the beat, long appoggiaturas, rolled arpeggios, cue notes sound).
+Per mode: pieces whose multisets of (pitch, onset on the 1/480 grid) are equal (exact); pieces
+whose notes all pair with a same-pitch note at most --tol ticks away (MuseScore's per-mille event
+times drift a few ticks in tremolos, rolls and graces); the same with grace notes and the notes
+they ornament left out of both sides (umt renders the score with and without its graces to find
+them); notes matched; and the kinds of difference.
 
 usage: scripts/check_playback_vs_musescore.py [--data ../shared/data/lieder/dev] [--build build]
+       [--only lc6581327,lc6011095] [--show N] [--tol 8]
 """
 import argparse
 import collections

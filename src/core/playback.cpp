@@ -389,7 +389,10 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
                     if (const auto& tr = note->tremolo ? note->tremolo : chord_trem) {
                         item.trem_kind = tr->type == "single" ? 1 : tr->type == "start" ? 2 : tr->type == "stop" ? 3 : 0;
                         item.trem_marks = tr->marks;
-                        if (const auto& tm = note->time_modification; tm && tm->actual > 0 && tm->normal > 0)
+                        // Only for one-note tremolos: the two notes of a two-note tremolo carry a
+                        // 2:1 time modification that just halves their written values.
+                        if (const auto& tm = note->time_modification;
+                            item.trem_kind == 1 && tm && tm->actual > 0 && tm->normal > 0)
                             item.trem_scale = Rational(tm->normal, tm->actual);
                     }
                     items.push_back(item);

@@ -1,6 +1,7 @@
-// Staff-line based layout analysis: binarize, run-length statistics, deskew, staff
-// lines from a horizontal-run projection, 5-line staves, systems joined by vertical
-// strokes (system barline, bracket), crops split at the emptiest row between systems.
+// Staff-line based layout analysis: flatten the paper, binarize, run-length statistics,
+// deskew, staff lines from a dash-tolerant horizontal-stroke projection, 5-line staves,
+// systems joined by vertical strokes (system barline, bracket), crops split at the
+// blank row between systems.
 #include "umt/layout/systems.hpp"
 
 #include <algorithm>
@@ -319,7 +320,7 @@ bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b, i
     if (y1 <= y0) return true;
     double sp = std::max(a.space(), b.space());
     int x0 = std::max(0, std::min({a.x0, b.x0, page_x0}) - int(3 * sp));
-    int x1 = std::min(ink_wide.cols - 1, std::max({a.x1, b.x1, page_x1}));
+    int x1 = std::min(ink_wide.cols - 1, std::min(std::max(a.x1, b.x1), page_x1));
     // Where staff lines faded on the left, the system barline or bracket lies further left
     // than what remains; a page border or scanner shadow usually lies further still.
     x0 = std::max(0, x0 - int(3 * sp));
@@ -347,7 +348,10 @@ bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b, i
             for (int y = y0; y <= y1; ++y) c += ink_wide.at<uint8_t>(y, xs) != 0;
             return double(c) / len;
         };
-        if (std::min(side_ink(x - off), side_ink(x + off)) < 0.5) return true;
+        if (std::min(side_ink(x - off), side_ink(x + off)) < 0.5) {
+            spdlog::debug("layout: staves at y {:.1f} and {:.1f} joined at x {}", a.line_y[4], b.line_y[0], x);
+            return true;
+        }
     }
     return false;
 }
@@ -526,7 +530,7 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     std::vector<LineCand> lines;
     cv::Mat line_mask;
     bool first = true;
-    for (Setting st : {Setting{2.0, kStrokeFill}, Setting{3.0, 0.2}, Setting{3.0, 0.15}}) {
+    for (Setting st : {Setting{2.0, kStrokeFill}, Setting{3.0, 0.2}, Setting{3.0, 0.15}, Setting{4.0, 0.1}}) {
         cv::Mat mask = horizontal_stroke_mask(ink, int(st.win * rs.distance), st.fill);
         cv::Mat runs = long_horizontal_runs(mask, std::max(8, int(3 * d)));
         auto cand = find_line_candidates(runs, min_count, int(kGapLines * d), std::max(1, rs.thickness), std::max(2, int(0.6 * d)));
@@ -572,8 +576,18 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     if (page.staves.empty()) return page;
     // Page-wide horizontal extent: a staff whose lines survived only in part (a faded
     // scan) still belongs to the page's column of staves.
+    // A line running on into a dark smudge or the page edge must not widen it much: the
+    // right end stays within 2 spaces of the median staff's.
     int page_x0 = INT32_MAX, page_x1 = 0;
-    for (const auto& st : page.staves) page_x0 = std::min(page_x0, st.x0), page_x1 = std::max(page_x1, st.x1);
+    std::vector<int> ends;
+    double page_sp = 0;
+    for (const auto& st : page.staves) {
+        page_x0 = std::min(page_x0, st.x0), page_x1 = std::max(page_x1, st.x1);
+        ends.push_back(st.x1);
+        page_sp += st.space() / page.staves.size();
+    }
+    std::nth_element(ends.begin(), ends.begin() + ends.size() / 2, ends.end());
+    page_x1 = std::min(page_x1, ends[ends.size() / 2] + int(2 * page_sp));
 
     // Systems: consecutive staves joined by a vertical stroke. A 3-px wide ink mask
     // absorbs the sub-pixel lean left after deskewing.

@@ -309,6 +309,8 @@ TEST(Playback, TremolosSoundAsRepeatedAndAlternatingNotes) {
     Note single = note('G', 4, 2);
     single.tremolo = umt::Tremolo{"single", 3};
     Note a = note('C', 4, 1), b = note('E', 4, 1);
+    // As MuseScore writes them: two half notes at 2:1 make a half-note tremolo.
+    a.time_modification = b.time_modification = umt::TimeModification{2, 1, ""};
     a.tremolo = umt::Tremolo{"start", 1};
     b.tremolo = umt::Tremolo{"stop", 1};
     auto s = one_part({measure({single, a, b})});

@@ -13,7 +13,9 @@ namespace umt::layout {
 struct LayoutOptions {
     int staff_height_px = 18;       // top-to-bottom staff line distance in the normalized crop
     double max_skew_deg = 3.0;      // deskew search range (+/-)
-    double margin_spaces = 6.0;     // at most this many staff spaces kept above/below a system
+    double margin_spaces = 6.0;     // margin above the first / below the last system of a page, staff
+                                    // spaces; widened (up to 2x) so ink near the edge is not cut.
+                                    // Between systems the cut is the blank row nearest the middle.
     int pad_multiple = 16;          // normalized crops are padded (white) to multiples of this
     bool normalize = true;          // false: SystemCrop::image is the unscaled page crop
 };

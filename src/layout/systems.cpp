@@ -199,26 +199,29 @@ double overlap(int a0, int a1, int b0, int b1) { return std::max(0, std::min(a1,
 std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
     struct Chain { double err; std::array<size_t, 5> idx; };
     std::vector<Chain> chains;
+    // Hypotheses from a top and a bottom line; the three inner lines must lie near the
+    // quarter points between them. Anchoring on both ends keeps one badly centred line
+    // (a blurred dash next to a note head) from derailing the spacing estimate.
     for (size_t i = 0; i < lines.size(); ++i) {
-        for (size_t j = i + 1; j < lines.size(); ++j) {
-            double g = lines[j].y - lines[i].y;
+        for (size_t j = i + 4; j < lines.size(); ++j) {
+            double g = (lines[j].y - lines[i].y) / 4;
             if (g < 0.5 * d) continue;
             if (g > 1.6 * d) break;
-            std::array<size_t, 5> idx{i, j, 0, 0, 0};
+            std::array<size_t, 5> idx{i, 0, 0, 0, j};
             double err = 0;
             bool ok = true;
-            for (int k = 2; k < 5 && ok; ++k) {
-                // Spacing from all lines so far: pixel rounding makes single gaps alternate (10, 11, 10...).
-                double gk = (lines[idx[k - 1]].y - lines[i].y) / (k - 1);
-                double want = lines[idx[k - 1]].y + gk, tol = std::max(2.0, 0.3 * gk);
+            const double tol = std::max(2.0, 0.25 * g);
+            size_t from = i + 1;
+            for (int k = 1; k < 4 && ok; ++k) {
+                double want = lines[i].y + k * g;
                 size_t pick = SIZE_MAX;
                 double best = tol;
-                for (size_t m = idx[k - 1] + 1; m < lines.size() && lines[m].y < want + tol + 1; ++m) {
+                for (size_t m = from; m < j && lines[m].y < want + tol + 1; ++m) {
                     double e = std::fabs(lines[m].y - want);
                     if (e <= best) best = e, pick = m;
                 }
                 if (pick == SIZE_MAX) ok = false;
-                else idx[k] = pick, err += best / g;
+                else idx[k] = pick, err += best / g, from = pick + 1;
             }
             if (!ok) continue;
             // The five lines must run side by side over similar extents (a beam or a
@@ -233,8 +236,8 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
                 }
             if (!ok) continue;
             // Spacing drift across the five lines also counts against the hypothesis.
-            double total = lines[idx[4]].y - lines[idx[0]].y;
-            err += std::fabs(total / 4 - g) / g;
+            // Unequal gaps count against the hypothesis too.
+            for (int k = 0; k < 4; ++k) err += std::fabs(lines[idx[k + 1]].y - lines[idx[k]].y - g) / g / 4;
             // So do lines of unequal length: five staff lines run the same way, while a
             // chain shifted by one line onto a beam or a ledger line below does not.
             int lmin = INT32_MAX, lmax = 0;

@@ -235,7 +235,6 @@ std::vector<Staff> group_staves(const std::vector<LineCand>& lines, double d) {
                     if (ov < 0.5 * std::max(a.length(), b.length()) || ov < 8 * g) ok = false;
                 }
             if (!ok) continue;
-            // Spacing drift across the five lines also counts against the hypothesis.
             // Unequal gaps count against the hypothesis too.
             for (int k = 0; k < 4; ++k) err += std::fabs(lines[idx[k + 1]].y - lines[idx[k]].y - g) / g / 4;
             // So do lines of unequal length: five staff lines run the same way, while a

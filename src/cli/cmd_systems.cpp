@@ -37,7 +37,7 @@ void register_systems(CLI::App& app, GlobalOptions& g, int& rc) {
         ->check(CLI::Range(6, 200));
     sub->add_option("--dpi", a->dpi, "PDF rasterization resolution")->check(CLI::Range(30, 1200));
     sub->add_option("--max-skew", a->max_skew, "Largest page rotation corrected, degrees")->check(CLI::Range(0.0, 10.0));
-    sub->add_option("--margin", a->margin, "Largest margin kept above/below a system, staff spaces")->check(CLI::Range(0.0, 20.0));
+    sub->add_option("--margin", a->margin, "Margin kept above the first and below the last system of a page, staff spaces (between systems the crop cuts at the blank row nearest the middle)")->check(CLI::Range(0.0, 20.0));
     sub->callback([a, &g, &rc] {
         namespace fs = std::filesystem;
         std::error_code ec;

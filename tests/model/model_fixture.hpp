@@ -28,20 +28,17 @@ inline std::string scripts_dir() { return std::string(UMT_SOURCE_DIR) + "/script
 
 inline int run(const std::string& cmd) { return std::system(cmd.c_str()); }
 
-// Exports a tiny bundle once per version of the Python sources: ctest runs every test case in
-// its own process, so the bundle is cached under the build folder, keyed by a hash of the
-// exporter's sources and flags, and published with an atomic rename.
-inline std::string tiny_bundle() {
-    const std::string flags =
-        " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
-        " --max-length 64 --max-height 4 --end-bias 0.5 --rvq-end-bias 4.5 --midi-size " +
-        std::to_string(midi_tokens::vocab_size());
+// Exports a random bundle with the given export flags once per version of the Python sources:
+// ctest runs every test case in its own process, so the bundle is cached under the build
+// folder, keyed by a hash of the exporter's sources and flags, and published with an atomic rename.
+inline std::string cached_bundle(const std::string& key_prefix, const std::string& export_flags) {
+    const std::string flags = export_flags + " --midi-size " + std::to_string(midi_tokens::vocab_size());
     std::string sources = flags;
     for (const auto& e : fs::directory_iterator(scripts_dir() + "/umt_model"))
         if (e.path().extension() == ".py") sources += read_file(e.path().string(), true);
     sources += read_file(scripts_dir() + "/export_bundle.py");
     for (const auto& t : lmx::vocabulary()) sources += t + "\n";
-    std::string key = model::sha256_hex(sources).substr(0, 16);
+    std::string key = key_prefix + model::sha256_hex(sources).substr(0, 16);
     fs::path root = fs::path(UMT_BINARY_DIR) / "tests-model-bundles";
     fs::path dir = root / key;
     if (fs::exists(dir / "manifest.json")) return dir.string();
@@ -61,6 +58,11 @@ inline std::string tiny_bundle() {
     fs::rename(tmp, dir, ec);
     if (ec) fs::remove_all(tmp);  // another process published it first
     return dir.string();
+}
+
+inline std::string tiny_bundle() {
+    return cached_bundle("", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+                             " --max-length 64 --max-height 4 --end-bias 0.5 --rvq-end-bias 4.5");
 }
 
 // A fresh copy of the tiny bundle that a test may damage.

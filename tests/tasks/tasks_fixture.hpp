@@ -19,35 +19,8 @@ namespace umt::testing {
 // Wide enough for a Lieder page's systems (up to 24 code rows at the 18 px staff height) and for
 // 10 s of 16 kHz audio at hop 320 (500 frames); end biases make random outputs stop at varied lengths.
 inline std::string tasks_bundle() {
-    const std::string flags =
-        " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
-        " --max-length 512 --max-height 24 --end-bias 0.5 --rvq-end-bias 1.5 --midi-size " +
-        std::to_string(midi_tokens::vocab_size());
-    std::string sources = flags;
-    for (const auto& e : fs::directory_iterator(scripts_dir() + "/umt_model"))
-        if (e.path().extension() == ".py") sources += read_file(e.path().string(), true);
-    sources += read_file(scripts_dir() + "/export_bundle.py");
-    for (const auto& t : lmx::vocabulary()) sources += t + "\n";
-    std::string key = "tasks-" + model::sha256_hex(sources).substr(0, 16);
-    fs::path root = fs::path(UMT_BINARY_DIR) / "tests-model-bundles";
-    fs::path dir = root / key;
-    if (fs::exists(dir / "manifest.json")) return dir.string();
-    fs::create_directories(root);
-    fs::path tmp = root / (key + ".tmp" + std::to_string(::getpid()));
-    fs::path vocab = root / (key + ".lmx" + std::to_string(::getpid()));
-    {
-        std::ofstream f(vocab);
-        for (const auto& t : lmx::vocabulary()) f << t << "\n";
-    }
-    std::string cmd = python() + " " + scripts_dir() + "/export_bundle.py " + tmp.string() + flags + " --lmx-vocab " +
-                      vocab.string();
-    int rc = run(cmd);
-    fs::remove(vocab);
-    if (rc != 0) throw std::runtime_error("bundle export failed: " + cmd);
-    std::error_code ec;
-    fs::rename(tmp, dir, ec);
-    if (ec) fs::remove_all(tmp);  // another process published it first
-    return dir.string();
+    return cached_bundle("tasks-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+                                   " --max-length 512 --max-height 24 --end-bias 0.5 --rvq-end-bias 1.5");
 }
 
 struct RunResult {

@@ -2,6 +2,7 @@
 // around the one decoding loop (model::Translator).
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include <spdlog/spdlog.h>
 
@@ -178,25 +179,34 @@ double audio_window_s(const model::ModelBundle& bundle) {
     return w;
 }
 
-Performance transcribe(model::ModelBundle& bundle, const Audio& audio, const DecodeSettings& s, Timings* timings) {
+// Audio cut into model-rate windows, each encoded by the audio codec into one decode request
+// whose step limit `max_steps(window seconds)` chooses.
+static std::vector<model::DecodeRequest> audio_window_requests(model::ModelBundle& bundle, const Audio& audio,
+                                                               double window_s, Timings* timings,
+                                                               const std::function<int(double)>& max_steps) {
     require_token_input(bundle, "audio");
+    const auto& V = bundle.vocabulary();
+    StageTimer timer(timings, "encode");
+    Audio a = at_model_rate(bundle, audio);
+    auto& codec = bundle.audio_codec();
+    std::vector<model::DecodeRequest> requests;
+    for (const auto& w : audio_windows(a, size_t(std::lround(window_s * a.sample_rate_hz)))) {
+        model::DecodeRequest r;
+        r.input = V.audio_frames(codec.encode(w));
+        r.max_steps = max_steps(double(w.size()) / a.sample_rate_hz);
+        requests.push_back(std::move(r));
+    }
+    return requests;
+}
+
+Performance transcribe(model::ModelBundle& bundle, const Audio& audio, const DecodeSettings& s, Timings* timings) {
     auto& tr = bundle.translator("a2i");
     const auto& V = bundle.vocabulary();
     const double window_s = audio_window_s(bundle);
-    std::vector<model::DecodeRequest> requests;
-    {
-        StageTimer timer(timings, "encode");
-        Audio a = at_model_rate(bundle, audio);
-        auto& codec = bundle.audio_codec();
-        for (const auto& w : audio_windows(a, size_t(std::lround(window_s * a.sample_rate_hz)))) {
-            model::DecodeRequest r;
-            r.input = V.audio_frames(codec.encode(w));
-            double dur = double(w.size()) / a.sample_rate_hz;
-            // Dense piano: ~20 notes/s with an onset, an offset and a shift each, plus the tie section.
-            r.max_steps = cap(s, 64 + int(std::ceil(100.0 * dur)), V.max_length(Modality::Midi) - 1);
-            requests.push_back(std::move(r));
-        }
-    }
+    // Dense piano: ~20 notes/s with an onset, an offset and a shift each, plus the tie section.
+    auto requests = audio_window_requests(bundle, audio, window_s, timings, [&](double dur) {
+        return cap(s, 64 + int(std::ceil(100.0 * dur)), V.max_length(Modality::Midi) - 1);
+    });
     auto results = run_decode(tr, requests, Modality::Midi, sampler_for(SamplerDefault::TopP, s), s, kRepetitionStop,
                               timings);
     StageTimer timer(timings, "stitch");
@@ -353,24 +363,12 @@ Audio image_to_audio(model::ModelBundle& bundle, const std::vector<cv::Mat>& sys
 
 std::vector<cv::Mat> audio_to_image(model::ModelBundle& bundle, const Audio& audio, const DecodeSettings& s,
                                     Timings* timings) {
-    require_token_input(bundle, "audio");
     auto& tr = bundle.translator("a2i");
     const auto& V = bundle.vocabulary();
-    const double window_s = audio_window_s(bundle);
-    std::vector<model::DecodeRequest> requests;
-    {
-        StageTimer timer(timings, "encode");
-        Audio a = at_model_rate(bundle, audio);
-        auto& codec = bundle.audio_codec();
-        for (const auto& w : audio_windows(a, size_t(std::lround(window_s * a.sample_rate_hz)))) {
-            model::DecodeRequest r;
-            r.input = V.audio_frames(codec.encode(w));
-            double dur = double(w.size()) / a.sample_rate_hz;
-            // About 8 code columns of a full system per second of music, plus height and SEP frames.
-            r.max_steps = cap(s, 16 + int(std::ceil(dur * 8.0)) * (V.max_height() + 1), V.max_length(Modality::Image) - 1);
-            requests.push_back(std::move(r));
-        }
-    }
+    // About 8 code columns of a full system per second of music, plus height and SEP frames.
+    auto requests = audio_window_requests(bundle, audio, audio_window_s(bundle), timings, [&](double dur) {
+        return cap(s, 16 + int(std::ceil(dur * 8.0)) * (V.max_height() + 1), V.max_length(Modality::Image) - 1);
+    });
     auto results = run_decode(tr, requests, Modality::Image, sampler_for(SamplerDefault::Multinomial, s), s, 0, timings);
     return decode_images(bundle, results, timings, "audio window");
 }

@@ -197,7 +197,10 @@ TEST(SynthCli, RendersAndFailsCleanly) {
         std::ofstream(dir / "bad.mid", std::ios::binary) << "MThd garbage that is not a midi file";
     }
     std::string exe = UMT_EXE;
-    std::string env = std::string("UMT_SOUNDFONT=") + kSmallFont + " ";
+    // No model bundle (an empty folder): the default engine is FluidSynth and --engine neural fails,
+    // whatever bundle ships in models/default.
+    fs::create_directories(dir / "no-bundle");
+    std::string env = std::string("UMT_SOUNDFONT=") + kSmallFont + " UMT_MODELS=" + (dir / "no-bundle").string() + " ";
     auto run = [&](const std::string& args) { return std::system((env + exe + " -q synth " + args + " 2>/dev/null").c_str()); };
     EXPECT_EQ(run((dir / "a.mid").string() + " -o " + (dir / "a.wav").string()), 0);
     auto a = umt::read_audio((dir / "a.wav").string());

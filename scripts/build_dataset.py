@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dataset import audio as audio_mod  # noqa: E402
-from dataset import build, engrave  # noqa: E402
+from datafactory import audio as audio_mod  # noqa: E402
+from datafactory import build, engrave  # noqa: E402
 
 VERSION = "1"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,7 +7,7 @@ of StaffLines in the SVG), makes scan-like variants of every page, runs `umt sys
 on each variant and prints a table of system-detection accuracy.
 
 Variants: clean, scan (fixed 1 degree / blur / noise), scan-binarized, rotated-2.5,
-degraded (the data factory's random page degradation, scripts/dataset/images.py, fixed
+degraded (the data factory's random page degradation, scripts/datafactory/images.py, fixed
 seed), and the same pages rendered at 300 dpi: 300dpi (clean) and 300dpi-degraded.
 
 usage: scripts/check_layout.py [--umt build/umt] [--scores 20] [--work build-media/layout-check]
@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from dataset.images import scan_augment  # noqa: E402  (the factory's own degradation)
+from datafactory.images import scan_augment  # noqa: E402  (the factory's own degradation)
 
 DPI = 150
 HI_DPI = 300

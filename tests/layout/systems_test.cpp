@@ -99,7 +99,7 @@ cv::Mat scan_like(const cv::Mat& page, double deg, unsigned seed) {
     return noisy;
 }
 
-// The data factory's kind of degradation (scripts/dataset/images.py) with fixed draws:
+// The data factory's kind of degradation (scripts/datafactory/images.py) with fixed draws:
 // tinted paper, uneven lighting from a coarse 3x3 field, rotation, blur, sensor noise,
 // and optionally a hard threshold.
 cv::Mat factory_like(const cv::Mat& page, double paper, double deg, double blur, double noise, int binarize_at, unsigned seed) {

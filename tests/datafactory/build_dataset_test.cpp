@@ -48,7 +48,7 @@ std::vector<json> read_jsonl(const fs::path& p) {
 
 int run_build(const fs::path& out, const std::string& extra) {
     std::string cmd = "nice -n 10 /usr/bin/python3 " + (kSource / "scripts/build_dataset.py").string() +
-                      " --corpus " + (kSource / "tests/data/dataset/corpus").string() + " --out " + out.string() +
+                      " --corpus " + (kSource / "tests/data/datafactory/corpus").string() + " --out " + out.string() +
                       " --umt " + UMT_EXE + " --seed 5 --generated-measures 8 16 " + extra + " > " + (out.string() + ".log") + " 2>&1";
     return std::system(cmd.c_str());
 }
@@ -199,7 +199,7 @@ void check_resume_and_determinism(const fs::path& root) {
 
 // The pure-Python pieces (SMF, LMX slicing, humanization, augmentation, shifts).
 TEST(BuildDataset, FactoryUnitChecksPass) {
-    std::string cmd = "/usr/bin/python3 " + (kSource / "tests/dataset/factory_units.py").string() + " > " +
+    std::string cmd = "/usr/bin/python3 " + (kSource / "tests/datafactory/factory_units.py").string() + " > " +
                       (fs::temp_directory_path() / "umt-factory-units.log").string() + " 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << slurp(fs::temp_directory_path() / "umt-factory-units.log");
 }

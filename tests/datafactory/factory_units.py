@@ -10,7 +10,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 
-from dataset import audio, build, humanize, images, lmx, musicxml, smf  # noqa: E402
+from datafactory import audio, build, humanize, images, lmx, musicxml, smf  # noqa: E402
 
 SCORE = """<?xml version="1.0"?>
 <score-partwise version="4.0"><part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>

@@ -125,6 +125,25 @@ FluidSynthRenderer::FluidSynthRenderer(const FluidSynthOptions& opts) : impl_(ne
 
 FluidSynthRenderer::~FluidSynthRenderer() = default;
 
+namespace {
+
+// Wraps rendered samples; a peak above full scale is scaled down, never clipped.
+Audio finished_audio(std::vector<float> samples, int sample_rate_hz, const std::string& what) {
+    Audio audio;
+    audio.sample_rate_hz = sample_rate_hz;
+    audio.samples = std::move(samples);
+    float peak = 0.f;
+    for (float v : audio.samples) peak = std::max(peak, std::fabs(v));
+    if (peak > 0.999f) {
+        float scale = 0.999f / peak;
+        for (float& v : audio.samples) v *= scale;
+        spdlog::info("{}: peak {:.2f} above full scale; scaled by {:.3f} instead of clipping", what, peak, scale);
+    }
+    return audio;
+}
+
+}  // namespace
+
 Audio FluidSynthRenderer::render(const Performance& perf) {
     if (perf.notes.empty()) throw Error("synth: the performance has no notes to render");
     fluid_synth_t* synth = impl_->synth;
@@ -208,17 +227,7 @@ Audio FluidSynthRenderer::render(const Performance& perf) {
     size_t notes_end = out.size();
     impl_->render_tail(out, opts_, notes_end);
 
-    Audio audio;
-    audio.sample_rate_hz = opts_.sample_rate_hz;
-    audio.samples = std::move(out);
-    float peak = 0.f;
-    for (float v : audio.samples) peak = std::max(peak, std::fabs(v));
-    if (peak > 0.999f) {
-        float scale = 0.999f / peak;
-        for (float& v : audio.samples) v *= scale;
-        spdlog::info("synth: peak {:.2f} above full scale; scaled by {:.3f} instead of clipping", peak, scale);
-    }
-    return audio;
+    return finished_audio(std::move(out), opts_.sample_rate_hz, "synth");
 }
 
 namespace {
@@ -268,17 +277,7 @@ Audio FluidSynthRenderer::render_midi(const std::string& smf_bytes, const std::s
     if (pc.note_ons == 0) throw Error(source, "MIDI file has no notes to render (or FluidSynth could not parse it)");
     for (int ch = 0; ch < 16; ++ch) fluid_synth_cc(synth, ch, 64, 0);
     impl_->render_tail(out, opts_, out.size());
-    Audio audio;
-    audio.sample_rate_hz = opts_.sample_rate_hz;
-    audio.samples = std::move(out);
-    float peak = 0.f;
-    for (float v : audio.samples) peak = std::max(peak, std::fabs(v));
-    if (peak > 0.999f) {
-        float scale = 0.999f / peak;
-        for (float& v : audio.samples) v *= scale;
-        spdlog::info("synth: {}: peak {:.2f} above full scale; scaled by {:.3f} instead of clipping", source, peak, scale);
-    }
-    return audio;
+    return finished_audio(std::move(out), opts_.sample_rate_hz, "synth: " + source);
 }
 
 Audio render_fluidsynth(const Performance& perf, const FluidSynthOptions& opts) {

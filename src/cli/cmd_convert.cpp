@@ -8,6 +8,7 @@
 #include "umt/core/error.hpp"
 #include "umt/core/files.hpp"
 #include "umt/core/playback.hpp"
+#include "umt/core/quantize.hpp"
 #include "umt/io/lmx.hpp"
 #include "umt/io/midi.hpp"
 #include "umt/io/musicxml.hpp"
@@ -84,7 +85,8 @@ void convert_one(const Job& job, const ConvertArgs& a, std::string out_format) {
         bool zip = bytes.compare(0, 4, "PK\x03\x04") == 0;
         score = zip ? parse_mxl(bytes, job.input) : parse_musicxml(bytes, job.input);
     } else if (in_format == "mid") {
-        throw Error(job.input, "MIDI -> notation is not supported yet (no quantizer in this build)");
+        // A performance has no notation: quantize it into a best-effort two-staff piano score.
+        score = quantize_performance(parse_midi(bytes, job.input));
     } else {
         throw Error(job.input, "unknown input format '" + in_format + "'");
     }

@@ -159,6 +159,22 @@ TEST_F(ConvertCli, ScoreToMidi) {
     EXPECT_NEAR(perf.notes[1].onset_s, 0.5, 1e-3);  // 120 qpm by default
 }
 
+// MIDI -> notation goes through the quantizer: a score played back and quantized again keeps its notes.
+TEST_F(ConvertCli, MidiToMusicXmlQuantizes) {
+    write("q.lmx", "measure time beats:4 beat-type:4 clef:G2 C4 voice:1 quarter D4 quarter E4 half\n");
+    ASSERT_EQ(umt("convert " + p("q.lmx") + " -o " + p("q.mid")).rc, 0);
+    CliRun r = umt("convert " + p("q.mid") + " -o " + p("q.musicxml"));
+    ASSERT_EQ(r.rc, 0) << r.err;
+    ASSERT_EQ(umt("convert " + p("q.musicxml") + " -o " + p("q2.mid")).rc, 0);
+    umt::Performance a = umt::read_midi(p("q.mid")), b = umt::read_midi(p("q2.mid"));
+    ASSERT_EQ(a.notes.size(), b.notes.size());
+    for (size_t i = 0; i < a.notes.size(); ++i) {
+        EXPECT_EQ(a.notes[i].pitch, b.notes[i].pitch);
+        EXPECT_NEAR(a.notes[i].onset_s, b.notes[i].onset_s, 1e-3);
+        EXPECT_NEAR(a.notes[i].offset_s, b.notes[i].offset_s, 1e-3);
+    }
+}
+
 TEST_F(ConvertCli, BadInputsFailCleanly) {
     std::string score = first_dev_score();
     if (!score.empty()) {
@@ -178,5 +194,5 @@ TEST_F(ConvertCli, BadInputsFailCleanly) {
     expect_clean_failure("empty.musicxml", "from-empty.lmx", "empty");
     expect_clean_failure("missing.mxl", "missing.lmx", "no such file");
     write("song.mid", "MThd");
-    expect_clean_failure("song.mid", "song.musicxml", "not supported yet");
+    expect_clean_failure("song.mid", "song.musicxml", "unexpected end of data");
 }

@@ -57,6 +57,17 @@ def write_midi(path, notes, pedals=(), program=0, channel=0):
     os.replace(tmp, path)
 
 
+def _read_varlen(data, pos):
+    """Reads a variable-length quantity at pos; returns (value, position after it)."""
+    value = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            return value, pos
+
+
 def read_midi(path):
     """Notes (seconds) and pedal events of any format-0/1 SMF, honouring tempo changes."""
     with open(path, "rb") as f:
@@ -78,37 +89,19 @@ def read_midi(path):
         tick = 0
         status = 0
         while pos < end:
-            delta = 0
-            while True:
-                b = data[pos]
-                pos += 1
-                delta = (delta << 7) | (b & 0x7F)
-                if not b & 0x80:
-                    break
+            delta, pos = _read_varlen(data, pos)
             tick += delta
             b = data[pos]
             if b == 0xFF:
                 mtype, pos = data[pos + 1], pos + 2
-                ln = 0
-                while True:
-                    c = data[pos]
-                    pos += 1
-                    ln = (ln << 7) | (c & 0x7F)
-                    if not c & 0x80:
-                        break
+                ln, pos = _read_varlen(data, pos)
                 if mtype == 0x51:
                     tempos.append((tick, int.from_bytes(data[pos:pos + 3], "big")))
                 pos += ln
                 continue
             if b in (0xF0, 0xF7):
                 pos += 1
-                ln = 0
-                while True:
-                    c = data[pos]
-                    pos += 1
-                    ln = (ln << 7) | (c & 0x7F)
-                    if not c & 0x80:
-                        break
+                ln, pos = _read_varlen(data, pos)
                 pos += ln
                 continue
             if b & 0x80:

@@ -5,6 +5,10 @@
 
 namespace umt {
 
+namespace {
+constexpr double kDefaultTempoQpm = 120.0;  // MIDI's tempo until the first tempo event
+}  // namespace
+
 double Performance::end_s() const {
     double end = 0.0;
     for (const auto& n : notes) end = std::max(end, n.offset_s);
@@ -48,6 +52,29 @@ Performance Performance::with_sustain_applied() const {
                 break;
             }
     return out;
+}
+
+double seconds_to_quarters(const std::vector<TempoChange>& tempos, double t_s) {
+    double q = 0.0, t = 0.0, qpm = kDefaultTempoQpm;
+    for (const auto& tc : tempos) {
+        if (tc.time_s >= t_s) break;
+        q += (tc.time_s - t) * qpm / 60.0;
+        t = tc.time_s;
+        qpm = tc.qpm;
+    }
+    return q + (t_s - t) * qpm / 60.0;
+}
+
+double quarters_to_seconds(const std::vector<TempoChange>& tempos, double q_target) {
+    double q = 0.0, t = 0.0, qpm = kDefaultTempoQpm;
+    for (const auto& tc : tempos) {
+        const double q_next = q + (tc.time_s - t) * qpm / 60.0;
+        if (q_next >= q_target) break;
+        q = q_next;
+        t = tc.time_s;
+        qpm = tc.qpm;
+    }
+    return t + (q_target - q) * 60.0 / qpm;
 }
 
 }  // namespace umt

@@ -13,18 +13,6 @@ namespace umt {
 
 namespace {
 
-// Local tempo-map conversion (kept here so that the core library does not depend on io/).
-double to_quarters(const std::vector<TempoChange>& tempos, double t_s) {
-    double q = 0.0, t = 0.0, qpm = 120.0;
-    for (const auto& tc : tempos) {
-        if (tc.time_s >= t_s) break;
-        q += (tc.time_s - t) * qpm / 60.0;
-        t = tc.time_s;
-        qpm = tc.qpm;
-    }
-    return q + (t_s - t) * qpm / 60.0;
-}
-
 struct QNote {
     int64_t on, off;  // grid units
     int pitch, velocity;
@@ -166,8 +154,8 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
     std::map<int, int> programs;
     for (const auto& n : perf.notes) {
         QNote q;
-        q.on = std::llround(to_quarters(tempos, n.onset_s) * g);
-        q.off = std::max(q.on + 1, static_cast<int64_t>(std::llround(to_quarters(tempos, n.offset_s) * g)));
+        q.on = std::llround(seconds_to_quarters(tempos, n.onset_s) * g);
+        q.off = std::max(q.on + 1, static_cast<int64_t>(std::llround(seconds_to_quarters(tempos, n.offset_s) * g)));
         q.pitch = std::clamp(n.pitch, 0, 127);
         q.velocity = n.velocity;
         notes.push_back(q);

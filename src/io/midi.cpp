@@ -440,27 +440,4 @@ std::string write_midi(const Performance& perf_in, int ticks_per_quarter) {
 
 void save_midi(const Performance& perf, const std::string& path) { write_file_atomic(path, write_midi(perf)); }
 
-double seconds_to_quarters(const std::vector<TempoChange>& tempos, double t_s) {
-    double q = 0.0, t = 0.0, qpm = kDefaultQpm;
-    for (const auto& tc : tempos) {
-        if (tc.time_s >= t_s) break;
-        q += (tc.time_s - t) * qpm / 60.0;
-        t = tc.time_s;
-        qpm = tc.qpm;
-    }
-    return q + (t_s - t) * qpm / 60.0;
-}
-
-double quarters_to_seconds(const std::vector<TempoChange>& tempos, double q_target) {
-    double q = 0.0, t = 0.0, qpm = kDefaultQpm;
-    for (const auto& tc : tempos) {
-        const double q_next = q + (tc.time_s - t) * qpm / 60.0;
-        if (q_next >= q_target) break;
-        q = q_next;
-        t = tc.time_s;
-        qpm = tc.qpm;
-    }
-    return t + (q_target - q) * 60.0 / qpm;
-}
-
 }  // namespace umt

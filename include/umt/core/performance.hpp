@@ -37,4 +37,9 @@ struct Performance {
     Performance with_sustain_applied() const;
 };
 
+// Position in quarter notes of a time along a tempo map (120 qpm before the first change or
+// when the map is empty), and its inverse. Used to compare and quantize in score time.
+double seconds_to_quarters(const std::vector<TempoChange>& tempos, double t_s);
+double quarters_to_seconds(const std::vector<TempoChange>& tempos, double quarters);
+
 }  // namespace umt

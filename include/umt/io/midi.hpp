@@ -18,9 +18,4 @@ Performance read_midi(const std::string& path);
 std::string write_midi(const Performance& perf, int ticks_per_quarter = 480);
 void save_midi(const Performance& perf, const std::string& path);  // atomic
 
-// Position in quarter notes of a time along a tempo map (120 qpm before the first change or
-// when the map is empty), and its inverse. Used to compare and quantize in score time.
-double seconds_to_quarters(const std::vector<TempoChange>& tempos, double t_s);
-double quarters_to_seconds(const std::vector<TempoChange>& tempos, double quarters);
-
 }  // namespace umt

@@ -4,6 +4,13 @@
 Without --checkpoint it writes a randomly initialised bundle with the real interface and
 shapes: tests and benchmarks export one into a temporary folder at run time.
 Never export a random bundle into models/default: that folder holds trained bundles.
+
+Trained codecs (scripts/train_codec.py writes RUN/codec.pt) go in with --image-codec and
+--audio-codec; with --codecs-only the bundle holds only them (no translator yet):
+
+  export_bundle.py models/default --codecs-only --staff-height 32 \
+      --image-codec runs/image/codec.pt --audio-codec runs/audio/codec.pt --lmx-vocab VOCAB
+Codec weights are stored in float16 (half the size on disk); umt loads them as float32.
 """
 import argparse
 import os
@@ -12,7 +19,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from umt_model.bundle import export_bundle, new_random  # noqa: E402
+from umt_model.bundle import export_bundle, load_trained_codec, new_random  # noqa: E402
 from umt_model.network import default_network  # noqa: E402
 from umt_model.vocab import PAD, RVQ_MODALITIES, Layout, default_params  # noqa: E402
 
@@ -42,7 +49,23 @@ def main():
                          "stop at varied lengths so tests exercise the stop rule")
     ap.add_argument("--rvq-end-bias", type=float, default=0.0,
                     help="the same for the end tokens of the image and audio codebooks")
+    ap.add_argument("--image-codec", help="trained image codec (codec.pt from train_codec.py)")
+    ap.add_argument("--audio-codec", help="trained audio codec (codec.pt from train_codec.py)")
+    ap.add_argument("--codecs-only", action="store_true", help="a bundle with the codecs and no translator")
+    ap.add_argument("--name", default=None, help="bundle name in the manifest")
     args = ap.parse_args()
+    trained_codecs = {}
+    for kind, path in (("image", args.image_codec), ("audio", args.audio_codec)):
+        if path:
+            trained_codecs[kind] = load_trained_codec(path, kind)
+    if "image" in trained_codecs:
+        args.codebook_size = trained_codecs["image"][1]["codebook_size"]
+    if "audio" in trained_codecs:
+        cfg = trained_codecs["audio"][1]
+        args.sample_rate, args.hop = cfg["sample_rate"], cfg["hop_samples"]
+        if "image" in trained_codecs and cfg["codebook_size"] != args.codebook_size:
+            sys.exit("export_bundle: the image and audio codecs have different codebook sizes")
+        args.codebook_size = cfg["codebook_size"]
 
     if args.checkpoint:
         ck = torch.load(args.checkpoint, map_location="cpu")
@@ -82,8 +105,22 @@ def main():
                     model.out.bias[e] += bias
         training = {"note": f"randomly initialised (seed {args.seed}); not trained", "steps": 0}
         metrics = {}
-    export_bundle(args.out, {"i2a": model, "a2i": model}, image_codec, audio_codec, vocab_params, network,
-                  modalities, training, metrics, name="random" if not args.checkpoint else "trained")
+    half = False
+    if trained_codecs:
+        half = True
+        training = {"codecs": {}}
+        if "image" in trained_codecs:
+            image_codec, cfg, info = trained_codecs["image"]
+            training["codecs"]["image"] = info
+        if "audio" in trained_codecs:
+            audio_codec, cfg, info = trained_codecs["audio"]
+            training["codecs"]["audio"] = info
+    translators = {} if args.codecs_only else {"i2a": model, "a2i": model}
+    if args.codecs_only:
+        network = {}
+    name = args.name or ("random" if not (args.checkpoint or trained_codecs) else "trained")
+    export_bundle(args.out, translators, image_codec, audio_codec, vocab_params, network,
+                  modalities, training, metrics, name=name, half_codecs=half)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ def script_translator(model):
 
 
 def export_bundle(out_dir, translators, image_codec, audio_codec, vocab_params, network, modalities,
-                  training=None, metrics=None, name="umt"):
-    """translators: {"i2a": Translator, "a2i": Translator} (the same object may serve both)."""
+                  training=None, metrics=None, name="umt", half_codecs=False):
+    """translators: {"i2a": Translator, "a2i": Translator} (the same object may serve both; {} for a
+    codecs-only bundle). half_codecs stores codec weights as float16 (umt loads them as float32)."""
     os.makedirs(out_dir, exist_ok=True)
     files = {}
     written = {}
@@ -45,7 +46,10 @@ def export_bundle(out_dir, translators, image_codec, audio_codec, vocab_params, 
     for kind, codec in (("image", image_codec), ("audio", audio_codec)):
         codec.eval()
         fname = f"{kind}_codec.pt"
-        torch.jit.save(torch.jit.script(codec), os.path.join(out_dir, fname))
+        scripted = torch.jit.script(codec)
+        if half_codecs:
+            scripted = scripted.half()
+        torch.jit.save(scripted, os.path.join(out_dir, fname))
         codecs[kind] = fname
     for fname in sorted(set(entry.values()) | set(codecs.values())):
         path = os.path.join(out_dir, fname)
@@ -72,6 +76,27 @@ def export_bundle(out_dir, translators, image_codec, audio_codec, vocab_params, 
     os.chmod(tmp, 0o644)
     os.replace(tmp, os.path.join(out_dir, "manifest.json"))
     return manifest
+
+
+def load_trained_codec(path, kind):
+    """(codec module, config, training info) from a codec.pt written by scripts/train_codec.py."""
+    ck = torch.load(path, map_location="cpu")
+    cfg = ck["config"]
+    if cfg.get("kind") != kind:
+        raise ValueError(f"{path}: a {cfg.get('kind')} codec, not {kind}")
+    if kind == "image":
+        codec = ImageCodec(cfg["codebook_size"], cfg["arch"])
+    else:
+        codec = AudioCodec(cfg["codebook_size"], cfg["hop_samples"], cfg["arch"])
+    codec.load_state_dict(ck["model"])
+    codec.eval()
+    return codec, cfg, dict(ck.get("training", {}), arch=cfg["arch"], codebook_size=cfg["codebook_size"])
+
+
+def load_codec(bundle_dir, kind):
+    """The bundle's TorchScript codec as float32 (weights may be stored as float16)."""
+    m = load_manifest(bundle_dir)
+    return torch.jit.load(os.path.join(bundle_dir, m["codecs"][kind])).float()
 
 
 def load_manifest(bundle_dir):

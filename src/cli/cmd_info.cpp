@@ -6,6 +6,8 @@
 
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
+#include "umt/io/lmx.hpp"
+#include "umt/tokens/midi_tokens.hpp"
 #include "umt/model/bundle.hpp"
 #include "umt/model/runtime.hpp"
 
@@ -16,7 +18,18 @@ void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
     sub->fallthrough();  // umt info --models DIR as well as umt --models DIR info
     auto threads = std::make_shared<int>(0);
     sub->add_option("--threads", *threads, "Threads for the network (default: all cores)")->check(CLI::NonNegativeNumber);
-    sub->callback([&g, &rc, threads] {
+    auto vocab = std::make_shared<std::string>();
+    sub->add_option("--vocabulary", *vocab, "Print this build's LMX or MIDI token vocabulary, one token a line, and exit")
+        ->check(CLI::IsMember({"lmx", "midi"}));
+    sub->callback([&g, &rc, threads, vocab] {
+        if (!vocab->empty()) {
+            if (*vocab == "lmx")
+                for (const auto& t : lmx::vocabulary()) std::cout << t << "\n";
+            else
+                for (int i = 0; i < midi_tokens::vocab_size(); ++i) std::cout << midi_tokens::token_name(i) << "\n";
+            rc = kOk;
+            return;
+        }
         std::string dir = resolve_models_dir(g);
         std::cout << "umt " << UMT_VERSION << ", libtorch " << umt::model::torch_version() << "\n";
         if (!std::filesystem::exists(std::filesystem::path(dir) / "manifest.json")) {

@@ -115,7 +115,7 @@ std::string ModelBundle::summary() const {
     o << "bundle:      " << dir_ << "\n";
     o << "name:        " << m.value("name", "?") << " (format version " << m["format_version"] << ", exported with torch "
       << m.value("torch_version", "?") << ")\n";
-    if (m.contains("network")) {
+    if (m.contains("network") && m["network"].value("width", 0) > 0) {
         const auto& n = m["network"];
         o << "network:     width " << n.value("width", 0) << ", " << n.value("heads", 0) << " heads, "
           << n.value("encoder_layers", 0) << "+" << n.value("decoder_layers", 0) << " layers, sub-decoder "

@@ -19,6 +19,7 @@ torch::jit::Module load_codec(const std::string& path) {
         throw Error(path, "not a loadable TorchScript codec (" + msg.substr(0, msg.find('\n')) + ")");
     }
     m.eval();
+    m.to(torch::kFloat);  // bundles may store codec weights as float16
     for (const char* name : {"encode", "decode"})
         if (!m.find_method(name)) throw Error(path, std::string("the codec lacks the method ") + name);
     return m;

@@ -13,17 +13,7 @@
 
 namespace umt::tasks {
 
-using tokens::Frame;
-using tokens::Modality;
-
-namespace {
-
-constexpr int kCell = model::ImageCodec::kDownsample;
-// Single-stream outputs (LMX, MIDI events) stop when they loop; audio and images legitimately
-// repeat codes (silence, white columns), so only their length limit guards them.
-constexpr int kRepetitionStop = 6;
-
-model::GrayImage to_gray(const cv::Mat& m) {
+model::GrayImage to_codec_image(const cv::Mat& m) {
     if (m.type() != CV_8UC1) throw Error("internal: system images must be 8-bit gray");
     model::GrayImage g;
     g.height = m.rows;
@@ -36,7 +26,7 @@ model::GrayImage to_gray(const cv::Mat& m) {
     return g;
 }
 
-cv::Mat to_mat(const model::GrayImage& g) {
+cv::Mat from_codec_image(const model::GrayImage& g) {
     cv::Mat m(g.height, g.width, CV_8UC1);
     for (int y = 0; y < g.height; ++y) {
         uint8_t* row = m.ptr<uint8_t>(y);
@@ -45,6 +35,16 @@ cv::Mat to_mat(const model::GrayImage& g) {
     }
     return m;
 }
+
+using tokens::Frame;
+using tokens::Modality;
+
+namespace {
+
+constexpr int kCell = model::ImageCodec::kDownsample;
+// Single-stream outputs (LMX, MIDI events) stop when they loop; audio and images legitimately
+// repeat codes (silence, white columns), so only their length limit guards them.
+constexpr int kRepetitionStop = 6;
 
 // The network reads image and audio inputs as codec tokens; a bundle whose manifest chose the
 // convolutional "features" stem for a modality needs an interface this runtime does not drive yet.
@@ -113,7 +113,7 @@ std::vector<cv::Mat> decode_images(model::ModelBundle& bundle, const std::vector
     for (size_t i = 0; i < results.size(); ++i) {
         size_t before = out.size();
         for (const auto& grid : V.to_image(results[i].frames))
-            if (grid.cols > 0 && grid.rows > 0) out.push_back(to_mat(codec.decode(grid)));
+            if (grid.cols > 0 && grid.rows > 0) out.push_back(from_codec_image(codec.decode(grid)));
         if (out.size() == before) spdlog::warn("{} {}: the model produced no image; skipped", what, i + 1);
     }
     if (out.empty()) throw Error("the model produced no image for any " + std::string(what));
@@ -132,7 +132,7 @@ OmrResult recognize(model::ModelBundle& bundle, const std::vector<cv::Mat>& syst
         StageTimer timer(timings, "encode");
         auto& codec = bundle.image_codec();
         for (const auto& sys : systems) {
-            auto grid = codec.encode(to_gray(sys));
+            auto grid = codec.encode(to_codec_image(sys));
             model::DecodeRequest r;
             r.input = V.image_frames({grid});
             // A dense piano column (16 px at the model's staff height) holds a few notes of a few
@@ -328,7 +328,7 @@ Audio image_to_audio(model::ModelBundle& bundle, const std::vector<cv::Mat>& sys
         StageTimer timer(timings, "encode");
         auto& codec = bundle.image_codec();
         std::vector<tokens::CodeGrid> grids;
-        for (const auto& sys : systems) grids.push_back(codec.encode(to_gray(sys)));
+        for (const auto& sys : systems) grids.push_back(codec.encode(to_codec_image(sys)));
         for (size_t i = 0; i < grids.size();) {
             size_t n = std::min(size_t(systems_per_call), grids.size() - i);
             model::DecodeRequest r;

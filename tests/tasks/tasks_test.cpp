@@ -5,10 +5,12 @@
 #include <cmath>
 #include <random>
 
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "tasks_fixture.hpp"
 #include "umt/core/error.hpp"
+#include "umt/core/files.hpp"
 #include "umt/io/audio.hpp"
 #include "umt/io/image.hpp"
 #include "umt/io/midi.hpp"
@@ -258,6 +260,59 @@ TEST_F(TasksTest, AudioToImageDirectAndStaged) {
     auto b = umt("a2i", "--pipeline staged " + wav + " -o " + path("staged.png") + " --max-len 200 --seed 4");
     if (b.rc == 0) EXPECT_EQ(cv::imread(path("staged.png"), cv::IMREAD_UNCHANGED).cols % 16, 0);
     else EXPECT_NE(b.output.find("no notes to engrave"), std::string::npos) << b.output;
+}
+
+// umt codec: encode + decode through the bundle's codecs; a codes file decodes to the same output.
+TEST_F(TasksTest, CodecImageRoundTripAndCodesFileDecodeAgree) {
+    std::string png = system_png();
+    auto a = umt("codec image", png + " -o " + path("a.png") + " --codes " + path("codes.json"));
+    ASSERT_EQ(a.rc, 0) << a.output;
+    cv::Mat out = cv::imread(path("a.png"), cv::IMREAD_UNCHANGED);
+    ASSERT_FALSE(out.empty());
+    EXPECT_EQ(out.rows % 16, 0);
+    EXPECT_EQ(out.cols % 16, 0);
+    auto b = umt("codec image", path("codes.json") + " -o " + path("b.png"));
+    ASSERT_EQ(b.rc, 0) << b.output;
+    cv::Mat again = cv::imread(path("b.png"), cv::IMREAD_UNCHANGED);
+    ASSERT_EQ(again.size(), out.size());
+    EXPECT_EQ(cv::countNonZero(again != out), 0);
+    auto j = nlohmann::json::parse(read_file(path("codes.json")));
+    ASSERT_EQ(j["systems"].size(), 1u);
+    EXPECT_EQ(j["systems"][0]["rows"].get<int>() * 16, out.rows);
+    EXPECT_EQ(j["systems"][0]["cols"].get<int>() * 16, out.cols);
+}
+
+TEST_F(TasksTest, CodecAudioKeepsLengthAndRateAndCodesDecodeToTheSameSamples) {
+    std::string wav = sine_wav(2.0, 22050);
+    auto a = umt("codec audio", wav + " -o " + path("a.wav") + " --codes " + path("codes.json"));
+    ASSERT_EQ(a.rc, 0) << a.output;
+    Audio back = read_audio(path("a.wav"));
+    EXPECT_EQ(back.sample_rate_hz, 22050);  // the input's rate
+    EXPECT_NEAR(back.duration_s(), 2.0, 0.03);
+    auto j = nlohmann::json::parse(read_file(path("codes.json")));
+    EXPECT_EQ(j["frames"].size(), size_t((2 * 16000 + 319) / 320));  // 16 kHz, hop 320
+    auto b = umt("codec audio", path("codes.json") + " -o " + path("b.wav"));
+    ASSERT_EQ(b.rc, 0) << b.output;
+    auto c = umt("codec audio", wav + " --rate 16000 -o " + path("c.wav"));
+    ASSERT_EQ(c.rc, 0) << c.output;
+    Audio from_codes = read_audio(path("b.wav")), direct = read_audio(path("c.wav"));
+    ASSERT_EQ(from_codes.samples.size(), direct.samples.size());
+    for (size_t i = 0; i < direct.samples.size(); ++i) ASSERT_NEAR(from_codes.samples[i], direct.samples[i], 1e-4) << i;
+}
+
+TEST_F(TasksTest, CodecRejectsForeignOrDamagedCodesFiles) {
+    write_file_atomic(path("audio.json"), R"({"format": "umt-codes", "kind": "audio", "sample_rate": 16000,
+        "hop_samples": 320, "frames": [[1, 2, 3, 4]]})");
+    auto a = umt("codec image", path("audio.json") + " -o " + path("x.png"));
+    EXPECT_EQ(a.rc, 1);
+    EXPECT_NE(a.output.find("holds audio codes, not image codes"), std::string::npos) << a.output;
+    write_file_atomic(path("bad.json"), R"({"format": "umt-codes", "kind": "audio", "sample_rate": 16000,
+        "hop_samples": 320, "frames": [[1, 2, 3, 99999]]})");
+    auto b = umt("codec audio", path("bad.json") + " -o " + path("x.wav"));
+    EXPECT_EQ(b.rc, 1);
+    EXPECT_NE(b.output.find("outside the codebook"), std::string::npos) << b.output;
+    EXPECT_FALSE(fs::exists(path("x.wav")));
+    EXPECT_FALSE(fs::exists(path("x.png")));
 }
 
 TEST(TaskSettings, SamplerDefaultsFollowTheDesign) {

@@ -75,6 +75,10 @@ std::vector<cv::Mat> prepare_systems(const cv::Mat& gray, int staff_height_px, i
 // The systems of every page of an image or PDF file, through prepare_systems.
 std::vector<cv::Mat> read_systems(model::ModelBundle& bundle, const std::string& path, Timings* timings = nullptr);
 
+// 8-bit gray system image <-> the codec's float image (1 = white paper).
+model::GrayImage to_codec_image(const cv::Mat& gray);
+cv::Mat from_codec_image(const model::GrayImage& image);
+
 // Systems stacked top to bottom on a white page as wide as the widest, with gap_px between them.
 cv::Mat stack_page(const std::vector<cv::Mat>& systems, int gap_px = 16);
 

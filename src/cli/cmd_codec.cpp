@@ -1,0 +1,211 @@
+// umt codec image|audio: round-trip files through the bundle's codecs (encode, then decode), keep
+// the codes (--codes), or decode a codes file back to an image or audio.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "umt/cli/common.hpp"
+#include "umt/core/error.hpp"
+#include "umt/core/files.hpp"
+#include "umt/io/audio.hpp"
+#include "umt/io/image.hpp"
+#include "umt/model/bundle.hpp"
+#include "umt/tasks/tasks.hpp"
+
+namespace umt::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCodesFormat = "umt-codes";
+
+struct CodecArgs {
+    std::vector<std::string> inputs;
+    std::string output;
+    std::string codes;
+    int rate_hz = 0;
+    int threads = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool is_codes_file(const std::string& path) { return extension_of(path) == "json"; }
+
+nlohmann::json read_codes(const std::string& path, const std::string& kind) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(read_file(path));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("not a codes file (invalid JSON: ") + e.what() + ")");
+    }
+    if (!j.is_object() || j.value("format", "") != kCodesFormat)
+        throw Error(path, std::string("not a codes file (\"format\" is not \"") + kCodesFormat + "\")");
+    if (j.value("kind", "") != kind)
+        throw Error(path, "holds " + j.value("kind", std::string("?")) + " codes, not " + kind + " codes");
+    return j;
+}
+
+std::array<int, tokens::kSlots> code_cell(const nlohmann::json& cell, int codebook_size, const std::string& path) {
+    if (!cell.is_array() || cell.size() != size_t(tokens::kSlots))
+        throw Error(path, "every code cell must be an array of " + std::to_string(tokens::kSlots) + " integers");
+    std::array<int, tokens::kSlots> out{};
+    for (int j = 0; j < tokens::kSlots; ++j) {
+        if (!cell[j].is_number_integer()) throw Error(path, "codes must be integers");
+        int c = cell[j].get<int>();
+        if (c < 0 || c >= codebook_size)
+            throw Error(path, "code " + std::to_string(c) + " is outside the codebook (0.." + std::to_string(codebook_size - 1) + ")");
+        out[j] = c;
+    }
+    return out;
+}
+
+void write_codes(const nlohmann::json& j, const std::string& path) { write_file_atomic(path, j.dump() + "\n"); }
+
+// ---- image ----
+
+void run_image(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
+    auto& codec = bundle.image_codec();
+    const int k = bundle.vocabulary().codebook_size(tokens::Modality::Image);
+    std::vector<tokens::CodeGrid> grids;
+    auto t0 = std::chrono::steady_clock::now();
+    if (is_codes_file(job.input)) {
+        auto j = read_codes(job.input, "image");
+        if (!j.contains("systems") || !j["systems"].is_array() || j["systems"].empty())
+            throw Error(job.input, "the codes file has no systems");
+        for (const auto& s : j["systems"]) {
+            tokens::CodeGrid g;
+            g.rows = s.value("rows", 0);
+            g.cols = s.value("cols", 0);
+            if (g.rows <= 0 || g.cols <= 0 || !s.contains("codes") || !s["codes"].is_array() ||
+                s["codes"].size() != size_t(g.rows) * size_t(g.cols))
+                throw Error(job.input, "a system's codes do not match its rows x cols");
+            for (const auto& cell : s["codes"]) g.codes.push_back(code_cell(cell, k, job.input));
+            grids.push_back(std::move(g));
+        }
+    } else {
+        auto systems = tasks::read_systems(bundle, job.input);
+        double read_s = seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        for (const auto& s : systems) grids.push_back(codec.encode(tasks::to_codec_image(s)));
+        spdlog::info("codec: {}: {} system(s), read+layout {:.2f} s, encode {:.2f} s", job.input, systems.size(), read_s,
+                     seconds_since(t0));
+        if (!a.codes.empty()) {
+            nlohmann::json j = {{"format", kCodesFormat}, {"kind", "image"}, {"codebooks", tokens::kSlots},
+                                {"codebook_size", k}, {"staff_height_px", bundle.staff_height_px()},
+                                {"systems", nlohmann::json::array()}};
+            for (const auto& g : grids) {
+                nlohmann::json cells = nlohmann::json::array();
+                for (const auto& c : g.codes) cells.push_back(c);
+                j["systems"].push_back({{"rows", g.rows}, {"cols", g.cols}, {"codes", cells}});
+            }
+            write_codes(j, a.codes);
+        }
+    }
+    if (job.output.empty()) return;
+    t0 = std::chrono::steady_clock::now();
+    std::vector<cv::Mat> decoded;
+    for (const auto& g : grids) decoded.push_back(tasks::from_codec_image(codec.decode(g)));
+    spdlog::info("codec: {}: decode {:.2f} s", job.input, seconds_since(t0));
+    write_image(decoded.size() == 1 ? decoded[0] : tasks::stack_page(decoded), job.output);
+}
+
+// ---- audio ----
+
+void run_audio(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
+    auto& codec = bundle.audio_codec();
+    const int k = bundle.vocabulary().codebook_size(tokens::Modality::Audio);
+    const int rate = bundle.sample_rate();
+    std::vector<tokens::AudioFrame> frames;
+    int out_rate = a.rate_hz > 0 ? a.rate_hz : rate;
+    if (is_codes_file(job.input)) {
+        auto j = read_codes(job.input, "audio");
+        if (j.value("sample_rate", 0) != rate || j.value("hop_samples", 0) != bundle.hop_samples())
+            throw Error(job.input, "the codes were made at " + std::to_string(j.value("sample_rate", 0)) + " Hz, hop " +
+                                       std::to_string(j.value("hop_samples", 0)) + "; this codec runs at " +
+                                       std::to_string(rate) + " Hz, hop " + std::to_string(bundle.hop_samples()));
+        if (!j.contains("frames") || !j["frames"].is_array() || j["frames"].empty())
+            throw Error(job.input, "the codes file has no frames");
+        for (const auto& f : j["frames"]) frames.push_back(code_cell(f, k, job.input));
+    } else {
+        auto info = probe_audio(job.input);
+        if (a.rate_hz <= 0) out_rate = info.sample_rate_hz;
+        Audio audio = read_audio(job.input, rate);
+        if (audio.samples.empty()) throw Error(job.input, "no audio samples");
+        auto t0 = std::chrono::steady_clock::now();
+        frames = codec.encode(audio.samples);
+        double enc = seconds_since(t0);
+        spdlog::info("codec: {}: {:.1f} s of audio -> {} frames, encode {:.3f} s ({:.0f}x real time)", job.input,
+                     audio.duration_s(), frames.size(), enc, audio.duration_s() / std::max(enc, 1e-9));
+        if (!a.codes.empty()) {
+            nlohmann::json cells = nlohmann::json::array();
+            for (const auto& f : frames) cells.push_back(f);
+            write_codes({{"format", kCodesFormat}, {"kind", "audio"}, {"codebooks", tokens::kSlots}, {"codebook_size", k},
+                         {"sample_rate", rate}, {"hop_samples", bundle.hop_samples()}, {"frames", cells}},
+                        a.codes);
+        }
+    }
+    if (job.output.empty()) return;
+    auto t0 = std::chrono::steady_clock::now();
+    Audio out{rate, codec.decode(frames)};
+    double dec = seconds_since(t0);
+    spdlog::info("codec: {}: decode {:.3f} s ({:.0f}x real time)", job.input, dec, out.duration_s() / std::max(dec, 1e-9));
+    AudioWriteOptions w;
+    w.sample_rate_hz = out_rate;
+    write_audio(out, job.output, w);
+}
+
+void add_common(CLI::App* sub, CodecArgs& a, const char* what) {
+    sub->add_option("inputs", a.inputs, std::string(what) + ", or a codes file (.json) to decode; files or folders")->required();
+    sub->add_option("-o,--output", a.output, "Reconstructed output file, or a folder for several inputs");
+    sub->add_option("--codes", a.codes, "Also write the codes (JSON: format umt-codes) to this file (one input only)");
+    sub->add_option("--threads", a.threads, "CPU threads for the codec (default: all cores)")->check(CLI::Range(1, 256));
+}
+
+}  // namespace
+
+void register_codec(CLI::App& app, GlobalOptions& g, int& rc) {
+    auto* codec = app.add_subcommand("codec", "Round-trip a score image or audio through the model bundle's codec (encode, decode)");
+    codec->require_subcommand(1);
+    codec->fallthrough();
+    for (const std::string kind : {"image", "audio"}) {
+        auto a = std::make_shared<CodecArgs>();
+        auto* sub = codec->add_subcommand(
+            kind, kind == "image" ? "System or page image / PDF -> image codes -> reconstructed system image(s)"
+                                  : "Audio file -> audio codes -> reconstructed audio (at the input's rate unless --rate)");
+        sub->fallthrough();
+        add_common(sub, *a, kind == "image" ? "Score images or PDFs (pages are cut into systems)" : "Audio files");
+        if (kind == "audio")
+            sub->add_option("--rate", a->rate_hz, "Output sample rate in Hz (default: the input's; codes input: the codec's)")
+                ->check(CLI::Range(8000, 96000));
+        sub->callback([a, kind, &g, &rc] {
+            if (a->output.empty() && a->codes.empty()) throw UsageError("umt codec " + kind + ": give -o OUTPUT and/or --codes FILE");
+            if (!a->codes.empty() && a->inputs.size() != 1) throw UsageError("umt codec " + kind + ": --codes takes one input");
+            std::string dir = resolve_models_dir(g);
+            if (!fs::exists(fs::path(dir) / "manifest.json"))
+                throw umt::Error("umt codec: no model bundle installed (looked in " + dir + "); pass --models DIR or set UMT_MODELS");
+            model::ModelBundle bundle(dir);
+            tasks::set_threads(a->threads);
+            std::vector<std::string> exts = kind == "image" ? image_read_extensions() : audio_read_extensions();
+            exts.push_back("json");
+            std::vector<Job> jobs;
+            if (a->output.empty()) {
+                jobs.push_back({a->inputs[0], ""});
+            } else {
+                jobs = plan_jobs(a->inputs, a->output, exts, kind == "image" ? "png" : "wav");
+            }
+            rc = run_jobs(jobs, g, "codec " + kind, [&](const Job& job) {
+                if (kind == "image") run_image(bundle, job, *a);
+                else run_audio(bundle, job, *a);
+            });
+        });
+    }
+}
+
+}  // namespace umt::cli

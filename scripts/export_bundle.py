@@ -53,6 +53,7 @@ def main():
     ap.add_argument("--audio-codec", help="trained audio codec (codec.pt from train_codec.py)")
     ap.add_argument("--codecs-only", action="store_true", help="a bundle with the codecs and no translator")
     ap.add_argument("--name", default=None, help="bundle name in the manifest")
+    ap.add_argument("--metrics", help="JSON file merged into the manifest's metrics (the model card)")
     args = ap.parse_args()
     trained_codecs = {}
     for kind, path in (("image", args.image_codec), ("audio", args.audio_codec)):
@@ -115,6 +116,10 @@ def main():
         if "audio" in trained_codecs:
             audio_codec, cfg, info = trained_codecs["audio"]
             training["codecs"]["audio"] = info
+    if args.metrics:
+        import json
+        with open(args.metrics) as f:
+            metrics = dict(metrics, **json.load(f))
     translators = {} if args.codecs_only else {"i2a": model, "a2i": model}
     if args.codecs_only:
         network = {}

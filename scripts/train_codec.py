@@ -268,7 +268,12 @@ def mel_filterbank(n_fft, n_mels, rate, fmin=30.0):
 
 
 class SpectralLoss:
-    def __init__(self, rate, resolutions=((512, 64), (1024, 80), (2048, 128))):
+    """Multi-resolution log-mel L1, log-STFT L1, spectral convergence, and (flux > 0) the L1
+    between positive log-mel differences over time (spectral flux): spurious or smeared note
+    onsets show there first."""
+
+    def __init__(self, rate, resolutions=((512, 64), (1024, 80), (2048, 128)), flux=0.0):
+        self.flux = flux
         self.res = []
         for n_fft, n_mels in resolutions:
             self.res.append((n_fft, torch.hann_window(n_fft), mel_filterbank(n_fft, n_mels, rate)))
@@ -281,7 +286,12 @@ class SpectralLoss:
             sx = torch.stft(x, n_fft, hop, n_fft, win, return_complex=True).abs()
             my = torch.matmul(fb, sy.clamp(min=0) ** 2)
             mx = torch.matmul(fb, sx ** 2)
-            mel_l1 = mel_l1 + (torch.log10(my + 1e-5) - torch.log10(mx + 1e-5)).abs().mean()
+            ly, lx = torch.log10(my + 1e-5), torch.log10(mx + 1e-5)
+            mel_l1 = mel_l1 + (ly - lx).abs().mean()
+            if self.flux > 0 and n_fft == 512:
+                fy = torch.relu(ly[..., 1:] - ly[..., :-1])
+                fx = torch.relu(lx[..., 1:] - lx[..., :-1])
+                mel_l1 = mel_l1 + self.flux * len(self.res) * (fy - fx).abs().mean()
             stft_l1 = stft_l1 + (torch.log(sy + 1e-5) - torch.log(sx + 1e-5)).abs().mean()
             sc = sc + torch.linalg.norm(sy - sx) / torch.linalg.norm(sx).clamp(min=1e-5)
         n = len(self.res)
@@ -326,6 +336,8 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    ap.add_argument("--init", help="start from this codec.pt (weights and codebooks; fresh optimizer)")
+    ap.add_argument("--flux", type=float, default=0.0, help="audio: weight of the spectral-flux (onset) loss")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -345,13 +357,22 @@ def main():
         config = {"kind": "audio", "codebook_size": args.codebook_size, "arch": codec.config,
                   "sample_rate": args.sample_rate, "hop_samples": args.hop}
         data = AudioData(args.data, args.max_items or 400, args.sample_rate, 64 * args.hop, rng)
-        spectral = SpectralLoss(args.sample_rate)
+        spectral = SpectralLoss(args.sample_rate, flux=args.flux)
         batch = args.batch or 16
     codec.to(dev)
     ema = EmaQuantizer(codec.vq)
     opt = torch.optim.AdamW(codec.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=1e-4)
     step = 0
     samples = 0
+    if args.init and not os.path.exists(ck_path):
+        init = torch.load(args.init, map_location="cpu")
+        codec.load_state_dict(init["model"])
+        with torch.no_grad():
+            ema.sums.copy_(codec.vq.codebooks)
+            ema.count.fill_(1.0)
+        ema.initialized = True
+        config["init"] = {"from": os.path.abspath(args.init), **init.get("training", {})}
+        print(f"initialised from {args.init}", file=sys.stderr)
     if os.path.exists(ck_path):
         ck = torch.load(ck_path, map_location="cpu")
         codec.load_state_dict(ck["model"])
@@ -385,7 +406,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         x = data.batch(batch).to(dev)
-        bypass = step < args.ae_warmup
+        bypass = step < args.ae_warmup and not ema.initialized
         if step == args.ae_warmup and not ema.initialized:
             with torch.no_grad():  # codebooks from the latents of several fresh batches
                 zs = [codec.latents(data.batch(batch).to(dev)) for _ in range(8)]

@@ -90,7 +90,11 @@ def load_trained_codec(path, kind):
         codec = AudioCodec(cfg["codebook_size"], cfg["hop_samples"], cfg["arch"])
     codec.load_state_dict(ck["model"])
     codec.eval()
-    return codec, cfg, dict(ck.get("training", {}), arch=cfg["arch"], codebook_size=cfg["codebook_size"])
+    info = dict(ck.get("training", {}), arch=cfg["arch"], codebook_size=cfg["codebook_size"])
+    if cfg.get("init"):  # fine-tuned from an earlier run: keep that run's record too
+        info["initialised_from"] = cfg["init"]
+        info["total_steps"] = info.get("steps", 0) + cfg["init"].get("steps", 0)
+    return codec, cfg, info
 
 
 def load_codec(bundle_dir, kind):

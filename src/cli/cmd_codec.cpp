@@ -192,8 +192,9 @@ void register_codec(CLI::App& app, GlobalOptions& g, int& rc) {
                 throw umt::Error("umt codec: no model bundle installed (looked in " + dir + "); pass --models DIR or set UMT_MODELS");
             model::ModelBundle bundle(dir);
             tasks::set_threads(a->threads);
-            std::vector<std::string> exts = kind == "image" ? image_read_extensions() : audio_read_extensions();
-            exts.push_back("json");
+            // Folders expand to images / audio only (a folder from `umt systems` also holds systems.json);
+            // a codes file is decoded when named explicitly.
+            const auto& exts = kind == "image" ? image_read_extensions() : audio_read_extensions();
             std::vector<Job> jobs;
             if (a->output.empty()) {
                 jobs.push_back({a->inputs[0], ""});

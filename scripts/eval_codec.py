@@ -112,7 +112,7 @@ def eval_image(args, manifest):
         nz = pr[pr > 0]
         util.append({"used": float((usage[j] > 0).mean()), "perplexity": float(np.exp(-(nz * np.log(nz)).sum()))})
     speed = {"megapixels_per_s_encode": pixels / 1e6 / max(t_enc, 1e-9), "megapixels_per_s_decode": pixels / 1e6 / max(t_dec, 1e-9)}
-    print(f"| variant | systems | ink precision | ink recall | ink F1 (all pixels) | mean F1 per system | min |")
+    print("| variant | systems | ink precision | ink recall | ink F1 (all pixels) | mean F1 per system | min |")
     print("|---|---|---|---|---|---|---|")
     for v, m in rows.items():
         print(f"| {'clean' if v == 'image' else 'scan-like'} | {m['systems']} | {m['precision']:.4f} | {m['recall']:.4f} | "
@@ -186,7 +186,6 @@ def eval_audio(args, manifest):
     fb = mel_filterbank(1024, 80, rate)
     out = {}
     tmp = tempfile.mkdtemp(prefix="umt-eval-codec-")
-    lines = []
     for split in ("dev", "dev_eval"):
         recs = []
         seen = set()

@@ -15,7 +15,6 @@ what makes a codec of DAC-like quality trainable and fast on two CPU cores.
 """
 from typing import Dict, List, Tuple
 
-import math
 
 import torch
 import torch.nn as nn
@@ -214,8 +213,3 @@ class AudioCodec(nn.Module):
     def forward(self, wave: Tensor) -> Tensor:
         return self.decode(self.encode(wave))
 
-
-def build_codecs(vocab_params, modalities, image_config=None, audio_config=None):
-    image = ImageCodec(vocab_params["image_codebook_size"], image_config)
-    audio = AudioCodec(vocab_params["audio_codebook_size"], modalities["audio"]["hop_samples"], audio_config)
-    return image, audio

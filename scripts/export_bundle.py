@@ -13,6 +13,7 @@ Trained codecs (scripts/train_codec.py writes RUN/codec.pt) go in with --image-c
 Codec weights are stored in float16 (half the size on disk); umt loads them as float32.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -106,18 +107,11 @@ def main():
                     model.out.bias[e] += bias
         training = {"note": f"randomly initialised (seed {args.seed}); not trained", "steps": 0}
         metrics = {}
-    half = False
     if trained_codecs:
-        half = True
-        training = {"codecs": {}}
-        if "image" in trained_codecs:
-            image_codec, cfg, info = trained_codecs["image"]
-            training["codecs"]["image"] = info
-        if "audio" in trained_codecs:
-            audio_codec, cfg, info = trained_codecs["audio"]
-            training["codecs"]["audio"] = info
+        training = {"codecs": {kind: info for kind, (_, _, info) in trained_codecs.items()}}
+        image_codec = trained_codecs["image"][0] if "image" in trained_codecs else image_codec
+        audio_codec = trained_codecs["audio"][0] if "audio" in trained_codecs else audio_codec
     if args.metrics:
-        import json
         with open(args.metrics) as f:
             metrics = dict(metrics, **json.load(f))
     translators = {} if args.codecs_only else {"i2a": model, "a2i": model}
@@ -125,7 +119,7 @@ def main():
         network = {}
     name = args.name or ("random" if not (args.checkpoint or trained_codecs) else "trained")
     export_bundle(args.out, translators, image_codec, audio_codec, vocab_params, network,
-                  modalities, training, metrics, name=name, half_codecs=half)
+                  modalities, training, metrics, name=name, half_codecs=bool(trained_codecs))
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ class EmaQuantizer:
             return z, torch.zeros(()), None
         if training and not self.initialized:
             self.init_from(z.detach())
-        codes, residuals, q = self.vq.quantize_train(z.detach())
+        codes, residuals, q = self.vq.levels(z.detach())
         if training:
             self.update(codes, residuals)
         commit = F.mse_loss(z, q.detach())

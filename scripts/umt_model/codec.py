@@ -29,29 +29,14 @@ class ResidualVQ(nn.Module):
         super().__init__()
         self.register_buffer("codebooks", torch.randn(4, codebook_size, dim) * 0.1)
 
-    def quantize(self, z: Tensor) -> Tuple[Tensor, Tensor]:
-        """z [N,C] -> codes [N,4], quantized [N,C] (sum of the chosen code vectors)."""
+    def levels(self, z: Tensor) -> Tuple[List[Tensor], List[Tensor], Tensor]:
+        """z [N,C] -> per level: chosen codes [N] and the residual entering it [N,C]; quantized [N,C]
+        (the sum of the chosen code vectors). The trainer's EMA updates read the residuals."""
         residual = z
         quantized = torch.zeros_like(z)
         codes: List[Tensor] = []
+        residuals: List[Tensor] = []
         for j in range(4):
-            cb = self.codebooks[j]
-            dist = (residual * residual).sum(1, keepdim=True) - 2.0 * residual @ cb.t() + (cb * cb).sum(1).unsqueeze(0)
-            idx = dist.argmin(1)
-            q = cb[idx]
-            codes.append(idx)
-            quantized = quantized + q
-            residual = residual - q
-        return torch.stack(codes, 1), quantized
-
-    @torch.jit.unused
-    def quantize_train(self, z: Tensor, n_levels: int = 4):
-        """Like quantize, also returning the residual entering each level (for EMA updates).
-        n_levels < 4 uses only the first codebooks (quantizer dropout)."""
-        residual = z
-        quantized = torch.zeros_like(z)
-        codes, residuals = [], []
-        for j in range(n_levels):
             cb = self.codebooks[j]
             dist = (residual * residual).sum(1, keepdim=True) - 2.0 * residual @ cb.t() + (cb * cb).sum(1).unsqueeze(0)
             idx = dist.argmin(1)
@@ -61,6 +46,11 @@ class ResidualVQ(nn.Module):
             quantized = quantized + q
             residual = residual - q
         return codes, residuals, quantized
+
+    def quantize(self, z: Tensor) -> Tuple[Tensor, Tensor]:
+        """z [N,C] -> codes [N,4], quantized [N,C]."""
+        codes, _, quantized = self.levels(z)
+        return torch.stack(codes, 1), quantized
 
     def lookup(self, codes: Tensor) -> Tensor:
         """codes [N,4] -> [N,C]."""

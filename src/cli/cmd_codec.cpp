@@ -1,6 +1,5 @@
 // umt codec image|audio: round-trip files through the bundle's codecs (encode, then decode), keep
 // the codes (--codes), or decode a codes file back to an image or audio.
-#include <chrono>
 #include <filesystem>
 #include <memory>
 
@@ -31,10 +30,6 @@ struct CodecArgs {
     int rate_hz = 0;
     int threads = 0;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 bool is_codes_file(const std::string& path) { return extension_of(path) == "json"; }
 
@@ -74,7 +69,7 @@ void run_image(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
     auto& codec = bundle.image_codec();
     const int k = bundle.vocabulary().codebook_size(tokens::Modality::Image);
     std::vector<tokens::CodeGrid> grids;
-    auto t0 = std::chrono::steady_clock::now();
+    tasks::Timings timings;
     if (is_codes_file(job.input)) {
         auto j = read_codes(job.input, "image");
         if (!j.contains("systems") || !j["systems"].is_array() || j["systems"].empty())
@@ -90,12 +85,10 @@ void run_image(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
             grids.push_back(std::move(g));
         }
     } else {
-        auto systems = tasks::read_systems(bundle, job.input);
-        double read_s = seconds_since(t0);
-        t0 = std::chrono::steady_clock::now();
+        auto systems = tasks::read_systems(bundle, job.input, &timings);
+        tasks::StageTimer timer(&timings, "encode");
         for (const auto& s : systems) grids.push_back(codec.encode(tasks::to_codec_image(s)));
-        spdlog::info("codec: {}: {} system(s), read+layout {:.2f} s, encode {:.2f} s", job.input, systems.size(), read_s,
-                     seconds_since(t0));
+        timer.stop();
         if (!a.codes.empty()) {
             nlohmann::json j = {{"format", kCodesFormat}, {"kind", "image"}, {"codebooks", tokens::kSlots},
                                 {"codebook_size", k}, {"staff_height_px", bundle.staff_height_px()},
@@ -108,12 +101,14 @@ void run_image(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
             write_codes(j, a.codes);
         }
     }
-    if (job.output.empty()) return;
-    t0 = std::chrono::steady_clock::now();
-    std::vector<cv::Mat> decoded;
-    for (const auto& g : grids) decoded.push_back(tasks::from_codec_image(codec.decode(g)));
-    spdlog::info("codec: {}: decode {:.2f} s", job.input, seconds_since(t0));
-    write_image(decoded.size() == 1 ? decoded[0] : tasks::stack_page(decoded), job.output);
+    if (!job.output.empty()) {
+        tasks::StageTimer timer(&timings, "decode");
+        std::vector<cv::Mat> decoded;
+        for (const auto& g : grids) decoded.push_back(tasks::from_codec_image(codec.decode(g)));
+        timer.stop();
+        write_image(decoded.size() == 1 ? decoded[0] : tasks::stack_page(decoded), job.output);
+    }
+    spdlog::info("codec: {}: {} system(s); {}", job.input, grids.size(), timings.summary());
 }
 
 // ---- audio ----
@@ -124,6 +119,7 @@ void run_audio(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
     const int rate = bundle.sample_rate();
     std::vector<tokens::AudioFrame> frames;
     int out_rate = a.rate_hz > 0 ? a.rate_hz : rate;
+    tasks::Timings timings;  // encode and decode only: their sum gives the real-time factor
     if (is_codes_file(job.input)) {
         auto j = read_codes(job.input, "audio");
         if (j.value("sample_rate", 0) != rate || j.value("hop_samples", 0) != bundle.hop_samples())
@@ -134,15 +130,13 @@ void run_audio(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
             throw Error(job.input, "the codes file has no frames");
         for (const auto& f : j["frames"]) frames.push_back(code_cell(f, k, job.input));
     } else {
-        auto info = probe_audio(job.input);
-        if (a.rate_hz <= 0) out_rate = info.sample_rate_hz;
-        Audio audio = read_audio(job.input, rate);
-        if (audio.samples.empty()) throw Error(job.input, "no audio samples");
-        auto t0 = std::chrono::steady_clock::now();
+        Audio original = read_audio(job.input);
+        if (original.samples.empty()) throw Error(job.input, "no audio samples");
+        if (a.rate_hz <= 0) out_rate = original.sample_rate_hz;
+        Audio audio = resample(original, rate);
+        tasks::StageTimer timer(&timings, "encode");
         frames = codec.encode(audio.samples);
-        double enc = seconds_since(t0);
-        spdlog::info("codec: {}: {:.1f} s of audio -> {} frames, encode {:.3f} s ({:.0f}x real time)", job.input,
-                     audio.duration_s(), frames.size(), enc, audio.duration_s() / std::max(enc, 1e-9));
+        timer.stop();
         if (!a.codes.empty()) {
             nlohmann::json cells = nlohmann::json::array();
             for (const auto& f : frames) cells.push_back(f);
@@ -151,14 +145,17 @@ void run_audio(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
                         a.codes);
         }
     }
-    if (job.output.empty()) return;
-    auto t0 = std::chrono::steady_clock::now();
-    Audio out{rate, codec.decode(frames)};
-    double dec = seconds_since(t0);
-    spdlog::info("codec: {}: decode {:.3f} s ({:.0f}x real time)", job.input, dec, out.duration_s() / std::max(dec, 1e-9));
-    AudioWriteOptions w;
-    w.sample_rate_hz = out_rate;
-    write_audio(out, job.output, w);
+    const double seconds = double(frames.size()) * bundle.hop_samples() / rate;
+    if (!job.output.empty()) {
+        tasks::StageTimer timer(&timings, "decode");
+        Audio out{rate, codec.decode(frames)};
+        timer.stop();
+        AudioWriteOptions w;
+        w.sample_rate_hz = out_rate;
+        write_audio(out, job.output, w);
+    }
+    spdlog::info("codec: {}: {:.1f} s of audio, {} frames; {} ({:.0f}x real time)", job.input, seconds, frames.size(),
+                 timings.summary(), seconds / std::max(timings.total(), 1e-9));
 }
 
 void add_common(CLI::App* sub, CodecArgs& a, const char* what) {

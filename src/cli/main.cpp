@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     register_model_tasks(app, g, rc);
     register_generate(app, g, rc);
     register_codec(app, g, rc);
+    register_tokens(app, g, rc);
 
     app.parse_complete_callback([&] {
         if (g.quiet) spdlog::set_level(spdlog::level::err);

@@ -123,6 +123,7 @@ Translator::Translator(const std::string& path, const tokens::Vocabulary& vocabu
         msg = msg.substr(0, msg.find('\n'));
         throw Error(path, "not a loadable TorchScript translator (" + msg + ")");
     }
+    impl_->module.to(torch::kFloat);  // bundles may store translator weights as float16
     impl_->module.eval();
     for (const char* m : {"encode", "init_cross", "decode_step", "sub_step"})
         if (!impl_->module.find_method(m)) throw Error(path, std::string("the translator lacks the method ") + m);

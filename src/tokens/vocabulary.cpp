@@ -255,7 +255,22 @@ Sequence Vocabulary::image_frames(const std::vector<CodeGrid>& systems, bool hei
         throw Error("the image input has " + std::to_string(columns) + " code columns, more than this model's maximum of " +
                     std::to_string(params_.max_lengths.image_columns) + "; split it");
     check_length(*this, Modality::Image, f.size());
-    return with_positions(*this, Modality::Image, std::move(f));
+    if (height_tokens) return with_positions(*this, Modality::Image, std::move(f));
+    // Without height tokens a tracker would assume max_height rows per column: place each
+    // system's codes by its own grid instead (the positions a height token would have given).
+    Sequence out;
+    const int64_t ps = pos_start(Modality::Image), last = pos_range(Modality::Image) - 1;
+    int64_t col = 0;
+    out.pos.push_back({ps, 0});  // begin
+    for (size_t s = 0; s < systems.size(); ++s) {
+        if (s > 0) out.pos.push_back({ps + std::min(col, last), 0});  // SEP
+        for (int c = 0; c < systems[s].cols; ++c)
+            for (int r = 0; r < systems[s].rows; ++r) out.pos.push_back({ps + std::min(col + c, last), 1 + r});
+        col += systems[s].cols;
+    }
+    out.pos.push_back({ps + std::min(col, last), 0});  // end
+    out.frames = std::move(f);
+    return out;
 }
 
 Sequence Vocabulary::audio_frames(const std::vector<AudioFrame>& frames) const {

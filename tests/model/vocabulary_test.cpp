@@ -135,6 +135,15 @@ TEST(Frames, ImageGridsAreReadColumnByColumnWithSepAndHeights) {
     auto in = v.image_frames({a});
     EXPECT_EQ(in.frames.size(), 8u);
     EXPECT_EQ(in.pos[1], (Position{px, 1}));
+    // ... and still sit by their own grid (2 rows here, not max_height): the positions the
+    // height-token form gives them, so the encoder sees the same 2-D layout on both sides.
+    for (size_t i = 0; i < in.pos.size(); ++i) EXPECT_EQ(in.pos[i], s.pos[i == 0 ? 0 : i + 1]) << "frame " << i;
+    auto two = v.image_frames({a, b});  // begin, 6 cells, SEP, 2 cells, end
+    ASSERT_EQ(two.pos.size(), 11u);
+    EXPECT_EQ(two.pos[7], (Position{px + 3, 0}));
+    EXPECT_EQ(two.pos[8], (Position{px + 3, 1}));
+    EXPECT_EQ(two.pos[9], (Position{px + 4, 1}));
+    EXPECT_EQ(two.pos[10], (Position{px + 5, 0}));
     CodeGrid tall{5, 1, std::vector<std::array<int, 4>>(5, {0, 0, 0, 0})};
     EXPECT_THROW(v.image_frames({tall}), Error);  // max_height is 4
 }

@@ -55,5 +55,6 @@ void register_synth(CLI::App& app, GlobalOptions& g, int& rc);
 void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc);  // omr amt engrave i2a a2i
 void register_generate(CLI::App& app, GlobalOptions& g, int& rc);      // procedural training scores
 void register_codec(CLI::App& app, GlobalOptions& g, int& rc);         // codec round trips
+void register_tokens(CLI::App& app, GlobalOptions& g, int& rc);        // MIDI event tokens (developer)
 
 }  // namespace umt::cli

@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Puts trained translators (RUN/model.pt of scripts/train_translator.py) into a model bundle.
+
+The bundle's codecs and vocabulary stay as they are (the translators were trained on their
+tokens); the translators go in as TorchScript with float16 weights (umt loads them as float32),
+and the manifest's model card gets each direction's training record and, with --metrics, the
+measured figures.
+
+  scripts/export_translators.py models/default --i2a runs/i2a/model.pt --a2i runs/a2i/model.pt \
+      [--out DIR] [--name umt-v1] [--metrics metrics.json]
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from umt_model.bundle import load_manifest, sha256_of  # noqa: E402
+from umt_model.network import Translator  # noqa: E402
+
+
+def load_run(path, vocab):
+    ck = torch.load(path, map_location="cpu")
+    if ck["vocabulary"] != vocab:
+        raise SystemExit(f"{path}: trained on another vocabulary than the bundle's")
+    model = Translator(vocab, ck["network"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
+    model.eval()
+    info = dict(ck["training"])
+    if ck.get("init"):
+        info["continued_from"] = ck["init"]
+        info["total_steps"] = info["step"] + ck["init"].get("steps", 0)
+    return model, ck["network"], info
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("bundle", help="bundle with the codecs the translators were trained on")
+    ap.add_argument("--i2a", required=True, help="model.pt of the i2a run")
+    ap.add_argument("--a2i", required=True, help="model.pt of the a2i run")
+    ap.add_argument("--out", help="bundle folder to write (default: the input bundle, in place)")
+    ap.add_argument("--name")
+    ap.add_argument("--metrics", help="JSON merged into the manifest's metrics")
+    args = ap.parse_args()
+    out = args.out or args.bundle
+    man = load_manifest(args.bundle)
+    os.makedirs(out, exist_ok=True)
+    if os.path.abspath(out) != os.path.abspath(args.bundle):
+        for f in man["codecs"].values():
+            shutil.copy(os.path.join(args.bundle, f), os.path.join(out, f))
+    networks, training = {}, dict(man.get("training", {}))
+    translators = {}
+    for direction, path in (("i2a", args.i2a), ("a2i", args.a2i)):
+        model, net, info = load_run(path, man["vocabulary"])
+        fname = f"translator_{direction}.pt"
+        scripted = torch.jit.script(model).half()
+        torch.jit.save(scripted, os.path.join(out, fname))
+        translators[direction] = fname
+        networks[direction] = net
+        training[direction] = info
+    if networks["i2a"] != networks["a2i"]:
+        raise SystemExit("the two directions must share one architecture (DESIGN.md section 4)")
+    man["network"] = networks["i2a"]
+    man["translators"] = translators
+    man["training"] = training
+    man["torch_version"] = torch.__version__
+    if args.name:
+        man["name"] = args.name
+    if args.metrics:
+        with open(args.metrics) as f:
+            man["metrics"] = dict(man.get("metrics", {}), **json.load(f))
+    files = sorted(set(translators.values()) | set(man["codecs"].values()))
+    man["files"] = {f: {"sha256": sha256_of(os.path.join(out, f)), "bytes": os.path.getsize(os.path.join(out, f))}
+                    for f in files}
+    fd, tmp = tempfile.mkstemp(dir=out, suffix=".json.tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(man, f, indent=1)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, os.path.join(out, "manifest.json"))
+    print(f"{out}: translators {translators}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

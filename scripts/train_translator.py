@@ -1,0 +1,439 @@
+#!/usr/bin/python3
+"""Trains one direction's translator (DESIGN.md sections 4 and 7) on the prepared tokens.
+
+  i2a: image or MIDI in; LMX or audio out  - tasks omr (image->LMX), synth (MIDI->audio),
+       i2a (image->audio)
+  a2i: audio or LMX in; image or MIDI out  - tasks amt (audio->MIDI), engrave (LMX->image),
+       a2i (audio->image)
+
+The paper's recipe in small: a weighted task mixture with a curriculum (near tasks first, then
+synthesis/engraving, then the far tasks; --tasks picks a subset, e.g. omr alone for the ablation),
+AdamW with linear warm-up and cosine decay over the run (by steps, or by training minutes with
+--minutes), batches by a frame budget grouped by length, teacher-forced dev loss per task on a
+fixed dev set on a schedule (learning curve in RUN/curve.jsonl), a resumable RUN/checkpoint.pt and
+an optimizer-free RUN/model.pt for export. One process on a CPU, or under torchrun on several
+processes / GPUs (DDP) unchanged.
+
+  OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE scripts/train_translator.py i2a \
+      --tokens /work/data/tokens-v1 --run /work/data/runs/i2a-v1 --minutes 80
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import pickle
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from umt_model.bundle import load_manifest  # noqa: E402
+from umt_model.network import Translator, default_network  # noqa: E402
+from umt_model.vocab import AUDIO, IMAGE, LMX, MIDI, N_SLOTS, Layout  # noqa: E402
+
+TASKS = {  # name: (direction, source modality, target modality)
+    "omr": ("i2a", IMAGE, LMX), "synth": ("i2a", MIDI, AUDIO), "i2a": ("i2a", IMAGE, AUDIO),
+    "amt": ("a2i", AUDIO, MIDI), "engrave": ("a2i", LMX, IMAGE), "a2i": ("a2i", AUDIO, IMAGE),
+}
+# Curriculum (progress of the run -> mixture weights): near tasks, + synthesis/engraving, + far tasks.
+CURRICULUM = {
+    "i2a": [(0.0, {"omr": 1.0}), (0.3, {"omr": 0.6, "synth": 0.4}),
+            (0.55, {"omr": 0.45, "synth": 0.25, "i2a": 0.3})],
+    "a2i": [(0.0, {"amt": 1.0}), (0.3, {"amt": 0.6, "engrave": 0.4}),
+            (0.55, {"amt": 0.45, "engrave": 0.25, "a2i": 0.3})],
+}
+
+
+# ---------------------------------------------------------------- frames (mirror src/tokens/vocabulary.cpp)
+
+class Frames:
+    def __init__(self, layout):
+        self.L = layout
+
+    def stream(self, m, ids):
+        """LMX or MIDI ids -> frames [N,4], positions [N,2] (begin .. end)."""
+        L = self.L
+        n = len(ids) + 2
+        f = np.zeros((n, N_SLOTS), np.int64)
+        f[0, 0], f[-1, 0] = L.begin[m][0], L.end[m][0]
+        f[1:-1, 0] = L.block_start[m] + np.asarray(ids, np.int64)
+        p = np.zeros((n, 2), np.int64)
+        p[:, 0] = L.pos_start[m] + np.minimum(np.arange(n), L.pos_range[m] - 1)
+        return f, p
+
+    def audio(self, codes, prefix=None):
+        """codes [T,4] -> frames, positions; prefix codes (synthesis priming) go before them."""
+        L = self.L
+        if prefix is not None and len(prefix):
+            codes = np.concatenate([prefix, codes], 0)
+        n = len(codes) + 2
+        f = np.zeros((n, N_SLOTS), np.int64)
+        f[0], f[-1] = L.begin[AUDIO], L.end[AUDIO]
+        f[1:-1] = L.block_start[AUDIO] + np.arange(N_SLOTS) * (L.codebook_size[AUDIO] + 2) + codes.astype(np.int64)
+        p = np.zeros((n, 2), np.int64)
+        p[:, 0] = L.pos_start[AUDIO] + np.minimum(np.arange(n), L.pos_range[AUDIO] - 1)
+        return f, p
+
+    def image(self, grids, heights):
+        """grids [rows, cols, 4] joined by SEP, column by column; heights: a height token opens each."""
+        L = self.L
+        ps, last = L.pos_start[IMAGE], L.pos_range[IMAGE] - 1
+        fr, po = [np.array([L.begin[IMAGE]], np.int64)], [np.array([[ps, 0]], np.int64)]
+        col = 0
+        for s, g in enumerate(grids):
+            rows, cols, _ = g.shape
+            if s > 0:
+                fr.append(np.full((1, N_SLOTS), L.sep, np.int64))
+                po.append(np.array([[ps + min(col, last), 0]], np.int64))
+            if heights:
+                fr.append(np.full((1, N_SLOTS), L.height(rows), np.int64))
+                po.append(np.array([[ps + min(col, last), 0]], np.int64))
+            codes = g.transpose(1, 0, 2).reshape(-1, N_SLOTS).astype(np.int64)  # column by column
+            fr.append(L.block_start[IMAGE] + np.arange(N_SLOTS) * (L.codebook_size[IMAGE] + 2) + codes)
+            c = np.repeat(np.arange(cols), rows) + col
+            r = np.tile(np.arange(rows), cols)
+            po.append(np.stack([ps + np.minimum(c, last), 1 + r], 1))
+            col += cols
+        fr.append(np.array([L.end[IMAGE]], np.int64))
+        po.append(np.array([[ps + min(col, last), 0]], np.int64))
+        return np.concatenate(fr), np.concatenate(po)
+
+
+# ---------------------------------------------------------------- data
+
+def load_split(tokens_dir, split):
+    items = []
+    for path in sorted(glob.glob(os.path.join(tokens_dir, f"{split}-*of*.pkl"))):
+        with open(path, "rb") as f:
+            items.extend(pickle.load(f).values())
+    if not items:
+        raise SystemExit(f"{tokens_dir}: no {split} token files (run scripts/prepare_tokens.py)")
+    items.sort(key=lambda x: x["id"])
+    return items
+
+
+class Tasks:
+    """Draws (source frames, source positions, target frames, target positions) per task."""
+
+    def __init__(self, items, layout, eval_audio=False):
+        self.F = Frames(layout)
+        self.L = layout
+        self.eval_audio = eval_audio  # dev: the evaluation rendering (other SoundFont + reverb)
+        ml = layout.max_length
+        self.max_src = {LMX: ml[LMX], MIDI: ml[MIDI], IMAGE: ml[IMAGE], AUDIO: ml[AUDIO]}
+        self.systems = [(i, s) for i, it in enumerate(items) for s in range(len(it["systems"]))]
+        self.windows = [(i, w) for i, it in enumerate(items) for w in range(len(it["windows"]))]
+        self.pairs = [(i, p) for i, it in enumerate(items) for p in range(len(it["pairs"]))]
+        self.items = items
+
+    def audio_of(self, it):
+        return it["audio_eval"] if self.eval_audio and "audio_eval" in it else it["audio"]
+
+    def sample(self, task, rng):
+        for _ in range(20):
+            ex = self._try(task, rng)
+            if ex is not None:
+                return ex
+        raise RuntimeError(f"{task}: no sample fits the model's lengths")
+
+    def fits(self, sm, src, tm, tgt):
+        return len(src[0]) <= self.L.max_length[sm] and len(tgt[0]) <= self.L.max_length[tm]
+
+    def _try(self, task, rng):
+        F = self.F
+        if task in ("omr", "engrave"):
+            i, s = self.systems[rng.randrange(len(self.systems))]
+            sy = self.items[i]["systems"][s]
+            if task == "omr":
+                grid = sy["scan"] if "scan" in sy and rng.random() < 0.5 else sy["image"]
+                src, tgt = F.image([grid], False), F.stream(LMX, sy["lmx"])
+                return (src, tgt) if self.fits(IMAGE, src, LMX, tgt) else None
+            src, tgt = F.stream(LMX, sy["lmx"]), F.image([sy["image"]], True)
+            return (src, tgt) if self.fits(LMX, src, IMAGE, tgt) else None
+        if task in ("amt", "synth"):
+            i, w = self.windows[rng.randrange(len(self.windows))]
+            it = self.items[i]
+            win = it["windows"][w]
+            audio = self.audio_of(it)
+            f0, f1 = win["frames"]
+            codes = audio[f0:min(f1, len(audio))]
+            if len(codes) < 10:
+                return None
+            if task == "amt":
+                src, tgt = F.audio(codes), F.stream(MIDI, win["midi"])
+                return (src, tgt) if self.fits(AUDIO, src, MIDI, tgt) else None
+            # synthesis continues from the last second of the previous window, as umt synth does
+            prime = audio[max(0, f0 - 50):f0] if f0 > 0 and rng.random() < 0.7 else None
+            src, tgt = F.stream(MIDI, win["midi"]), F.audio(codes, prime)
+            return (src, tgt) if self.fits(MIDI, src, AUDIO, tgt) else None
+        i, p = self.pairs[rng.randrange(len(self.pairs))]
+        it = self.items[i]
+        pair = it["pairs"][p]
+        audio = self.audio_of(it)
+        f0, f1 = pair["frames"]
+        codes = audio[f0:min(f1, len(audio))]
+        if len(codes) < 10:
+            return None
+        grids = [it["systems"][s]["image"] for s in pair["systems"]]
+        if task == "i2a":
+            if rng.random() < 0.3 and all("scan" in it["systems"][s] for s in pair["systems"]):
+                grids = [it["systems"][s]["scan"] for s in pair["systems"]]
+            src, tgt = F.image(grids, False), F.audio(codes)
+            return (src, tgt) if self.fits(IMAGE, src, AUDIO, tgt) else None
+        src, tgt = F.audio(codes), F.image(grids, True)
+        return (src, tgt) if self.fits(AUDIO, src, IMAGE, tgt) else None
+
+
+def collate(examples, target):
+    b = len(examples)
+    s = max(len(e[0][0]) for e in examples)
+    t = max(len(e[1][0]) for e in examples)
+    sf = torch.zeros(b, s, N_SLOTS, dtype=torch.long)
+    sp = torch.zeros(b, s, 2, dtype=torch.long)
+    tf = torch.zeros(b, t, N_SLOTS, dtype=torch.long)
+    tp = torch.zeros(b, t, 2, dtype=torch.long)
+    for k, ((f, p), (g, q)) in enumerate(examples):
+        sf[k, :len(f)] = torch.from_numpy(f)
+        sp[k, :len(p)] = torch.from_numpy(p)
+        tf[k, :len(g)] = torch.from_numpy(g)
+        tp[k, :len(q)] = torch.from_numpy(q)
+    return sf, sp, torch.full((b,), target, dtype=torch.long), tf, tp
+
+
+def cost(e):
+    """Work of one example in frame units: RVQ target frames run the sub-decoder over 4 slots."""
+    (f, _), (g, _) = e
+    rvq = g[0, 1] != 0  # a begin frame with 4 ids
+    return len(f) + len(g) * (3 if rvq else 1)
+
+
+def make_batch(tasks, task, budget, rng):
+    """Examples of one task, grouped by length: draw a pool, sort it, take a run that fits budget."""
+    pool = [tasks.sample(task, rng) for _ in range(12)]
+    pool.sort(key=cost)
+    start = rng.randrange(len(pool))
+    batch = [pool[start]]
+    for e in pool[start + 1:] + pool[:start][::-1]:
+        if (len(batch) + 1) * max(cost(x) for x in batch + [e]) > budget:
+            break
+        batch.append(e)
+    return collate(batch, TASKS[task][2])
+
+
+# ---------------------------------------------------------------- schedule
+
+def mixture(direction, progress, only):
+    weights = {}
+    for at, w in CURRICULUM[direction]:
+        if progress >= at:
+            weights = w
+    if only:
+        weights = {t: weights.get(t, 0.0) for t in only}
+        if sum(weights.values()) == 0:  # the subset's tasks are all in later phases: run them anyway
+            weights = {t: 1.0 for t in only}
+    return {t: w for t, w in weights.items() if w > 0}
+
+
+def learning_rate(args, step, progress):
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+# ---------------------------------------------------------------- main
+
+def dist_setup(device_arg):
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(device_arg)
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if world > 1:
+        import torch.distributed as dist
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return world, rank, device
+
+
+@torch.no_grad()
+def dev_losses(model, dev_sets, device):
+    model.eval()
+    out = {}
+    for task, batches in dev_sets.items():
+        tot, n = 0.0, 0
+        for b in batches:
+            loss = model(*[x.to(device) for x in b])
+            tot += float(loss) * len(b[0])
+            n += len(b[0])
+        out[task] = round(tot / max(n, 1), 4)
+    model.train()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("direction", choices=["i2a", "a2i"])
+    ap.add_argument("--tokens", required=True, help="folder of scripts/prepare_tokens.py")
+    ap.add_argument("--run", required=True, help="run folder (checkpoint.pt, model.pt, curve.jsonl)")
+    ap.add_argument("--models", default="models/default", help="bundle whose vocabulary and codecs the tokens use")
+    ap.add_argument("--tasks", default="", help="comma-separated subset of the direction's tasks (default: all)")
+    ap.add_argument("--steps", type=int, default=0, help="run length in steps (cosine schedule over them)")
+    ap.add_argument("--minutes", type=float, default=0, help="run length in training minutes (instead of --steps)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.05)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--budget", type=int, default=6000, help="frames per batch (per process)")
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--encoder-layers", type=int, default=3)
+    ap.add_argument("--decoder-layers", type=int, default=3)
+    ap.add_argument("--init", help="continue from an earlier run's model.pt / checkpoint.pt, or from a bundle folder's "
+                    "translator (e.g. models/default), with a new schedule; the model card adds up the steps")
+    ap.add_argument("--eval-every", type=float, default=10, help="minutes between dev evaluations")
+    ap.add_argument("--save-every", type=float, default=5, help="minutes between checkpoints")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if bool(args.steps) == bool(args.minutes):
+        raise SystemExit("give --steps or --minutes")
+    world, rank, device = dist_setup(args.device)
+    torch.set_num_threads(args.threads)
+    only = [t for t in args.tasks.split(",") if t]
+    for t in only:
+        if t not in TASKS or TASKS[t][0] != args.direction:
+            raise SystemExit(f"--tasks: {t} is not a task of {args.direction}")
+
+    man = load_manifest(args.models)
+    vocab = man["vocabulary"]
+    layout = Layout(vocab)
+    net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers)
+    os.makedirs(args.run, exist_ok=True)
+    ck_path = os.path.join(args.run, "checkpoint.pt")
+    model = Translator(vocab, net).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
+    state = {"step": 0, "seconds": 0.0, "samples": {}, "frames": 0}
+    init_info = None
+    if os.path.exists(ck_path):
+        ck = torch.load(ck_path, map_location="cpu")
+        if ck["network"] != net:
+            raise SystemExit(f"{ck_path}: network {ck['network']} differs from the flags {net}")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        state = ck["state"]
+        init_info = ck.get("init")
+        if rank == 0:
+            print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
+    elif args.init and os.path.isdir(args.init):  # a bundle: continue from its shipped translator
+        bman = load_manifest(args.init)
+        if bman["vocabulary"] != vocab or bman["network"] != net:
+            raise SystemExit(f"{args.init}: another vocabulary or network than this run's")
+        scripted = torch.jit.load(os.path.join(args.init, bman["translators"][args.direction]))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in scripted.state_dict().items()})
+        rec = bman.get("training", {}).get(args.direction, {})
+        init_info = {"from": args.init, "steps": rec.get("total_steps", rec.get("step", 0)),
+                     "samples": rec.get("samples", {})}
+    elif args.init:
+        ck = torch.load(args.init, map_location="cpu")
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
+        init_info = {"from": args.init, "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
+                     "samples": ck["state"]["samples"]}
+    raw_model = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    train = Tasks(load_split(args.tokens, "train"), layout)
+    dev = Tasks(load_split(args.tokens, "dev"), layout, eval_audio=True)
+    tasks_all = only or [t for t, v in TASKS.items() if v[0] == args.direction]
+    drng = random.Random(1234)
+    dev_sets = {t: [make_batch(dev, t, args.budget, drng) for _ in range(6)] for t in tasks_all}
+    rng = random.Random(args.seed * 1000 + rank + state["step"])
+    torch.manual_seed(args.seed * 1000 + rank + state["step"])
+    curve = open(os.path.join(args.run, "curve.jsonl"), "a") if rank == 0 else None
+
+    def progress():
+        if args.steps:
+            return state["step"] / args.steps
+        return state["seconds"] / (60 * args.minutes)
+
+    def save():
+        if rank != 0:
+            return
+        info = {"direction": args.direction, "tasks": tasks_all, "step": state["step"], "samples": state["samples"],
+                "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
+                "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction]}
+        body = {"model": raw_model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
+                "init": init_info, "training": info}
+        torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
+        os.replace(ck_path + ".tmp", ck_path)
+        body["model"] = {k: v.half() if v.is_floating_point() else v for k, v in body["model"].items()}
+        torch.save(body, os.path.join(args.run, "model.pt.tmp"))
+        os.replace(os.path.join(args.run, "model.pt.tmp"), os.path.join(args.run, "model.pt"))
+
+    last_save = last_eval = time.time()
+    window_loss = {}
+    t_prev = time.time()
+    model.train()
+    while True:
+        stop = progress() >= 1.0
+        if world > 1:
+            import torch.distributed as dist
+            flag = torch.tensor([1.0 if stop else 0.0], device=device)
+            dist.all_reduce(flag)
+            stop = flag.item() > 0
+        if stop:
+            break
+        mix = mixture(args.direction, progress(), only)
+        names = sorted(mix)
+        task = rng.choices(names, weights=[mix[t] for t in names])[0]
+        batch = [x.to(device) for x in make_batch(train, task, args.budget, rng)]
+        lr = learning_rate(args, state["step"], progress())
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = model(*batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        now = time.time()
+        state["seconds"] += now - t_prev
+        t_prev = now
+        state["step"] += 1
+        state["samples"][task] = state["samples"].get(task, 0) + len(batch[0]) * world
+        state["frames"] += int((batch[0][:, :, 0] != 0).sum() + (batch[3][:, :, 0] != 0).sum()) * world
+        window_loss.setdefault(task, []).append(float(loss))
+        if rank == 0 and state["step"] % 50 == 0:
+            msg = " ".join(f"{t} {np.mean(v):.3f}" for t, v in sorted(window_loss.items()))
+            print(f"step {state['step']} {state['seconds'] / 60:.1f} min lr {lr:.2e} loss {msg}", file=sys.stderr,
+                  flush=True)
+            window_loss = {}
+        if now - last_eval > 60 * args.eval_every:
+            d = dev_losses(raw_model, dev_sets, device)
+            if rank == 0:
+                curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
+                                        "samples": dict(state["samples"]), "dev_loss": d}) + "\n")
+                curve.flush()
+                print(f"dev {d}", file=sys.stderr, flush=True)
+            last_eval = time.time()
+            t_prev = time.time()  # evaluation time is not training time
+        if now - last_save > 60 * args.save_every:
+            save()
+            last_save = time.time()
+            t_prev = time.time()
+    d = dev_losses(raw_model, dev_sets, device)
+    if rank == 0:
+        curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
+                                "samples": dict(state["samples"]), "dev_loss": d, "final": True}) + "\n")
+        print(f"done: step {state['step']}, dev {d}", file=sys.stderr)
+    save()
+
+
+if __name__ == "__main__":
+    main()

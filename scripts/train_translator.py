@@ -347,6 +347,8 @@ def main():
     raw_model = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
+        # slot_masks is a constant bool buffer (the same on every rank); gloo cannot broadcast bools
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, ["slot_masks"])
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     train = Tasks(load_split(args.tokens, "train"), layout)

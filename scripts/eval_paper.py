@@ -217,7 +217,7 @@ def main():
     pairs = spread(sorted((x for x in dev if x["kind"] == "image_audio" and len(x["images"]) == 1),
                           key=lambda x: x["id"]), args.pairs)
     pieces = spread(sorted(scores), args.pieces)
-    res = {"models": args.models or "default", "data": args.data}
+    res = {"models": args.models or "default", "data": args.data, "threads": args.threads}
 
     if want("omr"):
         res["omr"] = eval_omr(r, args, systems, work, args.models, "main")
@@ -414,7 +414,7 @@ def print_table(res):
     if "a2i" in res:
         sp.append(f"audio→image {res['a2i']['rtf']:.2f}x real time")
     if sp:
-        print("\nSpeed (2 threads, wall clock incl. start-up): " + "; ".join(sp) + ".")
+        print(f"\nSpeed ({res.get('threads', '?')} threads, wall clock incl. start-up): " + "; ".join(sp) + ".")
     if res.get("failures"):
         print(f"\n{len(res['failures'])} umt commands reported failures (see the JSON).")
 

@@ -14,12 +14,11 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from umt_model.bundle import load_manifest, sha256_of  # noqa: E402
+from umt_model.bundle import load_manifest, sha256_of, write_manifest  # noqa: E402
 from umt_model.network import Translator  # noqa: E402
 
 
@@ -76,12 +75,7 @@ def main():
     files = sorted(set(translators.values()) | set(man["codecs"].values()))
     man["files"] = {f: {"sha256": sha256_of(os.path.join(out, f)), "bytes": os.path.getsize(os.path.join(out, f))}
                     for f in files}
-    fd, tmp = tempfile.mkstemp(dir=out, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(man, f, indent=1)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, os.path.join(out, "manifest.json"))
+    write_manifest(out, man)
     print(f"{out}: translators {translators}", file=sys.stderr)
 
 

@@ -133,6 +133,13 @@ class Tasks:
     def audio_of(self, it):
         return it["audio_eval"] if self.eval_audio and "audio_eval" in it else it["audio"]
 
+    def span(self, it, frames):
+        """(all audio codes of the score, the codes of frames [f0, f1)), or None when too short."""
+        audio = self.audio_of(it)
+        f0, f1 = frames
+        codes = audio[f0:min(f1, len(audio))]
+        return (audio, codes) if len(codes) >= 10 else None
+
     def sample(self, task, rng):
         for _ in range(20):
             ex = self._try(task, rng)
@@ -158,11 +165,11 @@ class Tasks:
             i, w = self.windows[rng.randrange(len(self.windows))]
             it = self.items[i]
             win = it["windows"][w]
-            audio = self.audio_of(it)
-            f0, f1 = win["frames"]
-            codes = audio[f0:min(f1, len(audio))]
-            if len(codes) < 10:
+            got = self.span(it, win["frames"])
+            if got is None:
                 return None
+            audio, codes = got
+            f0 = win["frames"][0]
             if task == "amt":
                 src, tgt = F.audio(codes), F.stream(MIDI, win["midi"])
                 return (src, tgt) if self.fits(AUDIO, src, MIDI, tgt) else None
@@ -173,11 +180,10 @@ class Tasks:
         i, p = self.pairs[rng.randrange(len(self.pairs))]
         it = self.items[i]
         pair = it["pairs"][p]
-        audio = self.audio_of(it)
-        f0, f1 = pair["frames"]
-        codes = audio[f0:min(f1, len(audio))]
-        if len(codes) < 10:
+        got = self.span(it, pair["frames"])
+        if got is None:
             return None
+        codes = got[1]
         grids = [it["systems"][s]["image"] for s in pair["systems"]]
         if task == "i2a":
             if rng.random() < 0.3 and all("scan" in it["systems"][s] for s in pair["systems"]):

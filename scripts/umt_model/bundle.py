@@ -69,13 +69,18 @@ def export_bundle(out_dir, translators, image_codec, audio_codec, vocab_params, 
         "training": training or {},
         "metrics": metrics or {},
     }
+    write_manifest(out_dir, manifest)
+    return manifest
+
+
+def write_manifest(out_dir, manifest):
+    """manifest.json written whole or not at all (temporary file, then rename)."""
     fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".json.tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
     os.chmod(tmp, 0o644)
     os.replace(tmp, os.path.join(out_dir, "manifest.json"))
-    return manifest
 
 
 def load_trained_codec(path, kind):

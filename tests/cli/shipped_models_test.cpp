@@ -2,12 +2,9 @@
 // translators never trained on (a page of a Lieder dev-split score, the test MIDI and MusicXML, and
 // FluidSynth audio of that MIDI), gives a valid output of the right kind. Quality is measured by
 // scripts/eval_paper.py on the dev split (docs/RESULTS.md), not here. Plus `umt tokens`.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include "../support/run_umt.hpp"
 #include "umt/core/files.hpp"
 #include "umt/io/audio.hpp"
 #include "umt/io/image.hpp"
@@ -29,22 +27,9 @@ const std::string kPage = kSrc + "/tests/data/media/lieder-lc4945954-p4.png";  /
 const std::string kScore = kSrc + "/tests/data/midi/two_staves.musicxml";
 const std::string kMidi = kSrc + "/tests/data/midi/musescore_two_staves.mid";
 
-struct Result {
-    int rc = -1;
-    std::string output;
-};
+using testing::RunResult;
 
-Result umt(const std::string& args) {
-    Result r;
-    FILE* p = ::popen((std::string(UMT_EXE) + " " + args + " 2>&1").c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-    int status = ::pclose(p);
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
+RunResult umt(const std::string& args) { return testing::umt_run(args); }
 
 double ink_share(const std::string& png) {
     cv::Mat g = read_gray_image(png);
@@ -76,7 +61,7 @@ protected:
         if (!dir_.empty()) fs::remove_all(dir_);
     }
     std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-    Result run(const std::string& args) const { return umt("--models " + models_ + " " + args + " --threads 2"); }
+    RunResult run(const std::string& args) const { return umt("--models " + models_ + " " + args + " --threads 2"); }
     // FluidSynth audio of the test MIDI file: a recording the translators never heard.
     std::string recording() const {
         auto r = umt("synth --engine fluidsynth " + kMidi + " -o " + path("rec.wav"));

@@ -1,6 +1,7 @@
 // Test helpers for the six tasks: a small random bundle sized for real pages and 10 s audio windows
 // (exported once per version of the Python sources, cached like the model tests' tiny bundle), and
-// running the real umt binary.
+// running the real umt binary (tests/support/run_umt.hpp; --threads 1 keeps the 2-core machine
+// usable for parallel test processes).
 #pragma once
 
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "../model/model_fixture.hpp"
+#include "../support/run_umt.hpp"
 
 namespace umt::testing {
 
@@ -21,26 +23,6 @@ namespace umt::testing {
 inline std::string tasks_bundle() {
     return cached_bundle("tasks-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
                                    " --max-length 512 --max-height 24 --end-bias 0.5 --rvq-end-bias 1.5");
-}
-
-struct RunResult {
-    int rc = -1;
-    std::string output;  // stdout and stderr
-};
-
-// Runs umt with `args` (already shell-quoted where needed); --threads 1 keeps the 2-core machine
-// usable for parallel test processes.
-inline RunResult umt_run(const std::string& args) {
-    std::string cmd = std::string(UMT_EXE) + " " + args + " 2>&1";
-    RunResult r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-    int status = ::pclose(p);
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
 }
 
 // A fresh temporary folder per test.

@@ -311,6 +311,9 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--encoder-layers", type=int, default=3)
     ap.add_argument("--decoder-layers", type=int, default=3)
+    ap.add_argument("--input-dropout", type=float, default=0.0,
+                    help="blank this share of the decoder's teacher-forced LMX/MIDI inputs (not begin), so it "
+                         "cannot write from its language model alone")
     ap.add_argument("--init", help="continue from an earlier run's model.pt / checkpoint.pt, or from a bundle folder's "
                     "translator (e.g. models/default), with a new schedule; the model card adds up the steps")
     ap.add_argument("--eval-every", type=float, default=10, help="minutes between dev evaluations")
@@ -389,7 +392,8 @@ def main():
             return
         info = {"direction": args.direction, "tasks": tasks_all, "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
-                "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction]}
+                "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction],
+                "input_dropout": args.input_dropout}
         body = {"model": raw_model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
         torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
@@ -418,7 +422,14 @@ def main():
         lr = learning_rate(args, state["step"], progress())
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = model(*batch)
+        if args.input_dropout > 0 and batch[2][0] in (LMX, MIDI):
+            tgt_in = batch[3].clone()
+            drop = torch.rand(tgt_in.shape[:2], device=device) < args.input_dropout
+            drop[:, 0] = False
+            tgt_in[:, :, 0] = tgt_in[:, :, 0].masked_fill(drop, 0)  # PAD embeds to zero
+            loss = model(*batch, tgt_in)
+        else:
+            loss = model(*batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -196,8 +196,9 @@ class Translator(nn.Module):
 
     @torch.jit.unused
     def forward(self, src_frames: Tensor, src_pos: Tensor, target: Tensor, tgt_frames: Tensor,
-                tgt_pos: Tensor) -> Tensor:
-        """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2.
+                tgt_pos: Tensor, tgt_input: Optional[Tensor] = None) -> Tensor:
+        """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
+        (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
 
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.
@@ -205,7 +206,8 @@ class Translator(nn.Module):
         memory, mask = self.encode(src_frames, src_pos, target)
         cross = self.init_cross(memory)
         empty: Cache = []
-        hidden, _ = self.decode_step(tgt_frames[:, :-1], tgt_pos[:, :-1], cross, mask, empty)
+        given = tgt_frames if tgt_input is None else tgt_input
+        hidden, _ = self.decode_step(given[:, :-1], tgt_pos[:, :-1], cross, mask, empty)
         gold = tgt_frames[:, 1:]
         b, t, _ = gold.shape
         prev = self.tok_emb(gold[:, :, : N_SLOTS - 1])  # slot j sees code j-1

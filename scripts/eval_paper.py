@@ -111,10 +111,6 @@ def excerpt_notes(midi_path, start, end):
     return out, peds
 
 
-def write_notes_midi(path, notes, pedals=()):
-    smf.write_midi(path, notes, pedals)
-
-
 def bp_to_midi(bp_dir, wav, mid):
     """basic-pitch transcription of wav written as a MIDI file (onsets, offsets, pitches)."""
     csv = wav + ".csv"
@@ -234,7 +230,7 @@ def main():
             sc = scores[sid]
             end = min(args.amt_seconds, sc["duration_s"])
             seconds += cut_wav(os.path.join(args.data, eval_audio[sid]), os.path.join(d["wav"], sid + ".wav"), 0, end)
-            write_notes_midi(os.path.join(d["ref"], sid + ".mid"),
+            smf.write_midi(os.path.join(d["ref"], sid + ".mid"),
                              *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), 0, end))
         wall, peak = r.run(["amt", d["wav"], "-o", d["umt"]], args.models)
         row = {"pieces": len(pieces), "seconds": seconds, "umt_f1": f1s(r, d["ref"], d["umt"])[0],
@@ -256,7 +252,7 @@ def main():
         for sid in pieces:
             sc = scores[sid]
             end = min(start + args.synth_seconds, sc["duration_s"])
-            write_notes_midi(os.path.join(d["ref"], sid + ".mid"),
+            smf.write_midi(os.path.join(d["ref"], sid + ".mid"),
                              *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), start, end))
             seconds += cut_wav(os.path.join(args.data, eval_audio[sid]), os.path.join(d["ref_wav"], sid + ".wav"),
                                start, end)
@@ -291,7 +287,7 @@ def main():
         for p in pairs:
             sc = scores[p["score_id"]]
             shutil.copy(os.path.join(args.data, p["images"][0]), os.path.join(d["img"], p["id"] + ".png"))
-            write_notes_midi(os.path.join(d["ref"], p["id"] + ".mid"),
+            smf.write_midi(os.path.join(d["ref"], p["id"] + ".mid"),
                              *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), p["start_s"], p["end_s"]))
             seconds += cut_wav(os.path.join(args.data, eval_audio[p["score_id"]]), os.path.join(d["wav"], p["id"] + ".wav"),
                                p["start_s"], p["end_s"])

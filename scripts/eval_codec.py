@@ -143,7 +143,8 @@ def write_wav(path, x, rate):
         w.writeframes((np.clip(x, -1, 1) * 32767).astype(np.int16).tobytes())
 
 
-def basic_pitch(bp_dir, wav, csv):
+def transcribe_basic_pitch(bp_dir, wav, csv):
+    """basic-pitch's notes of wav as (onset s, offset s, MIDI pitch, amplitude 0..1 or None); the CSV is kept."""
     env = dict(os.environ, NODE_PATH=os.path.join(bp_dir, "node_modules"))
     runner = os.path.join(os.path.dirname(HERE), "..", "shared", "peers", "basic-pitch", "bp_transcribe.js")
     runner = os.environ.get("UMT_BASIC_PITCH_RUNNER", os.path.normpath(runner))
@@ -152,12 +153,18 @@ def basic_pitch(bp_dir, wav, csv):
     notes = []
     with open(csv) as f:
         for line in f:
-            parts = line.strip().split(",")
+            p = line.strip().split(",")
             try:
-                notes.append((float(parts[0]), int(round(float(parts[2])))))
+                on, off, pitch = float(p[0]), float(p[1]), int(round(float(p[2])))
             except (ValueError, IndexError):
                 continue
+            notes.append((on, off, pitch, float(p[3]) if len(p) > 3 and p[3] else None))
     return notes
+
+
+def basic_pitch(bp_dir, wav, csv):
+    """(onset, pitch) of basic-pitch's notes of wav."""
+    return [(on, pitch) for on, _, pitch, _ in transcribe_basic_pitch(bp_dir, wav, csv)]
 
 
 def onset_f1(ref, est, tol=0.05):

@@ -40,7 +40,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from datafactory import smf  # noqa: E402
-from eval_codec import basic_pitch, write_wav  # noqa: E402
+from eval_codec import transcribe_basic_pitch, write_wav  # noqa: E402
 from train_codec import mel_filterbank, read_wav_mono, resample  # noqa: E402
 
 PAPER = {  # U-MusT full model (Table numbers quoted in the issue)
@@ -113,18 +113,8 @@ def excerpt_notes(midi_path, start, end):
 
 def bp_to_midi(bp_dir, wav, mid):
     """basic-pitch transcription of wav written as a MIDI file (onsets, offsets, pitches)."""
-    csv = wav + ".csv"
-    basic_pitch(bp_dir, wav, csv)
-    notes = []
-    with open(csv) as f:
-        for line in f:
-            p = line.strip().split(",")
-            try:
-                on, off, pitch = float(p[0]), float(p[1]), int(round(float(p[2])))
-            except (ValueError, IndexError):
-                continue
-            vel = int(float(p[3]) * 127) if len(p) > 3 and p[3] else 80
-            notes.append(smf.Note(on, max(off, on + 0.01), pitch, max(1, min(127, vel))))
+    notes = [smf.Note(on, max(off, on + 0.01), pitch, max(1, min(127, int(amp * 127) if amp is not None else 80)))
+             for on, off, pitch, amp in transcribe_basic_pitch(bp_dir, wav, wav + ".csv")]
     smf.write_midi(mid, notes)
 
 

@@ -311,6 +311,8 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--encoder-layers", type=int, default=3)
     ap.add_argument("--decoder-layers", type=int, default=3)
+    ap.add_argument("--image-stem", choices=["frames", "columns"], default="columns",
+                    help="image inputs: one encoder position per code frame, or per grid column (default)")
     ap.add_argument("--input-dropout", type=float, default=0.0,
                     help="blank this share of the decoder's teacher-forced LMX/MIDI inputs (not begin), so it "
                          "cannot write from its language model alone")
@@ -335,7 +337,8 @@ def main():
     man = load_manifest(args.models)
     vocab = man["vocabulary"]
     layout = Layout(vocab)
-    net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers)
+    net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
+                          image_stem=args.image_stem)
     os.makedirs(args.run, exist_ok=True)
     ck_path = os.path.join(args.run, "checkpoint.pt")
     model = Translator(vocab, net).to(device)

@@ -17,9 +17,16 @@ from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for Torc
 Cache = List[Tuple[Tensor, Tensor]]
 
 
-def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1):
-    return {"width": width, "heads": heads, "encoder_layers": encoder_layers,
-            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
+def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
+                    image_stem="frames"):
+    """image_stem: "frames" = every image code frame is one encoder position (the paper's); "columns" =
+    the frames of one grid column are concatenated (by row) and projected to one position, so the
+    encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder."""
+    net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
+           "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
+    if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
+        net["image_stem"] = image_stem
+    return net
 
 
 class Attention(nn.Module):
@@ -108,6 +115,14 @@ class Translator(nn.Module):
         self.pos_a = nn.Embedding(layout.n_pos_a, d)
         self.pos_b = nn.Embedding(layout.n_pos_b, d)
         self.target_emb = nn.Embedding(4, d)
+        stem = net.get("image_stem", "frames")
+        if stem not in ("frames", "columns"):
+            raise ValueError(f"image_stem {stem}: frames or columns")
+        self.pool_columns = stem == "columns"
+        self.rows = 1 + layout.max_height  # row 0: begin / SEP / end frames; rows 1.. codes
+        # rows 1.. are projected (no bias); a row-0 frame passes through, so a batch row without
+        # image codes (MIDI, LMX, audio) encodes exactly as with the frames stem
+        self.col_proj = nn.Linear((self.rows - 1) * d, d, bias=False) if self.pool_columns else nn.Identity()
         self.enc_layers = nn.ModuleList([EncoderLayer(d, heads, ffn) for _ in range(net["encoder_layers"])])
         self.enc_ln = nn.LayerNorm(d)
         self.dec_layers = nn.ModuleList([DecoderLayer(d, heads, ffn) for _ in range(net["decoder_layers"])])
@@ -131,11 +146,35 @@ class Translator(nn.Module):
     def encode(self, frames: Tensor, pos: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
         """frames [B,S,4], pos [B,S,2], target [B] -> memory [B,S,D], key mask [B,S] (True = real)."""
         mask = frames[:, :, 0] != 0  # PAD
-        x = self.embed(frames, pos) + self.target_emb(target).unsqueeze(1)
+        x = self.embed(frames, pos)
+        if self.pool_columns and bool((pos[:, :, 1] > 0).any()):  # an image input
+            x, mask = self.columns(x, pos, mask)
+        x = x + self.target_emb(target).unsqueeze(1)
         allowed = mask[:, None, None, :]
         for layer in self.enc_layers:
             x = layer(x, allowed)
         return self.enc_ln(x), mask
+
+    def columns(self, x: Tensor, pos: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
+        """Image frames [B,S,D] -> one position per grid column [B,K,D] and its mask [B,K].
+
+        A column opens at its row-1 code frame; begin, SEP and end frames (row 0) are columns of
+        their own. Each frame lands in slot `row` of its column; the code slots (rows 1..) are
+        concatenated and projected, a row-0 frame is added as it is.
+        """
+        b, s, d = x.shape
+        rows = pos[:, :, 1]
+        opens = mask & (rows <= 1)
+        key = torch.cumsum(opens.long(), 1) - 1
+        k = int(key.max()) + 1
+        slot = torch.where(mask, key * self.rows + rows, torch.full_like(key, k * self.rows))
+        grid = x.new_zeros(b, (k + 1) * self.rows, d)
+        grid.scatter_add_(1, slot.unsqueeze(2).expand(b, s, d), x * mask.unsqueeze(2).to(x.dtype))
+        grid = grid[:, : k * self.rows].reshape(b, k, self.rows, d)
+        cols = grid[:, :, 0] + self.col_proj(grid[:, :, 1:].reshape(b, k, (self.rows - 1) * d))
+        used = x.new_zeros(b, k + 1).scatter_add_(1, slot.clamp(max=k * self.rows) // self.rows,
+                                                  mask.to(x.dtype))
+        return cols, used[:, :k] > 0
 
     @torch.jit.export
     def init_cross(self, memory: Tensor) -> Cache:

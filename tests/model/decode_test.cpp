@@ -58,8 +58,8 @@ protected:
     }
     // Decodes with every combination of batching and caching and checks each against `expected`.
     void expect_all_modes(Modality target, const std::vector<Sequence>& inputs,
-                          const std::vector<std::vector<Frame>>& expected) {
-        auto& tr = bundle_->translator("i2a");
+                          const std::vector<std::vector<Frame>>& expected, model::ModelBundle* bundle = nullptr) {
+        auto& tr = (bundle ? bundle : bundle_)->translator("i2a");
         for (bool cache : {true, false})
             for (int batch : {1, 3, 8}) {
                 model::DecodeOptions opt;
@@ -98,6 +98,18 @@ TEST_F(DecodeTest, LmxTargetMatchesPythonReferenceBatchedAndCached) {
             EXPECT_EQ(f[1], tokens::kPad);
         }
     expect_all_modes(Modality::Lmx, inputs, expected);
+}
+
+TEST_F(DecodeTest, ColumnImageStemMatchesPythonReferenceBatchedAndCached) {
+    // Image inputs become one encoder position per grid column; MIDI rows in the same batch must
+    // encode as they do alone (the stem passes frames without image codes through).
+    std::string dir = testing::tiny_columns_bundle();
+    model::ModelBundle columns(dir);
+    auto in = make_inputs(columns.vocabulary());
+    std::vector<Sequence> inputs = in.images;
+    inputs.insert(inputs.end(), in.midi.begin(), in.midi.end());
+    auto expected = testing::python_reference(dir, "lmx", inputs, kMaxSteps);
+    expect_all_modes(Modality::Lmx, inputs, expected, &columns);
 }
 
 TEST_F(DecodeTest, AudioTargetMatchesPythonReferenceBatchedAndCached) {

@@ -65,6 +65,12 @@ inline std::string tiny_bundle() {
                              " --max-length 64 --max-height 4 --end-bias 0.5 --rvq-end-bias 4.5");
 }
 
+// The tiny bundle with the column stem for image inputs (one encoder position per grid column).
+inline std::string tiny_columns_bundle() {
+    return cached_bundle("columns-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+                                     " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem columns");
+}
+
 // A fresh copy of the tiny bundle that a test may damage.
 inline std::string bundle_copy(const std::string& name) {
     fs::path dst = fs::temp_directory_path() / ("umt-model-test-" + name + "-" + std::to_string(::getpid()));

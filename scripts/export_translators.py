@@ -36,6 +36,20 @@ def load_run(path, vocab):
     return model, ck["network"], info
 
 
+def with_unused_image_stem(model, net, vocab):
+    """The A2I model in a network whose image stem differs: A2I inputs are audio and LMX, never
+    images, so the stem is never run; its weights are zero. Returns the model in `net`."""
+    out = Translator(vocab, net)
+    missing, unexpected = out.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("col_proj.") for k in missing):
+        raise SystemExit(f"a2i: cannot move to the i2a network (missing {missing}, unexpected {unexpected})")
+    with torch.no_grad():
+        for k in missing:
+            out.state_dict()[k].zero_()
+    out.eval()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundle", help="bundle with the codecs the translators were trained on")
@@ -55,6 +69,11 @@ def main():
     translators = {}
     for direction, path in (("i2a", args.i2a), ("a2i", args.a2i)):
         model, net, info = load_run(path, man["vocabulary"])
+        if direction == "a2i" and net != networks["i2a"] and \
+                {k: v for k, v in net.items() if k != "image_stem"} == \
+                {k: v for k, v in networks["i2a"].items() if k != "image_stem"}:
+            model, net = with_unused_image_stem(model, networks["i2a"], man["vocabulary"]), networks["i2a"]
+            info["image_stem"] = "unused (A2I inputs are audio and LMX); zero weights"
         fname = f"translator_{direction}.pt"
         scripted = torch.jit.script(model).half()
         torch.jit.save(scripted, os.path.join(out, fname))

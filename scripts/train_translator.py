@@ -313,6 +313,8 @@ def main():
     ap.add_argument("--decoder-layers", type=int, default=3)
     ap.add_argument("--image-stem", choices=["frames", "columns"], default="columns",
                     help="image inputs: one encoder position per code frame, or per grid column (default)")
+    ap.add_argument("--bag-loss", type=float, default=0.0,
+                    help="weight of the auxiliary bag-of-LMX-tokens loss on the encoder output (OMR batches)")
     ap.add_argument("--input-dropout", type=float, default=0.0,
                     help="blank this share of the decoder's teacher-forced LMX/MIDI inputs (not begin), so it "
                          "cannot write from its language model alone")
@@ -338,7 +340,7 @@ def main():
     vocab = man["vocabulary"]
     layout = Layout(vocab)
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
-                          image_stem=args.image_stem)
+                          image_stem=args.image_stem, aux_bag=args.bag_loss > 0)
     os.makedirs(args.run, exist_ok=True)
     ck_path = os.path.join(args.run, "checkpoint.pt")
     model = Translator(vocab, net).to(device)
@@ -374,7 +376,9 @@ def main():
         from torch.nn.parallel import DistributedDataParallel
         # slot_masks is a constant bool buffer (the same on every rank); gloo cannot broadcast bools
         DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, ["slot_masks"])
-        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        # a batch of one task leaves other tasks' parts unused (the column stem, the bag head)
+        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                        find_unused_parameters=True)
 
     train = Tasks(load_split(args.tokens, "train"), layout)
     dev = Tasks(load_split(args.tokens, "dev"), layout, eval_audio=True)
@@ -396,7 +400,7 @@ def main():
         info = {"direction": args.direction, "tasks": tasks_all, "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
                 "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction],
-                "input_dropout": args.input_dropout}
+                "input_dropout": args.input_dropout, "bag_loss": args.bag_loss, "image_stem": args.image_stem}
         body = {"model": raw_model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
         torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
@@ -420,19 +424,20 @@ def main():
             break
         mix = mixture(args.direction, progress(), only)
         names = sorted(mix)
-        task = rng.choices(names, weights=[mix[t] for t in names])[0]
+        # every rank draws the same task (one task per step); each rank draws its own examples
+        task = random.Random(args.seed * 1000003 + state["step"]).choices(names, weights=[mix[t] for t in names])[0]
         batch = [x.to(device) for x in make_batch(train, task, args.budget, rng)]
         lr = learning_rate(args, state["step"], progress())
         for g in opt.param_groups:
             g["lr"] = lr
+        bag = args.bag_loss if TASKS[task][1:] == (IMAGE, LMX) else 0.0
+        tgt_in = None
         if args.input_dropout > 0 and batch[2][0] in (LMX, MIDI):
             tgt_in = batch[3].clone()
             drop = torch.rand(tgt_in.shape[:2], device=device) < args.input_dropout
             drop[:, 0] = False
             tgt_in[:, :, 0] = tgt_in[:, :, 0].masked_fill(drop, 0)  # PAD embeds to zero
-            loss = model(*batch, tgt_in)
-        else:
-            loss = model(*batch)
+        loss = model(*batch, tgt_in, bag)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -18,14 +18,18 @@ Cache = List[Tuple[Tensor, Tensor]]
 
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
-                    image_stem="frames"):
+                    image_stem="frames", aux_bag=False):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's); "columns" =
     the frames of one grid column are concatenated (by row) and projected to one position, so the
-    encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder."""
+    encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder.
+    aux_bag: a training-only head that predicts from the pooled encoder output which LMX tokens the
+    target holds (a loss the decoder's language model cannot meet: the encoder must read)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
         net["image_stem"] = image_stem
+    if aux_bag:
+        net["aux_bag"] = True
     return net
 
 
@@ -123,6 +127,9 @@ class Translator(nn.Module):
         # rows 1.. are projected (no bias); a row-0 frame passes through, so a batch row without
         # image codes (MIDI, LMX, audio) encodes exactly as with the frames stem
         self.col_proj = nn.Linear((self.rows - 1) * d, d, bias=False) if self.pool_columns else nn.Identity()
+        self.lmx_start = layout.block_start[0]
+        self.lmx_size = layout.codebook_size[0]
+        self.bag = nn.Linear(d, self.lmx_size) if net.get("aux_bag", False) else nn.Identity()
         self.enc_layers = nn.ModuleList([EncoderLayer(d, heads, ffn) for _ in range(net["encoder_layers"])])
         self.enc_ln = nn.LayerNorm(d)
         self.dec_layers = nn.ModuleList([DecoderLayer(d, heads, ffn) for _ in range(net["decoder_layers"])])
@@ -235,14 +242,16 @@ class Translator(nn.Module):
 
     @torch.jit.unused
     def forward(self, src_frames: Tensor, src_pos: Tensor, target: Tensor, tgt_frames: Tensor,
-                tgt_pos: Tensor, tgt_input: Optional[Tensor] = None) -> Tensor:
+                tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, bag_weight: float = 0.0) -> Tensor:
         """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
         (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
+        With bag_weight > 0 (LMX targets, an aux_bag network) adds bag_weight x bag_loss.
 
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.
         """
         memory, mask = self.encode(src_frames, src_pos, target)
+        extra = self.bag_loss(memory, mask, tgt_frames) * bag_weight if bag_weight > 0 else 0.0
         cross = self.init_cross(memory)
         empty: Cache = []
         given = tgt_frames if tgt_input is None else tgt_input
@@ -255,11 +264,23 @@ class Translator(nn.Module):
         gold_rest = gold[:, :, 1:].masked_fill(whole & (gold[:, :, 0:1] != 0), 0)  # PAD
         gold = torch.cat([gold[:, :, 0:1], gold_rest], 2).reshape(b * t, N_SLOTS)
         if bool((target == target[0]).all()):
-            return self.restricted_loss(self.sub_hidden(slots), gold, int(target[0]))
+            return self.restricted_loss(self.sub_hidden(slots), gold, int(target[0])) + extra
         logits = self.sub_logits(slots).view(b, t, N_SLOTS, -1)
         allowed = self.slot_masks[target][:, None, :, :]
         logits = logits.masked_fill(torch.logical_not(allowed), -1e9)
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), gold.reshape(-1), ignore_index=0)  # PAD
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), gold.reshape(-1), ignore_index=0) + extra  # PAD
+
+    @torch.jit.unused
+    def bag_loss(self, memory: Tensor, mask: Tensor, tgt_frames: Tensor) -> Tensor:
+        """Binary cross-entropy of the LMX tokens present in each target, predicted from the mean of
+        the encoder output (order-free: no alignment needed, and only the input can tell)."""
+        m = mask.unsqueeze(2).to(memory.dtype)
+        pooled = (memory * m).sum(1) / m.sum(1).clamp(min=1)
+        ids = tgt_frames[:, :, 0] - self.lmx_start
+        ok = (ids >= 0) & (ids < self.lmx_size)
+        gold = memory.new_zeros(memory.size(0), self.lmx_size + 1)
+        gold.scatter_(1, torch.where(ok, ids, torch.full_like(ids, self.lmx_size)), 1.0)
+        return F.binary_cross_entropy_with_logits(self.bag(pooled), gold[:, : self.lmx_size])
 
     @torch.jit.unused
     def restricted_loss(self, h: Tensor, gold: Tensor, target: int) -> Tensor:

@@ -280,7 +280,8 @@ class Translator(nn.Module):
         ok = (ids >= 0) & (ids < self.lmx_size)
         gold = memory.new_zeros(memory.size(0), self.lmx_size + 1)
         gold.scatter_(1, torch.where(ok, ids, torch.full_like(ids, self.lmx_size)), 1.0)
-        return F.binary_cross_entropy_with_logits(self.bag(pooled), gold[:, : self.lmx_size])
+        bce = F.binary_cross_entropy_with_logits(self.bag(pooled), gold[:, : self.lmx_size], reduction="sum")
+        return bce / memory.size(0)  # nats per example, summed over the LMX vocabulary
 
     @torch.jit.unused
     def restricted_loss(self, h: Tensor, gold: Tensor, target: int) -> Tensor:

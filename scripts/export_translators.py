@@ -22,6 +22,9 @@ from umt_model.bundle import load_manifest, sha256_of, write_manifest  # noqa: E
 from umt_model.network import Translator  # noqa: E402
 
 
+INPUT_SIDE = ("image_stem", "aux_bag")  # network options a direction may set for itself
+
+
 def load_run(path, vocab):
     ck = torch.load(path, map_location="cpu")
     if ck["vocabulary"] != vocab:
@@ -34,20 +37,6 @@ def load_run(path, vocab):
         info["continued_from"] = ck["init"]
         info["total_steps"] = info["step"] + ck["init"].get("steps", 0)
     return model, ck["network"], info
-
-
-def with_unused_image_stem(model, net, vocab):
-    """The A2I model in a network whose image stem differs: A2I inputs are audio and LMX, never
-    images, so the stem is never run; its weights are zero. Returns the model in `net`."""
-    out = Translator(vocab, net)
-    missing, unexpected = out.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not k.startswith("col_proj.") for k in missing):
-        raise SystemExit(f"a2i: cannot move to the i2a network (missing {missing}, unexpected {unexpected})")
-    with torch.no_grad():
-        for k in missing:
-            out.state_dict()[k].zero_()
-    out.eval()
-    return out
 
 
 def main():
@@ -69,20 +58,20 @@ def main():
     translators = {}
     for direction, path in (("i2a", args.i2a), ("a2i", args.a2i)):
         model, net, info = load_run(path, man["vocabulary"])
-        if direction == "a2i" and net != networks["i2a"] and \
-                {k: v for k, v in net.items() if k != "image_stem"} == \
-                {k: v for k, v in networks["i2a"].items() if k != "image_stem"}:
-            model, net = with_unused_image_stem(model, networks["i2a"], man["vocabulary"]), networks["i2a"]
-            info["image_stem"] = "unused (A2I inputs are audio and LMX); zero weights"
         fname = f"translator_{direction}.pt"
         scripted = torch.jit.script(model).half()
         torch.jit.save(scripted, os.path.join(out, fname))
         translators[direction] = fname
         networks[direction] = net
         training[direction] = info
-    if networks["i2a"] != networks["a2i"]:
+    # One architecture (DESIGN.md section 4); its input-side options may differ by direction (the
+    # column stem only matters to a model that reads images, the bag head only trains), so each
+    # direction's network is recorded and "network" is the shared part.
+    shared = {k: v for k, v in networks["i2a"].items() if k not in INPUT_SIDE}
+    if shared != {k: v for k, v in networks["a2i"].items() if k not in INPUT_SIDE}:
         raise SystemExit("the two directions must share one architecture (DESIGN.md section 4)")
-    man["network"] = networks["i2a"]
+    man["network"] = shared
+    man["networks"] = networks
     man["translators"] = translators
     man["training"] = training
     man["torch_version"] = torch.__version__

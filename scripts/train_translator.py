@@ -360,7 +360,7 @@ def main():
             print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
     elif args.init and os.path.isdir(args.init):  # a bundle: continue from its shipped translator
         bman = load_manifest(args.init)
-        if bman["vocabulary"] != vocab or bman["network"] != net:
+        if bman["vocabulary"] != vocab or bman.get("networks", {}).get(args.direction, bman["network"]) != net:
             raise SystemExit(f"{args.init}: another vocabulary or network than this run's")
         scripted = torch.jit.load(os.path.join(args.init, bman["translators"][args.direction]))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in scripted.state_dict().items()})

@@ -38,6 +38,7 @@ def main():
     ap.add_argument("--ffn", type=int, default=0, help="feed-forward width (default 4 x width)")
     ap.add_argument("--image-stem", choices=["frames", "columns"], default="frames",
                     help="encoder positions of image inputs: code frames or grid columns")
+    ap.add_argument("--code-vectors", action="store_true", help="codes also embed through the codecs' codebook vectors")
     ap.add_argument("--codebook-size", type=int, default=1024)
     ap.add_argument("--max-height", type=int, default=16, help="rows of an image system in codes")
     ap.add_argument("--max-length", type=int, default=1024, help="max frames of a 1-D sequence")
@@ -93,7 +94,8 @@ def main():
         if lmx_tokens:
             vocab_params["lmx_tokens"] = lmx_tokens
         network = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
-                                  args.ffn or None, image_stem=args.image_stem)
+                                  args.ffn or None, image_stem=args.image_stem,
+                                  code_vectors=args.code_vectors)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from umt_model.bundle import load_manifest  # noqa: E402
+from umt_model.bundle import load_codec, load_manifest  # noqa: E402
 from umt_model.network import Translator, default_network  # noqa: E402
 from umt_model.vocab import AUDIO, IMAGE, LMX, MIDI, N_SLOTS, Layout  # noqa: E402
 
@@ -316,6 +316,8 @@ def main():
     ap.add_argument("--bag-loss", type=float, default=0.0,
                     help="weight of the auxiliary bag-of-LMX-tokens loss on the encoder output (OMR batches; "
                          "nats per example summed over the LMX vocabulary, ~40 at the prior: 0.05 is a fair weight)")
+    ap.add_argument("--code-vectors", action="store_true",
+                    help="image/audio codes also embed through the codecs' codebook vectors (learned projection)")
     ap.add_argument("--input-dropout", type=float, default=0.0,
                     help="blank this share of the decoder's teacher-forced LMX/MIDI inputs (not begin), so it "
                          "cannot write from its language model alone")
@@ -341,10 +343,15 @@ def main():
     vocab = man["vocabulary"]
     layout = Layout(vocab)
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
-                          image_stem=args.image_stem, aux_bag=args.bag_loss > 0)
+                          image_stem=args.image_stem, aux_bag=args.bag_loss > 0,
+                          code_vectors=args.code_vectors)
     os.makedirs(args.run, exist_ok=True)
     ck_path = os.path.join(args.run, "checkpoint.pt")
-    model = Translator(vocab, net).to(device)
+    model = Translator(vocab, net)
+    if args.code_vectors:
+        model.set_code_vectors(layout, {IMAGE: load_codec(args.models, "image").vq.codebooks,
+                                        AUDIO: load_codec(args.models, "audio").vq.codebooks})
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
     state = {"step": 0, "seconds": 0.0, "samples": {}, "frames": 0}
     init_info = None
@@ -369,14 +376,20 @@ def main():
                      "samples": rec.get("samples", {})}
     elif args.init:
         ck = torch.load(args.init, map_location="cpu")
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
+        weights = {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
+        fresh = {k for k in model.state_dict() if k.startswith("code_")} - set(weights)
+        missing, unexpected = model.load_state_dict(dict(weights, **{k: model.state_dict()[k] for k in fresh}),
+                                                    strict=False)
+        if missing or unexpected:
+            raise SystemExit(f"{args.init}: another network (missing {missing}, unexpected {unexpected})")
         init_info = {"from": args.init, "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
                      "samples": ck["state"]["samples"]}
     raw_model = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
-        # slot_masks is a constant bool buffer (the same on every rank); gloo cannot broadcast bools
-        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, ["slot_masks"])
+        # slot_masks is a constant bool buffer (the same on every rank); gloo cannot broadcast bools;
+        # code_vectors is constant too (every rank reads the same codecs): no broadcast each step
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, ["slot_masks", "code_vectors"])
         # a batch of one task leaves other tasks' parts unused (the column stem, the bag head)
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                         find_unused_parameters=True)

@@ -8,7 +8,7 @@ import torch
 
 from .codec import AudioCodec, ImageCodec
 from .network import Translator
-from .vocab import Layout
+from .vocab import AUDIO, IMAGE, Layout
 
 FORMAT = "umt-model-bundle"
 FORMAT_VERSION = 1
@@ -131,4 +131,6 @@ def new_random(vocab_params, network, modalities, seed=0):
         model.tok_emb.weight[0].zero_()
     image_codec = ImageCodec(vocab_params["image_codebook_size"])
     audio_codec = AudioCodec(vocab_params["audio_codebook_size"], modalities["audio"]["hop_samples"])
+    if network.get("code_vectors"):
+        model.set_code_vectors(Layout(vocab_params), {IMAGE: image_codec.vq.codebooks, AUDIO: audio_codec.vq.codebooks})
     return model, image_codec, audio_codec

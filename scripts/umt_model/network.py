@@ -18,18 +18,23 @@ Cache = List[Tuple[Tensor, Tensor]]
 
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
-                    image_stem="frames", aux_bag=False):
+                    image_stem="frames", aux_bag=False, code_vectors=False):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's); "columns" =
     the frames of one grid column are concatenated (by row) and projected to one position, so the
     encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder.
     aux_bag: a training-only head that predicts from the pooled encoder output which LMX tokens the
-    target holds (a loss the decoder's language model cannot meet: the encoder must read)."""
+    target holds (a loss the decoder's language model cannot meet: the encoder must read).
+    code_vectors: image and audio codes also embed through their codec's codebook vector (a fixed
+    buffer, set with set_code_vectors) and one learned projection, so the sum over a frame's four
+    slots starts as a linear map of the codec's quantized latent instead of four unrelated ids."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
         net["image_stem"] = image_stem
     if aux_bag:
         net["aux_bag"] = True
+    if code_vectors:
+        net["code_vectors"] = True
     return net
 
 
@@ -130,6 +135,10 @@ class Translator(nn.Module):
         self.lmx_start = layout.block_start[0]
         self.lmx_size = layout.codebook_size[0]
         self.bag = nn.Linear(d, self.lmx_size) if net.get("aux_bag", False) else nn.Identity()
+        self.use_code_vectors = bool(net.get("code_vectors", False))
+        cdim = 64 if self.use_code_vectors else 1
+        self.register_buffer("code_vectors", torch.zeros(layout.size if self.use_code_vectors else 1, cdim))
+        self.code_proj = nn.Linear(cdim, d, bias=False) if self.use_code_vectors else nn.Identity()
         self.enc_layers = nn.ModuleList([EncoderLayer(d, heads, ffn) for _ in range(net["encoder_layers"])])
         self.enc_ln = nn.LayerNorm(d)
         self.dec_layers = nn.ModuleList([DecoderLayer(d, heads, ffn) for _ in range(net["decoder_layers"])])
@@ -147,7 +156,22 @@ class Translator(nn.Module):
             self.tok_emb.weight[0].zero_()
 
     def embed(self, frames: Tensor, pos: Tensor) -> Tensor:
-        return self.tok_emb(frames).sum(2) + self.pos_a(pos[:, :, 0]) + self.pos_b(pos[:, :, 1])
+        x = self.tok_emb(frames).sum(2) + self.pos_a(pos[:, :, 0]) + self.pos_b(pos[:, :, 1])
+        if self.use_code_vectors:
+            x = x + self.code_proj(F.embedding(frames, self.code_vectors).sum(2))
+        return x
+
+    @torch.jit.unused
+    def set_code_vectors(self, layout: Layout, codebooks: dict):
+        """codebooks: modality -> [4, codebook_size, dim] tensor (the codec's vq.codebooks)."""
+        with torch.no_grad():
+            self.code_vectors.zero_()
+            for m, cb in codebooks.items():
+                if cb.size(2) != self.code_vectors.size(1):
+                    raise ValueError(f"codebook vectors of {cb.size(2)} dims; the network takes {self.code_vectors.size(1)}")
+                for j in range(N_SLOTS):
+                    start = layout.code(m, j, 0)
+                    self.code_vectors[start:start + cb.size(1)] = cb[j].float()
 
     @torch.jit.export
     def encode(self, frames: Tensor, pos: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:

@@ -65,10 +65,11 @@ inline std::string tiny_bundle() {
                              " --max-length 64 --max-height 4 --end-bias 0.5 --rvq-end-bias 4.5");
 }
 
-// The tiny bundle with the column stem for image inputs (one encoder position per grid column).
+// The tiny bundle with the column stem for image inputs (one encoder position per grid column) and
+// codes embedded through their codec's codebook vectors as well.
 inline std::string tiny_columns_bundle() {
     return cached_bundle("columns-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
-                                     " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem columns");
+                                     " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem columns --code-vectors");
 }
 
 // A fresh copy of the tiny bundle that a test may damage.

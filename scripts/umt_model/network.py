@@ -137,7 +137,8 @@ class Translator(nn.Module):
         self.bag = nn.Linear(d, self.lmx_size) if net.get("aux_bag", False) else nn.Identity()
         self.use_code_vectors = bool(net.get("code_vectors", False))
         cdim = 64 if self.use_code_vectors else 1
-        self.register_buffer("code_vectors", torch.zeros(layout.size if self.use_code_vectors else 1, cdim))
+        self.register_buffer("code_vectors", torch.zeros(layout.size if self.use_code_vectors else 1, cdim),
+                             persistent=self.use_code_vectors)  # earlier networks' weights load as they are
         self.code_proj = nn.Linear(cdim, d, bias=False) if self.use_code_vectors else nn.Identity()
         self.enc_layers = nn.ModuleList([EncoderLayer(d, heads, ffn) for _ in range(net["encoder_layers"])])
         self.enc_ln = nn.LayerNorm(d)

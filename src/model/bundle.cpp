@@ -134,7 +134,16 @@ std::string ModelBundle::summary() const {
         o << "audio:       " << md["audio"].value("sample_rate", 0) << " Hz, hop " << md["audio"].value("hop_samples", 0)
           << " samples, input " << md["audio"].value("input", "?") << "\n";
     }
-    for (const auto& [dir, file] : m["translators"].items()) o << "translator:  " << dir << " -> " << file.get<std::string>() << "\n";
+    for (const auto& [dir, file] : m["translators"].items()) {
+        o << "translator:  " << dir << " -> " << file.get<std::string>();
+        // input-side options a direction may set for itself (scripts/export_translators.py)
+        if (m.contains("networks") && m["networks"].contains(dir)) {
+            const auto& n = m["networks"][dir];
+            o << " (image stem " << n.value("image_stem", "frames")
+              << (n.value("code_vectors", false) ? ", codes also embed through codec vectors" : "") << ")";
+        }
+        o << "\n";
+    }
     for (const auto& [kind, file] : m["codecs"].items()) o << "codec:       " << kind << " -> " << file.get<std::string>() << "\n";
     for (const auto& [name, entry] : m["files"].items())
         o << "file:        " << name << "  " << entry.value("bytes", 0) << " bytes  sha256 " << entry.value("sha256", "")

@@ -377,9 +377,9 @@ def main():
     elif args.init:
         ck = torch.load(args.init, map_location="cpu")
         weights = {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
-        fresh = {k for k in model.state_dict() if k.startswith("code_")} - set(weights)
-        missing, unexpected = model.load_state_dict(dict(weights, **{k: model.state_dict()[k] for k in fresh}),
-                                                    strict=False)
+        own = model.state_dict()
+        fresh = {k: v for k, v in own.items() if k.startswith("code_") and k not in weights}  # new parts
+        missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
         if missing or unexpected:
             raise SystemExit(f"{args.init}: another network (missing {missing}, unexpected {unexpected})")
         init_info = {"from": args.init, "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
@@ -414,7 +414,7 @@ def main():
         info = {"direction": args.direction, "tasks": tasks_all, "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
                 "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction],
-                "input_dropout": args.input_dropout, "bag_loss": args.bag_loss, "image_stem": args.image_stem}
+                "input_dropout": args.input_dropout, "bag_loss": args.bag_loss}
         body = {"model": raw_model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
         torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")

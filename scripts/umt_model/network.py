@@ -199,13 +199,13 @@ class Translator(nn.Module):
         opens = mask & (rows <= 1)
         key = torch.cumsum(opens.long(), 1) - 1
         k = int(key.max()) + 1
-        slot = torch.where(mask, key * self.rows + rows, torch.full_like(key, k * self.rows))
+        col = torch.where(mask, key, torch.full_like(key, k))  # PAD frames go to a spare column k
+        slot = col * self.rows + torch.where(mask, rows, torch.zeros_like(rows))
         grid = x.new_zeros(b, (k + 1) * self.rows, d)
         grid.scatter_add_(1, slot.unsqueeze(2).expand(b, s, d), x * mask.unsqueeze(2).to(x.dtype))
         grid = grid[:, : k * self.rows].reshape(b, k, self.rows, d)
         cols = grid[:, :, 0] + self.col_proj(grid[:, :, 1:].reshape(b, k, (self.rows - 1) * d))
-        used = x.new_zeros(b, k + 1).scatter_add_(1, slot.clamp(max=k * self.rows) // self.rows,
-                                                  mask.to(x.dtype))
+        used = x.new_zeros(b, k + 1).scatter_add_(1, col, mask.to(x.dtype))
         return cols, used[:, :k] > 0
 
     @torch.jit.export

@@ -12,7 +12,7 @@ PACKAGES=(
   libtinyxml2-dev libcli11-dev libspdlog-dev libgtest-dev libzip-dev nlohmann-json3-dev
   libfluidsynth-dev libpoppler-cpp-dev
   # training, data and test tools
-  python3-torch python3-numpy python3-mir-eval
+  python3-torch python3-numpy python3-mir-eval libjemalloc2
   fluid-soundfont-gm timgm6mb-soundfont musescore3
   # data factory (scripts/build_dataset.py): page images, SVG rasterizing, eval SoundFont
   python3-opencv python3-scipy librsvg2-bin musescore-general-soundfont

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umt_model.codec import AudioCodec, ImageCodec  # noqa: E402
+from umt_model.heap import steady_heap  # noqa: E402
 
 
 # ---------------------------------------------------------------- data
@@ -317,6 +318,7 @@ def save_atomic(obj, path):
 
 
 def main():
+    steady_heap()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("kind", choices=["image", "audio"])
     ap.add_argument("--data", required=True, help="dataset folder from build_dataset.py")

@@ -32,7 +32,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umt_model.bundle import load_codec, load_manifest  # noqa: E402
-from umt_model.network import Translator, default_network  # noqa: E402
+from umt_model.heap import steady_heap  # noqa: E402
+from umt_model.network import ROLL_PITCHES, Translator, default_network  # noqa: E402
 from umt_model.vocab import AUDIO, IMAGE, LMX, MIDI, N_SLOTS, Layout  # noqa: E402
 
 TASKS = {  # name: (direction, source modality, target modality)
@@ -230,6 +231,55 @@ def make_batch(tasks, task, budget, rng):
     return collate(batch, TASKS[task][2])
 
 
+# MIDI token values inside the MIDI block (include/umt/tokens/midi_tokens.hpp)
+SHIFT_END, PITCH0, VELOCITY0, PROGRAM0 = 1001, 1001, 1129, 1257
+TIE, DRUM = PROGRAM0 + 128, PROGRAM0 + 129
+
+
+def piano_roll(src, tgt, layout, ticks_per_frame):
+    """An AMT batch's targets as an onsets-and-frames roll at the audio input positions:
+    [B,S,2*128] (onset keys, then sounding keys; -1 at begin, end and padding), read from the MIDI
+    tokens (tie section = sounding from the window start; velocity 0 = offsets; drum hits skipped)."""
+    b, s = src.shape[:2]
+    roll = torch.full((b, s, 2 * ROLL_PITCHES), -1.0)
+    lengths = (src[:, :, 0] != 0).sum(1) - 2  # audio code frames
+    start, size = layout.block_start[MIDI], layout.codebook_size[MIDI]
+    for k in range(b):
+        n = int(lengths[k])
+        r = np.zeros((n, 2 * ROLL_PITCHES), np.float32)
+        tick, vel, tie, drum, sounding = 0, 0, True, False, {}
+        for v in (tgt[k, 1:, 0] - start).tolist():
+            if not 0 <= v < size:  # end (or PAD)
+                break
+            if v < SHIFT_END:
+                tick = v
+            elif v < VELOCITY0:
+                p, f = v - PITCH0, min(int(tick // ticks_per_frame), n)
+                if tie:
+                    sounding[p] = 0
+                elif drum:
+                    continue
+                elif vel > 0:
+                    if f < n:
+                        r[f, p] = 1.0
+                    sounding.setdefault(p, f)
+                elif p in sounding:
+                    f0 = sounding.pop(p)
+                    r[f0:max(f, f0 + 1), ROLL_PITCHES + p] = 1.0
+            elif v < PROGRAM0:
+                vel = v - VELOCITY0
+            elif v < TIE:
+                drum = False
+            elif v == TIE:
+                tie = False
+            else:
+                drum = True
+        for p, f0 in sounding.items():
+            r[f0:, ROLL_PITCHES + p] = 1.0
+        roll[k, 1:1 + n] = torch.from_numpy(r)
+    return roll
+
+
 # ---------------------------------------------------------------- schedule
 
 def mixture(direction, progress, only):
@@ -251,18 +301,6 @@ def learning_rate(args, step, progress):
 
 
 # ---------------------------------------------------------------- main
-
-def bound_heap():
-    """Batches of ever-different shapes fragment glibc's heap: a run grew to 10 GB resident and was
-    killed. Serving big blocks by mmap (returned to the system on free) keeps it near 1 GB."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 1 << 20)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
 
 def dist_setup(device_arg):
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -294,6 +332,7 @@ def dev_losses(model, dev_sets, device):
 
 
 def main():
+    steady_heap()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("direction", choices=["i2a", "a2i"])
     ap.add_argument("--tokens", required=True, help="folder of scripts/prepare_tokens.py")
@@ -316,6 +355,9 @@ def main():
     ap.add_argument("--bag-loss", type=float, default=0.0,
                     help="weight of the auxiliary bag-of-LMX-tokens loss on the encoder output (OMR batches; "
                          "nats per example summed over the LMX vocabulary, ~40 at the prior: 0.05 is a fair weight)")
+    ap.add_argument("--roll-loss", type=float, default=0.0,
+                    help="weight of the auxiliary onsets-and-frames loss at each audio input position (AMT "
+                         "batches; nats per position summed over 2x128 keys, ~5-10 at the prior: 0.1 is fair)")
     ap.add_argument("--code-vectors", action="store_true",
                     help="image/audio codes also embed through the codecs' codebook vectors (learned projection)")
     ap.add_argument("--input-dropout", type=float, default=0.0,
@@ -331,7 +373,6 @@ def main():
     args = ap.parse_args()
     if bool(args.steps) == bool(args.minutes):
         raise SystemExit("give --steps or --minutes")
-    bound_heap()
     world, rank, device = dist_setup(args.device)
     torch.set_num_threads(args.threads)
     only = [t for t in args.tasks.split(",") if t]
@@ -344,7 +385,7 @@ def main():
     layout = Layout(vocab)
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, aux_bag=args.bag_loss > 0,
-                          code_vectors=args.code_vectors)
+                          code_vectors=args.code_vectors, aux_roll=args.roll_loss > 0)
     os.makedirs(args.run, exist_ok=True)
     ck_path = os.path.join(args.run, "checkpoint.pt")
     model = Translator(vocab, net)
@@ -378,7 +419,8 @@ def main():
         ck = torch.load(args.init, map_location="cpu")
         weights = {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
         own = model.state_dict()
-        fresh = {k: v for k, v in own.items() if k.startswith("code_") and k not in weights}  # new parts
+        fresh = {k: v for k, v in own.items()  # new input-side parts and training heads
+                 if k.startswith(("code_", "bag.", "roll.")) and k not in weights}
         missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
         if missing or unexpected:
             raise SystemExit(f"{args.init}: another network (missing {missing}, unexpected {unexpected})")
@@ -390,10 +432,12 @@ def main():
         # slot_masks is a constant bool buffer (the same on every rank); gloo cannot broadcast bools;
         # code_vectors is constant too (every rank reads the same codecs): no broadcast each step
         DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, ["slot_masks", "code_vectors"])
-        # a batch of one task leaves other tasks' parts unused (the column stem, the bag head)
+        # a batch of one task leaves other tasks' parts unused (the column stem, the bag and roll heads)
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                         find_unused_parameters=True)
 
+    audio = man["modalities"]["audio"]
+    ticks_per_frame = audio["hop_samples"] / audio["sample_rate"] / 0.01  # MIDI shifts are 10 ms ticks
     train = Tasks(load_split(args.tokens, "train"), layout)
     dev = Tasks(load_split(args.tokens, "dev"), layout, eval_audio=True)
     tasks_all = only or [t for t, v in TASKS.items() if v[0] == args.direction]
@@ -414,7 +458,8 @@ def main():
         info = {"direction": args.direction, "tasks": tasks_all, "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
                 "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction],
-                "input_dropout": args.input_dropout, "bag_loss": args.bag_loss}
+                "input_dropout": args.input_dropout, "bag_loss": args.bag_loss,
+                "roll_loss": args.roll_loss}
         body = {"model": raw_model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
         torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
@@ -451,7 +496,10 @@ def main():
             drop = torch.rand(tgt_in.shape[:2], device=device) < args.input_dropout
             drop[:, 0] = False
             tgt_in[:, :, 0] = tgt_in[:, :, 0].masked_fill(drop, 0)  # PAD embeds to zero
-        loss = model(*batch, tgt_in, bag)
+        roll = None
+        if args.roll_loss > 0 and TASKS[task][1:] == (AUDIO, MIDI):
+            roll = piano_roll(batch[0], batch[3], layout, ticks_per_frame).to(device)
+        loss = model(*batch, tgt_in, bag, roll, args.roll_loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -15,10 +15,11 @@ from torch import Tensor
 from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for TorchScript
 
 Cache = List[Tuple[Tensor, Tensor]]
+ROLL_PITCHES = 128  # the aux_roll head: onset and sounding logits of each MIDI key
 
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
-                    image_stem="frames", aux_bag=False, code_vectors=False):
+                    image_stem="frames", aux_bag=False, code_vectors=False, aux_roll=False):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's); "columns" =
     the frames of one grid column are concatenated (by row) and projected to one position, so the
     encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder.
@@ -26,7 +27,10 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     target holds (a loss the decoder's language model cannot meet: the encoder must read).
     code_vectors: image and audio codes also embed through their codec's codebook vector (a fixed
     buffer, set with set_code_vectors) and one learned projection, so the sum over a frame's four
-    slots starts as a linear map of the codec's quantized latent instead of four unrelated ids."""
+    slots starts as a linear map of the codec's quantized latent instead of four unrelated ids.
+    aux_roll: a training-only head that predicts, at every audio input position, which pitches start
+    and which sound there (an onsets-and-frames piano roll from the target MIDI tokens): a dense,
+    aligned signal that teaches the encoder to hear pitches long before the decoder can."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -35,6 +39,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["aux_bag"] = True
     if code_vectors:
         net["code_vectors"] = True
+    if aux_roll:
+        net["aux_roll"] = True
     return net
 
 
@@ -135,6 +141,7 @@ class Translator(nn.Module):
         self.lmx_start = layout.block_start[0]
         self.lmx_size = layout.codebook_size[0]
         self.bag = nn.Linear(d, self.lmx_size) if net.get("aux_bag", False) else nn.Identity()
+        self.roll = nn.Linear(d, 2 * ROLL_PITCHES) if net.get("aux_roll", False) else nn.Identity()
         self.use_code_vectors = bool(net.get("code_vectors", False))
         cdim = 64 if self.use_code_vectors else 1
         self.register_buffer("code_vectors", torch.zeros(layout.size if self.use_code_vectors else 1, cdim),
@@ -267,16 +274,20 @@ class Translator(nn.Module):
 
     @torch.jit.unused
     def forward(self, src_frames: Tensor, src_pos: Tensor, target: Tensor, tgt_frames: Tensor,
-                tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, bag_weight: float = 0.0) -> Tensor:
+                tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, bag_weight: float = 0.0,
+                src_roll: Optional[Tensor] = None, roll_weight: float = 0.0) -> Tensor:
         """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
         (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
-        With bag_weight > 0 (LMX targets, an aux_bag network) adds bag_weight x bag_loss.
+        With bag_weight > 0 (LMX targets, an aux_bag network) adds bag_weight x bag_loss; with
+        roll_weight > 0 (audio inputs, an aux_roll network) adds roll_weight x roll_loss of src_roll.
 
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.
         """
         memory, mask = self.encode(src_frames, src_pos, target)
         extra = self.bag_loss(memory, mask, tgt_frames) * bag_weight if bag_weight > 0 else 0.0
+        if src_roll is not None and roll_weight > 0:
+            extra = extra + self.roll_loss(memory, src_roll) * roll_weight
         cross = self.init_cross(memory)
         empty: Cache = []
         given = tgt_frames if tgt_input is None else tgt_input
@@ -307,6 +318,16 @@ class Translator(nn.Module):
         gold.scatter_(1, torch.where(ok, ids, torch.full_like(ids, self.lmx_size)), 1.0)
         bce = F.binary_cross_entropy_with_logits(self.bag(pooled), gold[:, : self.lmx_size], reduction="sum")
         return bce / memory.size(0)  # nats per example, summed over the LMX vocabulary
+
+    @torch.jit.unused
+    def roll_loss(self, memory: Tensor, roll: Tensor) -> Tensor:
+        """Binary cross-entropy of roll [B,S,2*128] (onsets, then sounding keys; -1 where a position
+        has no audio frame) predicted at each encoder position: nats per position summed over keys."""
+        keep = roll[:, :, 0] >= 0
+        n = int(keep.sum())
+        if n == 0:
+            return memory.new_zeros(())
+        return F.binary_cross_entropy_with_logits(self.roll(memory[keep]), roll[keep], reduction="sum") / n
 
     @torch.jit.unused
     def restricted_loss(self, h: Tensor, gold: Tensor, target: int) -> Tensor:

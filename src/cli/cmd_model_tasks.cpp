@@ -121,9 +121,11 @@ void log_lmx_warnings(const std::string& source, const std::vector<std::string>&
 
 tasks::OmrResult run_omr(model::ModelBundle& bundle, const std::string& input, const tasks::DecodeSettings& s,
                          tasks::Timings* t) {
-    auto systems = tasks::read_systems(bundle, input, t);
-    spdlog::info("omr: {}: {} system(s)", input, systems.size());
-    auto r = tasks::recognize(bundle, systems, s, t);
+    auto systems = tasks::read_staff_groups(bundle, input, t);
+    size_t groups = 0;
+    for (const auto& sys : systems) groups += sys.size();
+    spdlog::info("omr: {}: {} system(s), {} staff group(s)", input, systems.size(), groups);
+    auto r = tasks::recognize_parts(bundle, systems, s, t);
     log_lmx_warnings(input, r.warnings);
     return r;
 }

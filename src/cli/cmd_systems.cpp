@@ -73,12 +73,14 @@ void register_systems(CLI::App& app, GlobalOptions& g, int& rc) {
                     char name[32];
                     std::snprintf(name, sizeof name, "-s%02zu.png", i + 1);
                     std::string file = page_stem + name;
-                    nlohmann::json corners = nlohmann::json::array();
+                    nlohmann::json corners = nlohmann::json::array(), groups = nlohmann::json::array();
                     for (const auto& c : s.corners) corners.push_back({std::round(c.x * 10) / 10, std::round(c.y * 10) / 10});
+                    for (const auto& g : s.groups)
+                        groups.push_back({{"staves", g.count}, {"box", {g.box.x, g.box.y, g.box.width, g.box.height}}});
                     outs.push_back({(fs::path(a->output) / file).string(), s.image,
                                     {{"source", job.input}, {"page", p.page}, {"system", i + 1},
                                      {"box", {s.box.x, s.box.y, s.box.width, s.box.height}},
-                                     {"corners", corners}, {"staves", s.staves.size()},
+                                     {"corners", corners}, {"staves", s.staves.size()}, {"staff_groups", groups},
                                      {"staff_height_px", std::round(s.staff_height_px * 100) / 100},
                                      {"skew_deg", std::round(s.skew_deg * 1000) / 1000},
                                      {"scale", s.scale}, {"width", s.image.cols}, {"height", s.image.rows},

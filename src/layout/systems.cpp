@@ -314,18 +314,14 @@ bool staff_is_plausible(const cv::Mat& mask, const cv::Mat& density, const Staff
     return line_min >= 0.5 && line_mean - space_mean >= 0.35 && on_line >= 2.0 * beside;
 }
 
-// True when some column near the staves' shared extent is inked over (almost) the
-// whole gap between the bottom line of `a` and the top line of `b`: a system barline,
-// a bracket or a barline drawn through both staves.
-bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b, int page_x0, int page_x1) {
+// True when some column in [x0, x1] is inked over (almost) the whole gap between the
+// bottom line of `a` and the top line of `b` by a stroke (not a blotch).
+bool joined_in(const cv::Mat& ink_wide, const Staff& a, const Staff& b, int x0, int x1) {
     int y0 = int(std::floor(a.line_y[4])), y1 = int(std::ceil(b.line_y[0]));
     if (y1 <= y0) return true;
     double sp = std::max(a.space(), b.space());
-    int x0 = std::max(0, std::min({a.x0, b.x0, page_x0}) - int(3 * sp));
-    int x1 = std::min(ink_wide.cols - 1, std::min(std::max(a.x1, b.x1), page_x1));
-    // Where staff lines faded on the left, the system barline or bracket lies further left
-    // than what remains; a page border or scanner shadow usually lies further still.
-    x0 = std::max(0, x0 - int(3 * sp));
+    x0 = std::max(0, x0);
+    x1 = std::min(ink_wide.cols - 1, x1);
     const int len = y1 - y0 + 1;
     // A thin barline scanned badly breaks into dashes: tolerate short holes (at most
     // a third of a staff space each, a fifth of the gap in all), never a real gap.
@@ -356,6 +352,24 @@ bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b, i
         }
     }
     return false;
+}
+
+// One system: some column near the staves' shared extent joins them (a system barline,
+// a bracket or a barline drawn through both staves).
+bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b, int page_x0, int page_x1) {
+    double sp = std::max(a.space(), b.space());
+    // Where staff lines faded on the left, the system barline or bracket lies further left
+    // than what remains; a page border or scanner shadow usually lies further still.
+    int x0 = std::min({a.x0, b.x0, page_x0}) - int(6 * sp);
+    return joined_in(ink_wide, a, b, x0, std::min(std::max(a.x1, b.x1), page_x1));
+}
+
+// One staff group: joined past the system's start (its barline, brace and bracket), by a
+// measure barline or the final one.
+bool staves_grouped(const cv::Mat& ink_wide, const Staff& a, const Staff& b, int page_x1) {
+    double sp = std::max(a.space(), b.space());
+    return joined_in(ink_wide, a, b, std::max(a.x0, b.x0) + int(std::lround(1.5 * sp)),
+                     std::min(std::max(a.x1, b.x1) + int(std::lround(sp)), page_x1));
 }
 
 // Row between two systems where the page is emptiest (nearest the middle on ties).
@@ -676,6 +690,34 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
         }
         sc.scale = opts.normalize ? opts.staff_height_px / sc.staff_height_px : 1.0;
         sc.image = normalize_system(gray(sc.box), sc.staff_height_px, opts);
+        // Staff groups, cut between them like systems are cut.
+        std::vector<int> starts{0};
+        for (size_t k = 1; k < sc.staves.size(); ++k)
+            if (!staves_grouped(ink_wide, sc.staves[k - 1], sc.staves[k], page_x1)) starts.push_back(int(k));
+        starts.push_back(int(sc.staves.size()));
+        int cut = sc.box.y;
+        for (size_t g = 0; g + 1 < starts.size(); ++g) {
+            StaffGroup grp;
+            grp.first = starts[g];
+            grp.count = starts[g + 1] - starts[g];
+            int end = sc.box.y + sc.box.height;
+            if (g + 2 < starts.size()) {
+                const Staff& above = sc.staves[size_t(starts[g + 1] - 1)];
+                const Staff& below = sc.staves[size_t(starts[g + 1])];
+                int yb = int(std::ceil(above.line_y[4])), yt = int(std::floor(below.line_y[0]));
+                end = split_between(ink, yb + 1, yt - 1, page_x0, page_x1, blank_max, int(d));
+            }
+            grp.box = cv::Rect(sc.box.x, cut, sc.box.width, std::max(1, end - cut));
+            cut = end;
+            if (starts.size() == 2) {
+                grp.image = sc.image;
+            } else {
+                double gh = 0;
+                for (int k = grp.first; k < grp.first + grp.count; ++k) gh += sc.staves[size_t(k)].height();
+                grp.image = normalize_system(gray(grp.box), gh / grp.count, opts);
+            }
+            sc.groups.push_back(std::move(grp));
+        }
         page.systems.push_back(std::move(sc));
     }
     return page;

@@ -108,16 +108,23 @@ bool bundle_supports(const model::ModelBundle& bundle, const std::string& task) 
     return m.contains("translators") && m["translators"].contains(direction);
 }
 
-std::vector<cv::Mat> prepare_systems(const cv::Mat& gray, int staff_height_px, int max_rows, const std::string& source,
-                                     Timings* timings) {
+namespace {
+
+// Per system, its whole image (groups = false) or its staff groups' images.
+std::vector<std::vector<GroupImage>> prepare_page(const cv::Mat& gray, int staff_height_px, int max_rows,
+                                               const std::string& source, bool groups, Timings* timings) {
     StageTimer timer(timings, "layout");
     constexpr int kCell = model::ImageCodec::kDownsample;
     layout::LayoutOptions lo;
     lo.staff_height_px = staff_height_px;
     lo.pad_multiple = kCell;
     auto page = layout::analyze_page(gray, lo);
-    std::vector<cv::Mat> systems;
-    for (auto& s : page.systems) systems.push_back(s.image);
+    std::vector<std::vector<GroupImage>> systems;
+    for (auto& s : page.systems) {
+        systems.emplace_back();
+        if (!groups || s.groups.empty()) systems.back().push_back({s.image, int(s.staves.size())});
+        else for (auto& g : s.groups) systems.back().push_back({g.image, g.count});
+    }
     if (systems.empty()) {
         // A crop too small for staff detection is read as one system, as it is.
         if (gray.empty() || gray.rows > max_rows * kCell)
@@ -127,29 +134,54 @@ std::vector<cv::Mat> prepare_systems(const cv::Mat& gray, int staff_height_px, i
         cv::copyMakeBorder(gray, padded, 0, (kCell - gray.rows % kCell) % kCell, 0, (kCell - gray.cols % kCell) % kCell,
                            cv::BORDER_CONSTANT, cv::Scalar(255));
         spdlog::info("{}: no staves found; read as one system of {}x{} px", source, padded.cols, padded.rows);
-        systems.push_back(padded);
+        systems.push_back({{padded, 0}});
     }
     for (size_t i = 0; i < systems.size(); ++i)
-        if (systems[i].rows / kCell > max_rows)
-            throw Error(source, "system " + std::to_string(i + 1) + " is " + std::to_string(systems[i].rows) +
-                                    " px tall after normalization; this model reads systems of at most " +
-                                    std::to_string(max_rows * kCell) + " px (" + std::to_string(max_rows) + " code rows)");
+        for (const auto& g : systems[i])
+            if (g.image.rows / kCell > max_rows)
+                throw Error(source, "system " + std::to_string(i + 1) + " is " + std::to_string(g.image.rows) +
+                                        " px tall after normalization; this model reads systems of at most " +
+                                        std::to_string(max_rows * kCell) + " px (" + std::to_string(max_rows) + " code rows)");
     return systems;
 }
 
-std::vector<cv::Mat> read_systems(model::ModelBundle& bundle, const std::string& path, Timings* timings) {
+std::vector<std::vector<GroupImage>> read_pages_as(model::ModelBundle& bundle, const std::string& path, bool groups,
+                                                Timings* timings) {
     std::vector<PageImage> pages;
     {
         StageTimer timer(timings, "read");
         pages = read_pages(path);
     }
-    std::vector<cv::Mat> out;
+    std::vector<std::vector<GroupImage>> out;
     for (const auto& p : pages) {
         std::string source = pages.size() > 1 ? path + " page " + std::to_string(p.page) : path;
-        auto systems = prepare_systems(p.gray, bundle.staff_height_px(), bundle.vocabulary().max_height(), source, timings);
+        auto systems = prepare_page(p.gray, bundle.staff_height_px(), bundle.vocabulary().max_height(), source, groups,
+                                    timings);
         out.insert(out.end(), systems.begin(), systems.end());
     }
     return out;
+}
+
+std::vector<cv::Mat> whole(const std::vector<std::vector<GroupImage>>& systems) {
+    std::vector<cv::Mat> out;
+    for (const auto& s : systems) out.push_back(s.at(0).image);
+    return out;
+}
+
+}  // namespace
+
+std::vector<cv::Mat> prepare_systems(const cv::Mat& gray, int staff_height_px, int max_rows, const std::string& source,
+                                     Timings* timings) {
+    return whole(prepare_page(gray, staff_height_px, max_rows, source, false, timings));
+}
+
+std::vector<cv::Mat> read_systems(model::ModelBundle& bundle, const std::string& path, Timings* timings) {
+    return whole(read_pages_as(bundle, path, false, timings));
+}
+
+std::vector<std::vector<GroupImage>> read_staff_groups(model::ModelBundle& bundle, const std::string& path,
+                                                       Timings* timings) {
+    return read_pages_as(bundle, path, true, timings);
 }
 
 cv::Mat stack_page(const std::vector<cv::Mat>& systems, int gap_px) {

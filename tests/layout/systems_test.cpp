@@ -84,6 +84,16 @@ std::vector<size_t> staff_counts(const umt::layout::PageLayout& p) {
     return c;
 }
 
+// Staves per staff group, per system.
+std::vector<std::vector<int>> group_counts(const umt::layout::PageLayout& p) {
+    std::vector<std::vector<int>> out;
+    for (const auto& s : p.systems) {
+        out.emplace_back();
+        for (const auto& g : s.groups) out.back().push_back(g.count);
+    }
+    return out;
+}
+
 cv::Mat scan_like(const cv::Mat& page, double deg, unsigned seed) {
     cv::Mat rot, blur, noisy;
     cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(page.cols / 2.f, page.rows / 2.f), deg, 1.0);
@@ -203,6 +213,31 @@ TEST(Layout, RenderedLiederPagesAndScanLikeVariants) {
     }
 }
 
+TEST(Layout, VoiceAndPianoAreSeparateStaffGroups) {
+    // Lieder: the voice staff has barlines of its own; the piano's run through both staves.
+    for (const char* file : {"lieder-lc4985973-p2.png", "lieder-lc4945954-p4.png"}) {
+        cv::Mat page = umt::read_gray_image(data(file));
+        for (const auto& p : {analyze_page(page), analyze_page(scan_like(page, 1.0, 3))}) {
+            ASSERT_FALSE(p.systems.empty());
+            EXPECT_EQ(group_counts(p), std::vector<std::vector<int>>(p.systems.size(), {1, 2})) << file;
+            for (const auto& s : p.systems) {
+                const auto& voice = s.groups.at(0);
+                const auto& piano = s.groups.at(1);
+                // The crops tile the system: the cut lies between the voice staff and the piano.
+                EXPECT_EQ(voice.box.y, s.box.y);
+                EXPECT_EQ(voice.box.y + voice.box.height, piano.box.y);
+                EXPECT_EQ(piano.box.y + piano.box.height, s.box.y + s.box.height);
+                EXPECT_GT(piano.box.y, s.staves[0].line_y[4]);
+                EXPECT_LT(piano.box.y, s.staves[1].line_y[0]);
+                // Normalized like a system: the group's own staff height, padded.
+                EXPECT_EQ(piano.image.rows % 16, 0);
+                EXPECT_LT(piano.image.rows, s.image.rows);
+                EXPECT_NEAR(piano.image.cols, s.image.cols, 16);  // scaled by its own staves
+            }
+        }
+    }
+}
+
 TEST(Layout, DashedStaffLinesAndBarlinesAreFound) {
     // Lines broken into 5-px dashes with 4-px holes (a thin line after a hard threshold).
     DrawOpts o;
@@ -271,6 +306,7 @@ TEST(Layout, FactoryLikeDegradationOfRenderedPages) {
         std::vector<size_t> want(c.systems, 3);
         auto grey = analyze_page(factory_like(page, 225, 1.2, 1.1, 12, 0, 5));
         EXPECT_EQ(staff_counts(grey), want) << c.file << " grey";
+        EXPECT_EQ(group_counts(grey), std::vector<std::vector<int>>(c.systems, {1, 2})) << c.file << " grey";
         EXPECT_NEAR(grey.skew_deg, -1.2, 0.1) << c.file;
         // Known weak: at 150 here systems split (lines lost), at 165+ a blackened dim corner merges them.
         auto bin = analyze_page(factory_like(page, 240, -0.8, 0.6, 8, 160, 6));
@@ -308,6 +344,9 @@ TEST(SystemsCli, WritesCropsAndJsonAndSurvivesBadPages) {
     ASSERT_EQ(doc["systems"].size(), 4u);
     EXPECT_EQ(doc["systems"][0]["staves"], 3);
     EXPECT_EQ(doc["systems"][0]["file"], "lieder-lc4985973-p2-s01.png");
+    ASSERT_EQ(doc["systems"][0]["staff_groups"].size(), 2u);  // the voice staff, then the piano
+    EXPECT_EQ(doc["systems"][0]["staff_groups"][0]["staves"], 1);
+    EXPECT_EQ(doc["systems"][0]["staff_groups"][1]["staves"], 2);
     EXPECT_EQ(doc["systems"][0]["box"].size(), 4u);
     ASSERT_EQ(doc["pages"].size(), 2u);  // the good page and the blank one
     EXPECT_EQ(doc["pages"][1]["systems"], 0);

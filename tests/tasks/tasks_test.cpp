@@ -79,7 +79,42 @@ TEST_F(TasksTest, OmrPageGivesOneLmxLinePerSystemAndMusicXmlThatReimports) {
     r = umt("omr", kPage + " -o " + path("page.musicxml") + " --max-len 40");
     ASSERT_EQ(r.rc, 0) << r.output;
     Score s = read_score(path("page.musicxml"));
-    EXPECT_EQ(s.parts.size(), 1u);
+    // Voice and piano: one part per staff group, with the staves the page shows.
+    ASSERT_EQ(s.parts.size(), 2u);
+    EXPECT_EQ(s.parts[0].staff_count(), 1);
+    EXPECT_EQ(s.parts[1].staff_count(), 2);
+    for (const auto& m : s.parts[0].measures)
+        for (const auto& e : m.elements)
+            if (auto* n = std::get_if<Note>(&e)) EXPECT_EQ(n->staff, 1);
+}
+
+TEST_F(TasksTest, OmrPartsAlignFromTheBottomAndAMissingGroupGivesMeasureRests) {
+    model::ModelBundle bundle(*bundle_);
+    auto systems = tasks::read_staff_groups(bundle, kPage);
+    ASSERT_GE(systems.size(), 2u);
+    for (const auto& g : systems) ASSERT_EQ(g.size(), 2u);
+    systems[1].erase(systems[1].begin());  // a piano-only system, as an introduction is
+    tasks::DecodeSettings ds;
+    ds.max_len = 60;
+    // The padding copies the measure count of the system's bottom group (checked to be > 0).
+    auto r = tasks::recognize_parts(bundle, systems, ds);
+    ASSERT_EQ(r.part_system_lmx.size(), 2u);
+    ASSERT_EQ(r.part_system_lmx[0].size(), systems.size());
+    EXPECT_EQ(r.system_lmx, r.part_system_lmx[1]);
+    const auto& rests = r.part_system_lmx[0][1];
+    const auto& piano = r.part_system_lmx[1][1];
+    long measures = std::count(piano.begin(), piano.end(), std::string("measure"));
+    EXPECT_GT(measures, 0);
+    EXPECT_EQ(long(rests.size()), 3 * measures);
+    for (size_t i = 0; i + 2 < rests.size(); i += 3) {
+        EXPECT_EQ(rests[i], "measure");
+        EXPECT_EQ(rests[i + 1], "rest");
+        EXPECT_EQ(rests[i + 2], "rest:measure");
+    }
+    // The whole-system path is one part.
+    std::vector<cv::Mat> whole;
+    for (const auto& g : systems) whole.push_back(g.back().image);
+    EXPECT_EQ(tasks::recognize(bundle, whole, ds).score.parts.size(), 1u);
 }
 
 TEST_F(TasksTest, OmrBatchedEqualsUnbatchedAndSeedsReproduce) {
@@ -133,7 +168,7 @@ TEST_F(TasksTest, OmrBatchOfFilesGoesToAFolderAndPdfPagesAreRead) {
     // "-" writes MusicXML to stdout.
     r = testing::umt_run("-q omr --models " + *bundle_ + " --threads 1 --max-len 20 " + sys + " -o - 2>/dev/null");
     ASSERT_EQ(r.rc, 0);
-    EXPECT_EQ(parse_musicxml(r.output, "stdout").parts.size(), 1u);
+    EXPECT_EQ(parse_musicxml(r.output, "stdout").parts.size(), 2u);  // the voice staff and the piano
 }
 
 TEST_F(TasksTest, AmtStitchesWindowsIntoAMidiFileAndBatchingDoesNotChangeIt) {

@@ -27,6 +27,15 @@ struct Staff {
     double space() const { return height() / 4.0; }
 };
 
+// Staves of one system that belong together (one instrument, one part): joined by barlines
+// past the system's start, as engravers join a piano's grand staff or a choir's bracket and
+// leave a voice staff on its own.
+struct StaffGroup {
+    int first = 0, count = 0;         // SystemCrop::staves[first, first + count)
+    cv::Rect box;                     // crop in deskewed page pixels (the system's width)
+    cv::Mat image;                    // normalized crop, as SystemCrop::image
+};
+
 struct SystemCrop {
     cv::Rect box;                     // crop in deskewed page pixels
     std::array<cv::Point2d, 4> corners{};  // the box's corners in original page pixels (tl, tr, br, bl)
@@ -35,6 +44,7 @@ struct SystemCrop {
     double skew_deg = 0.0;            // page rotation that was undone
     double scale = 1.0;               // normalized / page pixels
     cv::Mat image;                    // normalized crop (CV_8UC1), see LayoutOptions
+    std::vector<StaffGroup> groups;   // top to bottom; one group = the whole system
 };
 
 struct PageLayout {

@@ -74,6 +74,15 @@ std::vector<cv::Mat> prepare_systems(const cv::Mat& gray, int staff_height_px, i
                                      Timings* timings = nullptr);
 // The systems of every page of an image or PDF file, through prepare_systems.
 std::vector<cv::Mat> read_systems(model::ModelBundle& bundle, const std::string& path, Timings* timings = nullptr);
+// One staff group of a system (layout::StaffGroup: a voice staff, a piano's grand staff).
+struct GroupImage {
+    cv::Mat image;    // normalized like a system image
+    int staves = 0;   // staves found in it; 0 = not known (an image read whole)
+};
+// As read_systems, but each system as its staff groups, top to bottom, each normalized on its
+// own; an image without staves is one group.
+std::vector<std::vector<GroupImage>> read_staff_groups(model::ModelBundle& bundle, const std::string& path,
+                                                       Timings* timings = nullptr);
 
 // 8-bit gray system image <-> the codec's float image (1 = white paper).
 model::GrayImage to_codec_image(const cv::Mat& gray);
@@ -85,14 +94,22 @@ cv::Mat stack_page(const std::vector<cv::Mat>& systems, int gap_px = 16);
 // ---- the six translations ----
 
 struct OmrResult {
-    std::vector<std::vector<std::string>> system_lmx;  // per system, as decoded
-    std::vector<bool> system_looped;                   // cut by the repetition stop
-    Score score;                                       // joined into one part (lenient delinearize)
+    std::vector<std::vector<std::string>> system_lmx;  // the lowest part (the piano), per system, as decoded
+    std::vector<bool> system_looped;                   // ... cut by the repetition stop
+    Score score;                                       // one part per staff group (lenient delinearize)
+    std::vector<std::vector<std::vector<std::string>>> part_system_lmx;  // every part, per system
     std::vector<std::string> warnings;                 // from delinearize
 };
 // Image tokens -> LMX per system (greedy by default), batched; systems joined into one part.
 OmrResult recognize(model::ModelBundle& bundle, const std::vector<cv::Mat>& systems, const DecodeSettings& s,
                     Timings* timings = nullptr);
+// Systems given as their staff groups (read_staff_groups): every group is read in one batch, and
+// the k-th group from the bottom of each system joins part k from the bottom (a system without
+// it, such as a piano-only introduction, gives that part measure rests). A part takes the staff
+// count its groups show on the page (staff numbers beyond it move to its last staff).
+// system_lmx is the lowest part's: the piano of a voice-and-piano page.
+OmrResult recognize_parts(model::ModelBundle& bundle, const std::vector<std::vector<GroupImage>>& systems,
+                          const DecodeSettings& s, Timings* timings = nullptr);
 
 // Audio (any rate) -> model rate -> windows -> MIDI event tokens (top-p by default) -> notes
 // stitched through the tie sections.

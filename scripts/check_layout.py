@@ -4,7 +4,8 @@
 Renders N dev scores with MuseScore 3 (PNG at 150 dpi, SVG, measure positions), takes
 the true systems (distinct measure rows in .mpos) and staves per system (5-line groups
 of StaffLines in the SVG), makes scan-like variants of every page, runs `umt systems`
-on each variant and prints a table of system-detection accuracy.
+on each variant and prints a table of system-detection accuracy, and of staff groups: a
+system's groups must be the score's parts (their staff counts, top to bottom).
 
 Variants: clean, scan (fixed 1 degree / blur / noise), scan-binarized, rotated-2.5,
 degraded (the data factory's random page degradation, scripts/datafactory/images.py, fixed
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+import zipfile
 
 import cv2
 import numpy as np
@@ -53,6 +55,19 @@ def render(scores, work, dpi=DPI, folder="render", exts=(".png", ".svg", ".mpos"
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
         for j in jobs:
             open(os.path.splitext(j["out"][0])[0] + ".done", "w").close()
+
+
+def part_staves(mxl):
+    """Staff count of each part of a compressed MusicXML score, in score order."""
+    with zipfile.ZipFile(mxl) as z:
+        container = ET.fromstring(z.read("META-INF/container.xml"))
+        name = container.find(".//rootfile").get("full-path")
+        root = ET.fromstring(z.read(name))
+    out = []
+    for part in root.findall("part"):
+        st = part.find(".//attributes/staves")
+        out.append(int(st.text) if st is not None else 1)
+    return out
 
 
 def truth_for(work, sid):
@@ -145,10 +160,12 @@ def hi_variants(src_png, out_dir, stem, rng_deg):
     return out
 
 
-def score_page(truth, detected, m):
-    """Greedy one-to-one matching: a truth system matches a detection whose quad holds its centre."""
+def score_page(truth, detected, m, parts):
+    """Greedy one-to-one matching: a truth system matches a detection whose quad holds its centre.
+    Returns matched systems, those with the right staff count, and those whose staff groups are
+    the score's parts."""
     used = set()
-    matched = staves_ok = 0
+    matched = staves_ok = groups_ok = 0
     for (y0, y1, cx, n) in truth:
         c = m @ np.array([cx, (y0 + y1) / 2, 1.0])
         for i, det in enumerate(detected):
@@ -159,8 +176,9 @@ def score_page(truth, detected, m):
                 used.add(i)
                 matched += 1
                 staves_ok += det["staves"] == n
+                groups_ok += [g["staves"] for g in det["staff_groups"]] == parts
                 break
-    return matched, staves_ok
+    return matched, staves_ok, groups_ok
 
 
 def main():
@@ -189,6 +207,7 @@ def main():
     for path in scores:
         sid = os.path.splitext(os.path.basename(path))[0]
         truth = truth_for(args.work, sid)
+        parts = part_staves(path)
         for page, systems in sorted(truth.items()):
             png = os.path.join(args.work, "render", sid, "%s-%d.png" % (sid, page))
             if not os.path.exists(png):
@@ -203,34 +222,39 @@ def main():
                 vs.update(hi_variants(hi, os.path.join(args.work, "pages"), stem, rng_hi))
             for name, (p, m) in vs.items():
                 if not wanted or name in wanted:
-                    pages.setdefault(name, []).append((stem, systems, p, m))
-    print("| variant | pages | true systems | detected | recall | precision | staves right | pages exactly right | pages/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+                    pages.setdefault(name, []).append((stem, systems, p, m, parts))
+    print("| variant | pages | true systems | detected | recall | precision | staves right | staff groups = parts "
+          "| pages exactly right | pages/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, items in pages.items():
         out = os.path.join(args.work, "out", name)
         t = time.time()
-        subprocess.run([args.umt, "-q", "systems", "-o", out] + [p for _, _, p, _ in items], check=False)
+        subprocess.run([args.umt, "-q", "systems", "-o", out] + [it[2] for it in items], check=False)
         dt = time.time() - t
         det = json.load(open(os.path.join(out, "systems.json")))["systems"]
         by_src = {}
         for s in det:
             by_src.setdefault(s["source"], []).append(s)
-        n_true = n_det = n_match = n_staves = n_exact = 0
+        n_true = n_det = n_match = n_staves = n_groups = n_exact = 0
         failures = []
-        for stem, truth, p, m in items:
+        for stem, truth, p, m, parts in items:
             d = by_src.get(p, [])
-            matched, staves_ok = score_page(truth, d, m)
+            matched, staves_ok, groups_ok = score_page(truth, d, m, parts)
             n_true += len(truth)
             n_det += len(d)
             n_match += matched
             n_staves += staves_ok
+            n_groups += groups_ok
             exact = matched == len(truth) == len(d) and staves_ok == matched
             n_exact += exact
             if not exact:
                 failures.append("%s: truth %s, detected %s" % (stem, [t[3] for t in truth], [s["staves"] for s in d]))
-        print("| %s | %d | %d | %d | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
+            if groups_ok < matched:
+                failures.append("%s: parts %s, staff groups %s" % (
+                    stem, parts, [[g["staves"] for g in s["staff_groups"]] for s in d]))
+        print("| %s | %d | %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |" % (
             name, len(items), n_true, n_det, n_match / max(1, n_true), n_match / max(1, n_det),
-            n_staves / max(1, n_true), n_exact / max(1, len(items)), len(items) / dt))
+            n_staves / max(1, n_true), n_groups / max(1, n_true), n_exact / max(1, len(items)), len(items) / dt))
         for f in failures[:args.show_failures]:
             print("  %s: %s" % (name, f), file=sys.stderr)
 

@@ -314,44 +314,35 @@ bool staff_is_plausible(const cv::Mat& mask, const cv::Mat& density, const Staff
     return line_min >= 0.5 && line_mean - space_mean >= 0.35 && on_line >= 2.0 * beside;
 }
 
-// True when some column in [x0, x1] is inked over (almost) the whole gap between the
-// bottom line of `a` and the top line of `b` by a stroke (not a blotch).
-bool joined_in(const cv::Mat& ink_wide, const Staff& a, const Staff& b, int x0, int x1) {
+// True when column x is inked over (almost) the whole gap between the bottom line of `a`
+// and the top line of `b` by a stroke (not a blotch).
+bool column_joins(const cv::Mat& ink_wide, const Staff& a, const Staff& b, int x) {
     int y0 = int(std::floor(a.line_y[4])), y1 = int(std::ceil(b.line_y[0]));
     if (y1 <= y0) return true;
+    if (x < 0 || x >= ink_wide.cols) return false;
     double sp = std::max(a.space(), b.space());
-    x0 = std::max(0, x0);
-    x1 = std::min(ink_wide.cols - 1, x1);
     const int len = y1 - y0 + 1;
     // A thin barline scanned badly breaks into dashes: tolerate short holes (at most
     // a third of a staff space each, a fifth of the gap in all), never a real gap.
     const int allowed_miss = std::max(1, int(0.2 * len));
     const int allowed_hole = std::max(2, int(std::lround(sp / 3)));
-    for (int x = x0; x <= x1; ++x) {
-        int miss = 0, hole = 0;
-        bool ok = true;
-        for (int y = y0; y <= y1 && ok; ++y) {
-            if (ink_wide.at<uint8_t>(y, x)) { hole = 0; continue; }
-            ++miss;
-            ++hole;
-            ok = miss <= allowed_miss && hole <= allowed_hole;
-        }
-        if (!ok) continue;
-        // A stroke, not a dark blotch (a shadow or a badly thresholded corner): on at
-        // least one side, two spaces away, the gap is mostly paper.
-        const int off = int(std::lround(2 * sp));
-        auto side_ink = [&](int xs) {
-            if (xs < 0 || xs >= ink_wide.cols) return 0.0;
-            int c = 0;
-            for (int y = y0; y <= y1; ++y) c += ink_wide.at<uint8_t>(y, xs) != 0;
-            return double(c) / len;
-        };
-        if (std::min(side_ink(x - off), side_ink(x + off)) < 0.5) {
-            spdlog::debug("layout: staves at y {:.1f} and {:.1f} joined at x {}", a.line_y[4], b.line_y[0], x);
-            return true;
-        }
+    int miss = 0, hole = 0;
+    for (int y = y0; y <= y1; ++y) {
+        if (ink_wide.at<uint8_t>(y, x)) { hole = 0; continue; }
+        ++miss;
+        ++hole;
+        if (miss > allowed_miss || hole > allowed_hole) return false;
     }
-    return false;
+    // A stroke, not a dark blotch (a shadow or a badly thresholded corner): on at
+    // least one side, two spaces away, the gap is mostly paper.
+    const int off = int(std::lround(2 * sp));
+    auto side_ink = [&](int xs) {
+        if (xs < 0 || xs >= ink_wide.cols) return 0.0;
+        int c = 0;
+        for (int y = y0; y <= y1; ++y) c += ink_wide.at<uint8_t>(y, xs) != 0;
+        return double(c) / len;
+    };
+    return std::min(side_ink(x - off), side_ink(x + off)) < 0.5;
 }
 
 // One system: some column near the staves' shared extent joins them (a system barline,
@@ -360,16 +351,63 @@ bool staves_connected(const cv::Mat& ink_wide, const Staff& a, const Staff& b, i
     double sp = std::max(a.space(), b.space());
     // Where staff lines faded on the left, the system barline or bracket lies further left
     // than what remains; a page border or scanner shadow usually lies further still.
-    int x0 = std::min({a.x0, b.x0, page_x0}) - int(6 * sp);
-    return joined_in(ink_wide, a, b, x0, std::min(std::max(a.x1, b.x1), page_x1));
+    int x0 = std::max(0, std::min({a.x0, b.x0, page_x0}) - int(6 * sp));
+    int x1 = std::min({ink_wide.cols - 1, std::max(a.x1, b.x1), page_x1});
+    for (int x = x0; x <= x1; ++x)
+        if (column_joins(ink_wide, a, b, x)) {
+            spdlog::debug("layout: staves at y {:.1f} and {:.1f} joined at x {}", a.line_y[4], b.line_y[0], x);
+            return true;
+        }
+    return false;
 }
 
-// One staff group: joined past the system's start (its barline, brace and bracket), by a
-// measure barline or the final one.
-bool staves_grouped(const cv::Mat& ink_wide, const Staff& a, const Staff& b, int page_x1) {
-    double sp = std::max(a.space(), b.space());
-    return joined_in(ink_wide, a, b, std::max(a.x0, b.x0) + int(std::lround(1.5 * sp)),
-                     std::min(std::max(a.x1, b.x1) + int(std::lround(sp)), page_x1));
+// Where each staff group of a system starts (indices into `staves`). The system's start
+// is its first columns joining every staff (a brace or bracket that spans them all, then
+// the system barline, each within 1.5 spaces of the next). Two neighbouring staves are one
+// group when a barline past that start joins them, or when a brace or bracket just left of
+// it covers the gap between them. Staff line ends are not trusted for the start: an
+// instrument name or a scan's smudge can run a line on to the left.
+std::vector<int> staff_group_starts(const cv::Mat& ink_wide, const std::vector<Staff>& staves, int page_x0,
+                                    int page_x1) {
+    std::vector<int> starts{0};
+    if (staves.size() < 2) return starts;
+    double sp = 0;
+    int x_left = INT32_MAX, x_right = 0;
+    for (const auto& st : staves) sp += st.space() / staves.size(), x_left = std::min(x_left, st.x0),
+                                  x_right = std::max(x_right, st.x1);
+    const int hi = std::min({ink_wide.cols - 1, x_right + int(std::lround(sp)), page_x1});
+    auto all_join = [&](int x) {
+        for (size_t k = 1; k < staves.size(); ++k)
+            if (!column_joins(ink_wide, staves[k - 1], staves[k], x)) return false;
+        return true;
+    };
+    int first = -1, start = -1;
+    for (int x = std::max(0, std::min(x_left, page_x0) - int(6 * sp)); x <= hi; ++x) {
+        if (!all_join(x)) {
+            if (first >= 0 && x - start > 1.5 * sp) break;
+            continue;
+        }
+        if (first < 0) first = x;
+        start = x;
+    }
+    if (first < 0) first = start = x_left;  // no system barline found: the lines' start
+    const int past = start + int(std::lround(1.5 * sp));
+    const int band0 = std::max(0, first - int(std::lround(2.5 * sp))), band1 = start - int(std::lround(0.5 * sp));
+    for (size_t k = 1; k < staves.size(); ++k) {
+        const Staff& a = staves[k - 1];
+        const Staff& b = staves[k];
+        bool joined = false;
+        for (int x = past; x <= hi && !joined; ++x) joined = column_joins(ink_wide, a, b, x);
+        if (!joined && band1 > band0) {
+            // A brace or bracket: ink in the band on (almost) every row of the gap.
+            int y0 = int(std::ceil(a.line_y[4])) + 1, y1 = int(std::floor(b.line_y[0])) - 1, rows = 0, inked = 0;
+            for (int y = std::max(0, y0); y <= std::min(y1, ink_wide.rows - 1); ++y, ++rows)
+                inked += cv::countNonZero(ink_wide.row(y).colRange(band0, std::min(band1, ink_wide.cols))) > 0;
+            joined = rows > 0 && inked >= 0.9 * rows;
+        }
+        if (!joined) starts.push_back(int(k));
+    }
+    return starts;
 }
 
 // Row between two systems where the page is emptiest (nearest the middle on ties).
@@ -691,9 +729,7 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
         sc.scale = opts.normalize ? opts.staff_height_px / sc.staff_height_px : 1.0;
         sc.image = normalize_system(gray(sc.box), sc.staff_height_px, opts);
         // Staff groups, cut between them like systems are cut.
-        std::vector<int> starts{0};
-        for (size_t k = 1; k < sc.staves.size(); ++k)
-            if (!staves_grouped(ink_wide, sc.staves[k - 1], sc.staves[k], page_x1)) starts.push_back(int(k));
+        std::vector<int> starts = staff_group_starts(ink_wide, sc.staves, page_x0, page_x1);
         starts.push_back(int(sc.staves.size()));
         int cut = sc.box.y;
         for (size_t g = 0; g + 1 < starts.size(); ++g) {

@@ -251,7 +251,7 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
         sub->fallthrough();
         sub->add_option("inputs", a->inputs, "Page images, system images or PDFs, or folders")->required();
         sub->add_option("-o,--output", a->output, "Output .wav/.flac/.ogg, or a folder")->required();
-        sub->add_option("--pipeline", a->pipeline, "direct (image tokens -> audio tokens) or staged (OMR -> playback -> synth)")
+        sub->add_option("--pipeline", a->pipeline, "direct (image tokens -> audio tokens; plays each system's lowest staff group, the piano) or staged (OMR of every part -> playback -> synth)")
             ->check(CLI::IsMember({"direct", "staged"}));
         sub->add_option("--engine", a->engine, "Synthesis of the staged pipeline: fluidsynth (default) or neural")
             ->check(CLI::IsMember({"fluidsynth", "neural"}));
@@ -270,7 +270,11 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
                 tasks::Timings t = load;
                 Audio audio;
                 if (a->pipeline == "direct") {
-                    auto systems = tasks::read_systems(*bundle, job.input, &t);
+                    // The lowest staff group of each system: the piano of a voice-and-piano page,
+                    // what the translator learnt to play (staged plays every part).
+                    std::vector<cv::Mat> systems;
+                    for (const auto& groups : tasks::read_staff_groups(*bundle, job.input, &t))
+                        systems.push_back(groups.back().image);
                     audio = tasks::image_to_audio(*bundle, systems, s, a->systems_per_call, &t);
                 } else {
                     auto r = run_omr(*bundle, job.input, s, &t);

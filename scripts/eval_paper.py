@@ -300,7 +300,7 @@ def main():
             print(f"i2a {row}", file=sys.stderr)
         if want("a2i"):
             wall, peak = r.run(["a2i", d["wav"], "-o", d["a2i"]], args.models)
-            r.run(["omr", d["a2i"], "-o", d["a2i_xml"], "--format", "musicxml"], args.models)
+            r.run(["omr", d["a2i"], "-o", d["a2i_xml"], "--format", "musicxml", "--one-part"], args.models)
             r.run(["convert", d["a2i_xml"], "-o", d["a2i_mid"], "--to", "mid"], threads=False)
             emd = r.json(["eval", "emd", d["ref_mid"], d["a2i_mid"]])
             res["a2i"] = {"pairs": len(pairs), "seconds": seconds, "rtf": seconds / wall, "peak_mb": peak,
@@ -317,8 +317,8 @@ def main():
             with open(os.path.join(d["ref"], s["id"] + ".lmx"), "w") as f:
                 f.write(s["lmx"] + "\n")
         wall, peak = r.run(["engrave", d["ref"], "-o", d["png"]], args.models)
-        r.run(["omr", d["png"], "-o", d["lmx"], "--format", "lmx"], args.models)
-        r.run(["omr", d["png"], "-o", d["xml"], "--format", "musicxml"], args.models)
+        r.run(["omr", d["png"], "-o", d["lmx"], "--format", "lmx", "--one-part"], args.models)
+        r.run(["omr", d["png"], "-o", d["xml"], "--format", "musicxml", "--one-part"], args.models)
         r.run(["convert", d["ref"], "-o", d["ref_mid"], "--to", "mid"], threads=False)
         r.run(["convert", d["xml"], "-o", d["mid"], "--to", "mid"], threads=False)
         ser = r.json(["eval", "ser", d["ref"], d["lmx"]])

@@ -35,6 +35,7 @@ struct TaskArgs {
     std::string engine;        // engrave / a2i staged: neural or musescore; i2a staged: fluidsynth or neural
     int measures = 4;          // engrave: measures per system when the score has no system breaks
     int systems_per_call = 2;  // i2a direct
+    bool one_part = false;     // omr: each system whole, without splitting it into staff groups
     TaskFlags flags;
 };
 
@@ -120,7 +121,14 @@ void log_lmx_warnings(const std::string& source, const std::vector<std::string>&
 }
 
 tasks::OmrResult run_omr(model::ModelBundle& bundle, const std::string& input, const tasks::DecodeSettings& s,
-                         tasks::Timings* t) {
+                         tasks::Timings* t, bool one_part = false) {
+    if (one_part) {
+        auto whole = tasks::read_systems(bundle, input, t);
+        spdlog::info("omr: {}: {} system(s), read whole", input, whole.size());
+        auto r = tasks::recognize(bundle, whole, s, t);
+        log_lmx_warnings(input, r.warnings);
+        return r;
+    }
     auto systems = tasks::read_staff_groups(bundle, input, t);
     size_t groups = 0;
     for (const auto& sys : systems) groups += sys.size();
@@ -144,6 +152,8 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
         sub->add_option("inputs", a->inputs, "Page images, system images or PDFs, or folders")->required();
         sub->add_option("-o,--output", a->output, "Output .musicxml/.mxl/.lmx ('-' = stdout), or a folder")->required();
         sub->add_option("--format", a->format, "Output format for folder output")->check(CLI::IsMember({"musicxml", "mxl", "lmx"}));
+        sub->add_flag("--one-part", a->one_part,
+                      "Read each system whole as one part (default: one part per staff group, e.g. voice and piano)");
         add_task_flags(sub, a->flags);
         sub->callback([a, &g, &rc] {
             auto s = a->flags.settings();
@@ -153,7 +163,7 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
             auto bundle = load_bundle(g, "omr", &load);
             rc = run_jobs(jobs, g, "omr", [&](const Job& job) {
                 tasks::Timings t = load;
-                auto r = run_omr(*bundle, job.input, s, &t);
+                auto r = run_omr(*bundle, job.input, s, &t, a->one_part);
                 tasks::StageTimer timer(&t, "write");
                 if (extension_of(job.output) == "lmx") write_lmx(r.system_lmx, job.output);
                 else save_score(r.score, job.output);

@@ -86,6 +86,10 @@ TEST_F(TasksTest, OmrPageGivesOneLmxLinePerSystemAndMusicXmlThatReimports) {
     for (const auto& m : s.parts[0].measures)
         for (const auto& e : m.elements)
             if (auto* n = std::get_if<Note>(&e)) EXPECT_EQ(n->staff, 1);
+    // --one-part reads each system whole.
+    r = umt("omr", kPage + " -o " + path("whole.musicxml") + " --max-len 40 --one-part");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    EXPECT_EQ(read_score(path("whole.musicxml")).parts.size(), 1u);
 }
 
 TEST_F(TasksTest, OmrPartsAlignFromTheBottomAndAMissingGroupGivesMeasureRests) {

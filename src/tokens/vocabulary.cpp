@@ -254,8 +254,12 @@ Sequence Vocabulary::image_frames(const std::vector<CodeGrid>& systems, bool hei
     if (columns > params_.max_lengths.image_columns)
         throw Error("the image input has " + std::to_string(columns) + " code columns, more than this model's maximum of " +
                     std::to_string(params_.max_lengths.image_columns) + "; split it");
-    check_length(*this, Modality::Image, f.size());
-    if (height_tokens) return with_positions(*this, Modality::Image, std::move(f));
+    // An input is bounded by its columns (above) and rows (max_height): its positions are 2-D,
+    // and a column-stem encoder sees one position per column. The frame count bounds targets.
+    if (height_tokens) {
+        check_length(*this, Modality::Image, f.size());
+        return with_positions(*this, Modality::Image, std::move(f));
+    }
     // Without height tokens a tracker would assume max_height rows per column: place each
     // system's codes by its own grid instead (the positions a height token would have given).
     Sequence out;

@@ -148,6 +148,22 @@ TEST(Frames, ImageGridsAreReadColumnByColumnWithSepAndHeights) {
     EXPECT_THROW(v.image_frames({tall}), Error);  // max_height is 4
 }
 
+TEST(Frames, ImageInputsAreBoundedByColumnsAndRowsTargetsByFrames) {
+    VocabularyParams p;
+    p.lmx_size = 224;
+    p.midi_size = midi_tokens::vocab_size();
+    p.image_codebook_size = 8;
+    p.audio_codebook_size = 8;
+    p.max_height = 4;
+    p.max_lengths = {64, 64, 40, 64, 16};  // 40 image frames, 16 columns
+    Vocabulary v(p);
+    CodeGrid wide{4, 12, std::vector<std::array<int, 4>>(48, {1, 2, 3, 4})};  // 50 frames, 12 columns
+    EXPECT_EQ(v.image_frames({wide}).frames.size(), 50u);
+    EXPECT_THROW(v.image_frames({wide}, /*height_tokens=*/true), Error);
+    CodeGrid wider{1, 17, std::vector<std::array<int, 4>>(17, {1, 2, 3, 4})};
+    EXPECT_THROW(v.image_frames({wider}), Error);  // 17 columns
+}
+
 TEST(Frames, AudioFramesMapEachCodebookToItsBlock) {
     auto v = small_vocab();
     std::vector<AudioFrame> codes{{0, 1, 2, 3}, {7, 6, 5, 4}};

@@ -373,8 +373,11 @@ std::vector<int> staff_group_starts(const cv::Mat& ink_wide, const std::vector<S
     if (staves.size() < 2) return starts;
     double sp = 0;
     int x_left = INT32_MAX, x_right = 0;
-    for (const auto& st : staves) sp += st.space() / staves.size(), x_left = std::min(x_left, st.x0),
-                                  x_right = std::max(x_right, st.x1);
+    for (const auto& st : staves) {
+        sp += st.space() / staves.size();
+        x_left = std::min(x_left, st.x0);
+        x_right = std::max(x_right, st.x1);
+    }
     const int hi = std::min({ink_wide.cols - 1, x_right + int(std::lround(sp)), page_x1});
     auto all_join = [&](int x) {
         for (size_t k = 1; k < staves.size(); ++k)

@@ -132,7 +132,10 @@ void set_staff_count(Part& part, int staves) {
     for (auto& m : part.measures)
         for (auto& e : m.elements) {
             if (auto* a = std::get_if<Attributes>(&e)) {
-                if (!set) a->staves = staves, set = true;
+                if (!set) {
+                    a->staves = staves;
+                    set = true;
+                }
                 a->clefs.erase(std::remove_if(a->clefs.begin(), a->clefs.end(),
                                               [&](const Clef& c) { return c.staff > staves; }),
                                a->clefs.end());

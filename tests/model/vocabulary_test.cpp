@@ -15,14 +15,14 @@ nlohmann::json golden() {
     return nlohmann::json::parse(read_file(std::string(UMT_SOURCE_DIR) + "/tests/data/model/vocab_layout.json"));
 }
 
-Vocabulary small_vocab() {
+Vocabulary small_vocab(int image_frames = 128) {
     VocabularyParams p;
     p.lmx_size = 224;
     p.midi_size = midi_tokens::vocab_size();
     p.image_codebook_size = 8;
     p.audio_codebook_size = 8;
     p.max_height = 4;
-    p.max_lengths = {64, 64, 128, 64, 16};
+    p.max_lengths = {64, 64, image_frames, 64, 16};
     return Vocabulary(p);
 }
 
@@ -149,14 +149,7 @@ TEST(Frames, ImageGridsAreReadColumnByColumnWithSepAndHeights) {
 }
 
 TEST(Frames, ImageInputsAreBoundedByColumnsAndRowsTargetsByFrames) {
-    VocabularyParams p;
-    p.lmx_size = 224;
-    p.midi_size = midi_tokens::vocab_size();
-    p.image_codebook_size = 8;
-    p.audio_codebook_size = 8;
-    p.max_height = 4;
-    p.max_lengths = {64, 64, 40, 64, 16};  // 40 image frames, 16 columns
-    Vocabulary v(p);
+    auto v = small_vocab(40);  // 40 image frames, 16 columns
     CodeGrid wide{4, 12, std::vector<std::array<int, 4>>(48, {1, 2, 3, 4})};  // 50 frames, 12 columns
     EXPECT_EQ(v.image_frames({wide}).frames.size(), 50u);
     EXPECT_THROW(v.image_frames({wide}, /*height_tokens=*/true), Error);

@@ -232,7 +232,7 @@ def make_batch(tasks, task, budget, rng):
 
 
 # MIDI token values inside the MIDI block (include/umt/tokens/midi_tokens.hpp)
-SHIFT_END, PITCH0, VELOCITY0, PROGRAM0 = 1001, 1001, 1129, 1257
+PITCH0, VELOCITY0, PROGRAM0 = 1001, 1129, 1257  # shifts are 0..1000
 TIE, DRUM = PROGRAM0 + 128, PROGRAM0 + 129
 
 
@@ -251,7 +251,7 @@ def piano_roll(src, tgt, layout, ticks_per_frame):
         for v in (tgt[k, 1:, 0] - start).tolist():
             if not 0 <= v < size:  # end (or PAD)
                 break
-            if v < SHIFT_END:
+            if v < PITCH0:
                 tick = v
             elif v < VELOCITY0:
                 p, f = v - PITCH0, min(int(tick // ticks_per_frame), n)

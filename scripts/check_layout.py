@@ -22,13 +22,13 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-import zipfile
 
 import cv2
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from datafactory import musicxml  # noqa: E402
 from datafactory.images import scan_augment  # noqa: E402  (the factory's own degradation)
 
 DPI = 150
@@ -58,16 +58,8 @@ def render(scores, work, dpi=DPI, folder="render", exts=(".png", ".svg", ".mpos"
 
 
 def part_staves(mxl):
-    """Staff count of each part of a compressed MusicXML score, in score order."""
-    with zipfile.ZipFile(mxl) as z:
-        container = ET.fromstring(z.read("META-INF/container.xml"))
-        name = container.find(".//rootfile").get("full-path")
-        root = ET.fromstring(z.read(name))
-    out = []
-    for part in root.findall("part"):
-        st = part.find(".//attributes/staves")
-        out.append(int(st.text) if st is not None else 1)
-    return out
+    """Staff count of each part of a score, in score order."""
+    return [musicxml._staves_of(part) for part in musicxml.load(mxl).getroot().findall("part")]
 
 
 def truth_for(work, sid):

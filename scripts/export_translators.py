@@ -22,7 +22,7 @@ from umt_model.bundle import load_manifest, sha256_of, write_manifest  # noqa: E
 from umt_model.network import Translator  # noqa: E402
 
 
-INPUT_SIDE = ("image_stem", "aux_bag", "code_vectors", "aux_roll")  # input-side options a direction may set for itself
+INPUT_SIDE = ("image_stem", "aux_bag", "code_vectors", "aux_roll", "aux_ctc")  # input-side options a direction may set for itself
 
 
 def load_run(path, vocab):

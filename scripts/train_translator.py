@@ -24,6 +24,8 @@ import math
 import os
 import pickle
 import random
+import re
+import subprocess
 import sys
 import time
 
@@ -280,6 +282,124 @@ def piano_roll(src, tgt, layout, ticks_per_frame):
     return roll
 
 
+QUARTERS = {"maxima": 32.0, "long": 16.0, "breve": 8.0, "whole": 4.0, "half": 2.0, "quarter": 1.0}
+QUARTERS.update({t: 0.5 ** (k + 1) for k, t in enumerate(
+    ["eighth", "16th", "32nd", "64th", "128th", "256th", "512th", "1024th"])})
+
+
+class LmxEvents:
+    """The CTC targets of an OMR batch: each system's visible note heads and rests in reading order
+    (by measure, then onset within the measure from the LMX durations, then pitch; grace notes just
+    before their onset; invisible and
+    backup/forward events keep time only), and a barline class after each measure.
+    Classes: 0 blank, 1 barline, 2 rest, 3.. the LMX pitch tokens C0..B9."""
+
+    def __init__(self, names, layout=None):
+        self.names = names
+        self.start, self.size = (layout.block_start[LMX], layout.codebook_size[LMX]) if layout else (0, len(names))
+        steps = "CDEFGAB"
+        pitches = [n for n in names if re.fullmatch(r"[A-G][0-9]", n)]
+        pitches.sort(key=lambda n: int(n[1]) * 7 + steps.index(n[0]))
+        self.pitch_class = {n: 3 + k for k, n in enumerate(pitches)}
+        self.classes = 3 + len(pitches)
+        self.aitb = re.compile(r"([0-9]+)in([0-9]+)")
+        self.labels = ["-", "|", "rest"] + pitches
+
+    def label(self, c):
+        return self.labels[c]
+
+    def of(self, ids):
+        """LMX ids (one system) -> class ids in reading order."""
+        out, measure = [], []
+        t = last_onset = 0.0
+        measure_len = 4.0
+        beats = None
+        ev = None  # [kind, onset-relevant flags, quarters] of the event being read
+
+        def flush():
+            nonlocal t, last_onset
+            if ev is None:
+                return
+            kind, grace, chord, hidden, q = ev
+            if kind == "backup":
+                t -= q
+            elif kind == "forward":
+                t += q
+            else:
+                onset = last_onset if chord else t - 0.001 if grace else t  # a grace note reads first
+                if not (grace or chord):
+                    t += q
+                last_onset = onset
+                if not hidden:
+                    measure.append((round(onset, 6), 2 if kind == "rest" else self.pitch_class[kind]))
+
+        prefix = {"grace": False, "chord": False, "hidden": False}
+        dots, scale, base = 0, 1.0, 0.0
+        for name in (self.names[i] for i in ids):
+            if name == "measure":
+                if ev is not None:
+                    ev[4] = base * (2 - 0.5 ** dots) * scale
+                flush()
+                ev = None
+                if measure or out:
+                    out.extend(c for _, c in sorted(measure))
+                    out.append(1)
+                measure, t, last_onset = [], 0.0, 0.0
+            elif name in ("print-object:no", "grace", "chord"):
+                prefix["hidden" if name == "print-object:no" else name] = True
+            elif name in ("rest", "backup", "forward") or name in self.pitch_class:
+                if ev is not None:
+                    ev[4] = base * (2 - 0.5 ** dots) * scale
+                flush()
+                ev = [name, prefix["grace"], prefix["chord"], prefix["hidden"], 0.0]
+                prefix = {"grace": False, "chord": False, "hidden": False}
+                dots, scale, base = 0, 1.0, 0.0
+            elif name in QUARTERS:
+                base = QUARTERS[name]
+            elif name == "rest:measure":
+                base = measure_len
+            elif name == "dot":
+                dots += 1
+            elif name.startswith("beats:"):
+                beats = int(name[6:])
+            elif name.startswith("beat-type:") and beats:
+                measure_len = beats * 4.0 / int(name[10:])
+            else:
+                m = self.aitb.fullmatch(name)
+                if m:
+                    scale = int(m.group(2)) / int(m.group(1))
+        if ev is not None:
+            ev[4] = base * (2 - 0.5 ** dots) * scale
+        flush()
+        if measure:
+            out.extend(c for _, c in sorted(measure))
+            out.append(1)
+        return out
+
+    def batch(self, tgt):
+        """Target frames [B,T,4] of an LMX batch -> CTC targets [B,L] (0 = padding)."""
+        rows = []
+        for k in range(tgt.size(0)):
+            ids = []
+            for v in (tgt[k, 1:, 0] - self.start).tolist():
+                if not 0 <= v < self.size:
+                    break
+                ids.append(v)
+            rows.append(self.of(ids))
+        out = torch.zeros(len(rows), max(1, max(len(r) for r in rows)), dtype=torch.long)
+        for k, r in enumerate(rows):
+            out[k, :len(r)] = torch.tensor(r, dtype=torch.long)
+        return out
+
+
+def lmx_names(umt):
+    try:
+        out = subprocess.run([umt, "info", "--vocabulary", "lmx"], check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise SystemExit(f"{umt}: cannot list the LMX vocabulary ({e}); build umt or give --umt")
+    return out.stdout.split()
+
+
 # ---------------------------------------------------------------- schedule
 
 def mixture(direction, progress, only):
@@ -331,6 +451,24 @@ def dev_losses(model, dev_sets, device):
     return out
 
 
+TRAINING_HEADS = ("aux_bag", "aux_roll", "aux_ctc")
+
+
+def without_heads(net):
+    return {k: v for k, v in net.items() if k not in TRAINING_HEADS}
+
+
+def load_with_fresh_heads(model, weights, where):
+    """Loads weights into model; parts the source lacks may only be new input-side parts
+    (codec vectors) and training heads, which start fresh."""
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    fresh = {k: v for k, v in model.state_dict().items()
+             if k.startswith(("code_", "bag.", "roll.", "ctc.")) and k not in weights}
+    missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
+    if missing or unexpected:
+        raise SystemExit(f"{where}: another network (missing {missing}, unexpected {unexpected})")
+
+
 def main():
     steady_heap()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -358,6 +496,10 @@ def main():
     ap.add_argument("--roll-loss", type=float, default=0.0,
                     help="weight of the auxiliary onsets-and-frames loss at each audio input position (AMT "
                          "batches; nats per position summed over 2x128 keys, ~5-10 at the prior: 0.1 is fair)")
+    ap.add_argument("--ctc-loss", type=float, default=0.0,
+                    help="weight of the auxiliary CTC loss over image columns (OMR batches): the note heads, "
+                         "rests and barlines left to right; nats per target class, ~4 at the prior")
+    ap.add_argument("--umt", default="build/umt", help="the umt binary (for the LMX vocabulary of --ctc-loss)")
     ap.add_argument("--code-vectors", action="store_true",
                     help="image/audio codes also embed through the codecs' codebook vectors (learned projection)")
     ap.add_argument("--input-dropout", type=float, default=0.0,
@@ -383,9 +525,16 @@ def main():
     man = load_manifest(args.models)
     vocab = man["vocabulary"]
     layout = Layout(vocab)
+    events = None
+    if args.ctc_loss > 0:
+        names = lmx_names(args.umt)
+        if len(names) != layout.codebook_size[LMX]:
+            raise SystemExit(f"{args.umt}: {len(names)} LMX tokens; the bundle's vocabulary has {layout.codebook_size[LMX]}")
+        events = LmxEvents(names, layout)
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, aux_bag=args.bag_loss > 0,
-                          code_vectors=args.code_vectors, aux_roll=args.roll_loss > 0)
+                          code_vectors=args.code_vectors, aux_roll=args.roll_loss > 0,
+                          aux_ctc=events.classes if events else 0)
     os.makedirs(args.run, exist_ok=True)
     ck_path = os.path.join(args.run, "checkpoint.pt")
     model = Translator(vocab, net)
@@ -408,22 +557,17 @@ def main():
             print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
     elif args.init and os.path.isdir(args.init):  # a bundle: continue from its shipped translator
         bman = load_manifest(args.init)
-        if bman["vocabulary"] != vocab or bman.get("networks", {}).get(args.direction, bman["network"]) != net:
+        shipped = bman.get("networks", {}).get(args.direction, bman["network"])
+        if bman["vocabulary"] != vocab or without_heads(shipped) != without_heads(net):
             raise SystemExit(f"{args.init}: another vocabulary or network than this run's")
         scripted = torch.jit.load(os.path.join(args.init, bman["translators"][args.direction]))
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in scripted.state_dict().items()})
+        load_with_fresh_heads(model, scripted.state_dict(), args.init)
         rec = bman.get("training", {}).get(args.direction, {})
         init_info = {"from": args.init, "steps": rec.get("total_steps", rec.get("step", 0)),
                      "samples": rec.get("samples", {})}
     elif args.init:
         ck = torch.load(args.init, map_location="cpu")
-        weights = {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
-        own = model.state_dict()
-        fresh = {k: v for k, v in own.items()  # new input-side parts and training heads
-                 if k.startswith(("code_", "bag.", "roll.")) and k not in weights}
-        missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
-        if missing or unexpected:
-            raise SystemExit(f"{args.init}: another network (missing {missing}, unexpected {unexpected})")
+        load_with_fresh_heads(model, ck["model"], args.init)
         init_info = {"from": args.init, "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
                      "samples": ck["state"]["samples"]}
     raw_model = model
@@ -459,7 +603,7 @@ def main():
                 "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
                 "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction],
                 "input_dropout": args.input_dropout, "bag_loss": args.bag_loss,
-                "roll_loss": args.roll_loss}
+                "roll_loss": args.roll_loss, "ctc_loss": args.ctc_loss}
         body = {"model": raw_model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
         torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
@@ -499,7 +643,10 @@ def main():
         roll = None
         if args.roll_loss > 0 and TASKS[task][1:] == (AUDIO, MIDI):
             roll = piano_roll(batch[0], batch[3], layout, ticks_per_frame).to(device)
-        loss = model(*batch, tgt_in, bag, roll, args.roll_loss)
+        ctc = None
+        if events is not None and TASKS[task][1:] == (IMAGE, LMX):
+            ctc = events.batch(batch[3]).to(device)
+        loss = model(*batch, tgt_in, bag, roll, args.roll_loss, ctc, args.ctc_loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

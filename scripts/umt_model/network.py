@@ -16,10 +16,11 @@ from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for Torc
 
 Cache = List[Tuple[Tensor, Tensor]]
 ROLL_PITCHES = 128  # the aux_roll head: onset and sounding logits of each MIDI key
+CTC_UP = 8  # the aux_ctc head: classes at this many sub-positions per encoder position (image column)
 
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
-                    image_stem="frames", aux_bag=False, code_vectors=False, aux_roll=False):
+                    image_stem="frames", aux_bag=False, code_vectors=False, aux_roll=False, aux_ctc=0):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's); "columns" =
     the frames of one grid column are concatenated (by row) and projected to one position, so the
     encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder.
@@ -30,7 +31,11 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     slots starts as a linear map of the codec's quantized latent instead of four unrelated ids.
     aux_roll: a training-only head that predicts, at every audio input position, which pitches start
     and which sound there (an onsets-and-frames piano roll from the target MIDI tokens): a dense,
-    aligned signal that teaches the encoder to hear pitches long before the decoder can."""
+    aligned signal that teaches the encoder to hear pitches long before the decoder can.
+    aux_ctc: number of classes (0 = none) of a training-only CTC head over image inputs: CTC_UP
+    sub-positions per column predict the score's note heads left to right (pitch classes, rests,
+    barlines; scripts/train_translator.py LmxEvents): an alignment the encoder finds for itself,
+    teaching it where each note head sits and at what pitch, as CTC line recognizers learn."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -41,6 +46,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["code_vectors"] = True
     if aux_roll:
         net["aux_roll"] = True
+    if aux_ctc:
+        net["aux_ctc"] = int(aux_ctc)
     return net
 
 
@@ -142,6 +149,8 @@ class Translator(nn.Module):
         self.lmx_size = layout.codebook_size[0]
         self.bag = nn.Linear(d, self.lmx_size) if net.get("aux_bag", False) else nn.Identity()
         self.roll = nn.Linear(d, 2 * ROLL_PITCHES) if net.get("aux_roll", False) else nn.Identity()
+        self.ctc_classes = int(net.get("aux_ctc", 0))
+        self.ctc = nn.Linear(d, CTC_UP * self.ctc_classes) if self.ctc_classes > 0 else nn.Identity()
         self.use_code_vectors = bool(net.get("code_vectors", False))
         cdim = 64 if self.use_code_vectors else 1
         self.register_buffer("code_vectors", torch.zeros(layout.size if self.use_code_vectors else 1, cdim),
@@ -275,11 +284,13 @@ class Translator(nn.Module):
     @torch.jit.unused
     def forward(self, src_frames: Tensor, src_pos: Tensor, target: Tensor, tgt_frames: Tensor,
                 tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, bag_weight: float = 0.0,
-                src_roll: Optional[Tensor] = None, roll_weight: float = 0.0) -> Tensor:
+                src_roll: Optional[Tensor] = None, roll_weight: float = 0.0,
+                ctc_targets: Optional[Tensor] = None, ctc_weight: float = 0.0) -> Tensor:
         """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
         (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
         With bag_weight > 0 (LMX targets, an aux_bag network) adds bag_weight x bag_loss; with
-        roll_weight > 0 (audio inputs, an aux_roll network) adds roll_weight x roll_loss of src_roll.
+        roll_weight > 0 (audio inputs, an aux_roll network) adds roll_weight x roll_loss of src_roll;
+        with ctc_weight > 0 (image inputs, an aux_ctc network) adds ctc_weight x ctc_loss.
 
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.
@@ -288,6 +299,8 @@ class Translator(nn.Module):
         extra = self.bag_loss(memory, mask, tgt_frames) * bag_weight if bag_weight > 0 else 0.0
         if src_roll is not None and roll_weight > 0:
             extra = extra + self.roll_loss(memory, src_roll) * roll_weight
+        if ctc_targets is not None and ctc_weight > 0:
+            extra = extra + self.ctc_loss(memory, mask, ctc_targets) * ctc_weight
         cross = self.init_cross(memory)
         empty: Cache = []
         given = tgt_frames if tgt_input is None else tgt_input
@@ -328,6 +341,16 @@ class Translator(nn.Module):
         if n == 0:
             return memory.new_zeros(())
         return F.binary_cross_entropy_with_logits(self.roll(memory[keep]), roll[keep], reduction="sum") / n
+
+    @torch.jit.unused
+    def ctc_loss(self, memory: Tensor, mask: Tensor, targets: Tensor) -> Tensor:
+        """CTC of targets [B,L] (class ids 1.., 0 = padding and the blank) over CTC_UP sub-positions
+        of each encoder position (columns are left-aligned, padding after): nats per target class."""
+        b, s, _ = memory.shape
+        logp = self.ctc(memory).view(b, s * CTC_UP, self.ctc_classes).log_softmax(-1).transpose(0, 1)
+        lengths = mask.sum(1) * CTC_UP
+        return F.ctc_loss(logp, targets, lengths, (targets > 0).sum(1), blank=0, reduction="mean",
+                          zero_infinity=True)
 
     @torch.jit.unused
     def restricted_loss(self, h: Tensor, gold: Tensor, target: int) -> Tensor:

@@ -36,8 +36,8 @@ def main():
     ap.add_argument("--encoder-layers", type=int, default=4)
     ap.add_argument("--decoder-layers", type=int, default=4)
     ap.add_argument("--ffn", type=int, default=0, help="feed-forward width (default 4 x width)")
-    ap.add_argument("--image-stem", choices=["frames", "columns"], default="frames",
-                    help="encoder positions of image inputs: code frames or grid columns")
+    ap.add_argument("--image-stem", choices=["frames", "columns", "pixels"], default="frames",
+                    help="encoder positions of image inputs: code frames, grid columns, or a CNN over pixels")
     ap.add_argument("--code-vectors", action="store_true", help="codes also embed through the codecs' codebook vectors")
     ap.add_argument("--codebook-size", type=int, default=1024)
     ap.add_argument("--max-height", type=int, default=16, help="rows of an image system in codes")
@@ -99,7 +99,8 @@ def main():
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},
-            "image": {"input": "tokens", "staff_height_px": args.staff_height, "downsample": 16},
+            "image": {"input": "pixels" if args.image_stem == "pixels" else "tokens",
+                      "staff_height_px": args.staff_height, "downsample": 16},
             "audio": {"input": "tokens", "sample_rate": args.sample_rate, "hop_samples": args.hop},
         }
         model, image_codec, audio_codec = new_random(vocab_params, network, modalities, args.seed)

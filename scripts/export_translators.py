@@ -72,6 +72,8 @@ def main():
         raise SystemExit("the two directions must share one architecture (DESIGN.md section 4)")
     man["network"] = shared
     man["networks"] = networks
+    # How the I2A reads images (DESIGN.md section 4): codec tokens, or its own CNN over pixels.
+    man["modalities"]["image"]["input"] = "pixels" if networks["i2a"].get("image_stem") == "pixels" else "tokens"
     man["translators"] = translators
     man["training"] = training
     man["torch_version"] = torch.__version__

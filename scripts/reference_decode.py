@@ -2,7 +2,8 @@
 """Greedy reference decoding of a bundle, for tests: requests JSON in, generated frames JSON out.
 
 Request file: {"direction": "i2a", "target": "lmx", "max_steps": N, "prefix": [[4 ids]...],
-"cached": true, "inputs": [{"frames": [[4 ids]...], "pos": [[a, b]...]}, ...]}.
+"cached": true, "inputs": [{"frames": [[4 ids]...], "pos": [[a, b]...]}, ...]}; an input may be a
+pixel image instead: {"height": H, "width": W, "ink": [H*W values 0..255]}.
 Each input is decoded on its own (batch 1): the C++ batched loop must agree with it.
 """
 import json
@@ -27,7 +28,8 @@ def main():
     target = MODALITIES.index(req["target"])
     outs = []
     for item in req["inputs"]:
-        outs.append(greedy_decode(model, layout, [(item["frames"], item["pos"])], target, req["max_steps"],
+        row = item if "ink" in item else (item["frames"], item["pos"])
+        outs.append(greedy_decode(model, layout, [row], target, req["max_steps"],
                                   req.get("prefix"), req.get("cached", True))[0])
     with open(out_path, "w") as f:
         json.dump({"outputs": outs}, f)

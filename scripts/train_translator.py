@@ -119,10 +119,48 @@ def load_split(tokens_dir, split):
     return items
 
 
-class Tasks:
-    """Draws (source frames, source positions, target frames, target positions) per task."""
+class Pixels:
+    """An image input for the pixel stem: ink (255 - gray) of one system, or of several side by side
+    with a 16-pixel gap (image->audio pairs), each padded white to multiples of 16 and top-aligned."""
 
-    def __init__(self, items, layout, eval_audio=False):
+    def __init__(self, paths):
+        import cv2
+        ims = []
+        for path in paths:
+            g = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+            if g is None:
+                raise RuntimeError(f"{path}: cannot read the image")
+            ims.append(np.pad(255 - g, ((0, -g.shape[0] % 16), (0, -g.shape[1] % 16))))
+        h = max(im.shape[0] for im in ims)
+        parts = []
+        for k, im in enumerate(ims):
+            if k:
+                parts.append(np.zeros((h, 16), np.uint8))
+            parts.append(np.pad(im, ((0, h - im.shape[0]), (0, 0))))
+        self.ink = np.concatenate(parts, 1)
+        self.rows, self.cols = self.ink.shape[0] // 16, self.ink.shape[1] // 16
+
+    def __len__(self):  # work in frame units, as an image's code frames
+        return self.rows * self.cols
+
+
+def system_images(data, split):
+    """System id -> (image path, scan-like image path or None) of the data factory's dataset."""
+    out = {}
+    for line in open(os.path.join(data, f"{split}.jsonl")):
+        r = json.loads(line)
+        if r.get("kind") == "system":
+            out[r["id"]] = (os.path.join(data, r["image"]),
+                            os.path.join(data, r["image_scan"]) if r.get("image_scan") else None)
+    return out
+
+
+class Tasks:
+    """Draws (source frames, source positions, target frames, target positions) per task; with
+    images (system id -> paths, for the pixel stem) image sources are Pixels instead of frames."""
+
+    def __init__(self, items, layout, eval_audio=False, images=None):
+        self.images = images
         self.F = Frames(layout)
         self.L = layout
         self.eval_audio = eval_audio  # dev: the evaluation rendering (other SoundFont + reverb)
@@ -151,7 +189,14 @@ class Tasks:
         raise RuntimeError(f"{task}: no sample fits the model's lengths")
 
     def fits(self, sm, src, tm, tgt):
+        if isinstance(src[0], Pixels):
+            ok = src[0].rows <= self.L.max_height and src[0].cols <= self.L.pos_range[IMAGE]
+            return ok and len(tgt[0]) <= self.L.max_length[tm]
         return len(src[0]) <= self.L.max_length[sm] and len(tgt[0]) <= self.L.max_length[tm]
+
+    def pixels(self, systems, scan):
+        paths = [self.images[sy["id"]][1 if scan else 0] for sy in systems]
+        return Pixels(paths), None
 
     def _try(self, task, rng):
         F = self.F
@@ -159,8 +204,9 @@ class Tasks:
             i, s = self.systems[rng.randrange(len(self.systems))]
             sy = self.items[i]["systems"][s]
             if task == "omr":
-                grid = sy["scan"] if "scan" in sy and rng.random() < 0.5 else sy["image"]
-                src, tgt = F.image([grid], False), F.stream(LMX, sy["lmx"])
+                scan = "scan" in sy and rng.random() < 0.5
+                src = self.pixels([sy], scan) if self.images else F.image([sy["scan" if scan else "image"]], False)
+                tgt = F.stream(LMX, sy["lmx"])
                 return (src, tgt) if self.fits(IMAGE, src, LMX, tgt) else None
             src, tgt = F.stream(LMX, sy["lmx"]), F.image([sy["image"]], True)
             return (src, tgt) if self.fits(LMX, src, IMAGE, tgt) else None
@@ -189,15 +235,22 @@ class Tasks:
         codes = got[1]
         grids = [it["systems"][s]["image"] for s in pair["systems"]]
         if task == "i2a":
-            if rng.random() < 0.3 and all("scan" in it["systems"][s] for s in pair["systems"]):
+            scan = rng.random() < 0.3 and all("scan" in it["systems"][s] for s in pair["systems"])
+            if scan:
                 grids = [it["systems"][s]["scan"] for s in pair["systems"]]
-            src, tgt = F.image(grids, False), F.audio(codes)
+            if self.images:
+                src = self.pixels([it["systems"][s] for s in pair["systems"]], scan)
+            else:
+                src = F.image(grids, False)
+            tgt = F.audio(codes)
             return (src, tgt) if self.fits(IMAGE, src, AUDIO, tgt) else None
         src, tgt = F.audio(codes), F.image(grids, True)
         return (src, tgt) if self.fits(AUDIO, src, IMAGE, tgt) else None
 
 
 def collate(examples, target):
+    if isinstance(examples[0][0][0], Pixels):
+        return collate_pixels(examples, target)
     b = len(examples)
     s = max(len(e[0][0]) for e in examples)
     t = max(len(e[1][0]) for e in examples)
@@ -213,10 +266,30 @@ def collate(examples, target):
     return sf, sp, torch.full((b,), target, dtype=torch.long), tf, tp
 
 
+def collate_pixels(examples, target):
+    """Pixel sources: ink [B,1,H,W] in 0..1 (zero padding) and sizes [B,2] in place of frames / positions."""
+    b = len(examples)
+    h = max(e[0][0].ink.shape[0] for e in examples)
+    w = max(e[0][0].ink.shape[1] for e in examples)
+    t = max(len(e[1][0]) for e in examples)
+    px = torch.zeros(b, 1, h, w, dtype=torch.uint8)
+    size = torch.zeros(b, 2, dtype=torch.long)
+    tf = torch.zeros(b, t, N_SLOTS, dtype=torch.long)
+    tp = torch.zeros(b, t, 2, dtype=torch.long)
+    for k, ((p, _), (g, q)) in enumerate(examples):
+        px[k, 0, :p.ink.shape[0], :p.ink.shape[1]] = torch.from_numpy(p.ink)
+        size[k, 0], size[k, 1] = p.rows, p.cols
+        tf[k, :len(g)] = torch.from_numpy(g)
+        tp[k, :len(q)] = torch.from_numpy(q)
+    return px.float() / 255.0, size, torch.full((b,), target, dtype=torch.long), tf, tp
+
+
 def cost(e):
     """Work of one example in frame units: RVQ target frames run the sub-decoder over 4 slots."""
     (f, _), (g, _) = e
     rvq = g[0, 1] != 0  # a begin frame with 4 ids
+    if isinstance(f, Pixels):
+        return len(f) * 2 + len(g) * (3 if rvq else 1)  # the CNN costs about one more encoder pass
     return len(f) + len(g) * (3 if rvq else 1)
 
 
@@ -455,15 +528,19 @@ TRAINING_HEADS = ("aux_bag", "aux_roll", "aux_ctc")
 
 
 def without_heads(net):
-    return {k: v for k, v in net.items() if k not in TRAINING_HEADS}
+    """A network without its training heads and input stem: what --init can carry over."""
+    return {k: v for k, v in net.items() if k not in TRAINING_HEADS + ("image_stem",)}
 
 
 def load_with_fresh_heads(model, weights, where):
     """Loads weights into model; parts the source lacks may only be new input-side parts
-    (codec vectors) and training heads, which start fresh."""
+    (codec vectors, the pixel stem) and training heads, which start fresh; a stem the model
+    lacks (the column projection of a token stem, when moving to pixels) is dropped."""
     weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    own = model.state_dict()
+    weights = {k: v for k, v in weights.items() if k in own or not k.startswith("col_proj")}
     fresh = {k: v for k, v in model.state_dict().items()
-             if k.startswith(("code_", "bag.", "roll.", "ctc.")) and k not in weights}
+             if k.startswith(("code_", "bag.", "roll.", "ctc.", "pixel_")) and k not in weights}
     missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
     if missing or unexpected:
         raise SystemExit(f"{where}: another network (missing {missing}, unexpected {unexpected})")
@@ -488,8 +565,10 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--encoder-layers", type=int, default=3)
     ap.add_argument("--decoder-layers", type=int, default=3)
-    ap.add_argument("--image-stem", choices=["frames", "columns"], default="columns",
-                    help="image inputs: one encoder position per code frame, or per grid column (default)")
+    ap.add_argument("--image-stem", choices=["frames", "columns", "pixels"], default="columns",
+                    help="image inputs: one encoder position per code frame, or per grid column (default), or "
+                         "a CNN over the system's pixels, one position per 16-pixel column (needs --data)")
+    ap.add_argument("--data", help="the data factory's dataset folder (system images, for --image-stem pixels)")
     ap.add_argument("--bag-loss", type=float, default=0.0,
                     help="weight of the auxiliary bag-of-LMX-tokens loss on the encoder output (OMR batches; "
                          "nats per example summed over the LMX vocabulary, ~40 at the prior: 0.05 is a fair weight)")
@@ -582,8 +661,12 @@ def main():
 
     audio = man["modalities"]["audio"]
     ticks_per_frame = audio["hop_samples"] / audio["sample_rate"] / 0.01  # MIDI shifts are 10 ms ticks
-    train = Tasks(load_split(args.tokens, "train"), layout)
-    dev = Tasks(load_split(args.tokens, "dev"), layout, eval_audio=True)
+    pixels = args.image_stem == "pixels" and args.direction == "i2a"
+    if pixels and not args.data:
+        raise SystemExit("--image-stem pixels reads the system images: give --data")
+    train = Tasks(load_split(args.tokens, "train"), layout, images=system_images(args.data, "train") if pixels else None)
+    dev = Tasks(load_split(args.tokens, "dev"), layout, eval_audio=True,
+                images=system_images(args.data, "dev") if pixels else None)
     tasks_all = only or [t for t, v in TASKS.items() if v[0] == args.direction]
     drng = random.Random(1234)
     dev_sets = {t: [make_batch(dev, t, args.budget, drng) for _ in range(6)] for t in tasks_all}
@@ -649,15 +732,23 @@ def main():
         loss = model(*batch, tgt_in, bag, roll, args.roll_loss, ctc, args.ctc_loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # gradients are all-reduced: ranks agree
+        if not torch.isfinite(norm):  # a non-finite step is skipped (and its batch kept for a look), not taken
+            state["skipped"] = state.get("skipped", 0) + 1
+            print(f"step {state['step']}: non-finite loss {float(loss):.3f} / gradient ({task}); skipped",
+                  file=sys.stderr, flush=True)
+            torch.save([x.cpu() for x in batch], os.path.join(args.run, f"nonfinite-rank{rank}.pt"))
+            opt.zero_grad(set_to_none=True)
+        else:
+            opt.step()
         now = time.time()
         state["seconds"] += now - t_prev
         t_prev = now
         state["step"] += 1
         state["samples"][task] = state["samples"].get(task, 0) + len(batch[0]) * world
         state["frames"] += int((batch[0][:, :, 0] != 0).sum() + (batch[3][:, :, 0] != 0).sum()) * world
-        window_loss.setdefault(task, []).append(float(loss))
+        if math.isfinite(float(loss)):
+            window_loss.setdefault(task, []).append(float(loss))
         if rank == 0 and state["step"] % 50 == 0:
             msg = " ".join(f"{t} {np.mean(v):.3f}" for t, v in sorted(window_loss.items()))
             print(f"step {state['step']} {state['seconds'] / 60:.1f} min lr {lr:.2e} loss {msg}", file=sys.stderr,

@@ -128,6 +128,8 @@ def new_random(vocab_params, network, modalities, seed=0):
         for emb in (model.tok_emb, model.pos_a, model.pos_b, model.target_emb, model.slot_pos):
             emb.weight.normal_(0.0, 1.0)
         model.out.weight.mul_(4.0)
+        if isinstance(model.pixel_proj, torch.nn.Linear):  # a pixel stem: let the image matter
+            model.pixel_proj.weight.mul_(8.0)
         model.tok_emb.weight[0].zero_()
     image_codec = ImageCodec(vocab_params["image_codebook_size"])
     audio_codec = AudioCodec(vocab_params["audio_codebook_size"], modalities["audio"]["hop_samples"])

@@ -30,15 +30,27 @@ def is_end(layout, target, frame):
 
 @torch.no_grad()
 def greedy_decode(model, layout, inputs, target, max_steps, prefix=None, cached=True):
-    """inputs: list of (frames, pos) per row; all rows share target and prefix (a list of frames).
+    """inputs: list of (frames, pos) per row, or of pixel inputs (dicts, as reference_decode.py
+    reads them); all rows share target and prefix (a list of frames).
 
     Returns per row the generated frames after begin + prefix, without the end frame.
     """
     prefix = prefix or []
     b = len(inputs)
-    src, src_pos = pad_inputs(inputs)
     tgt = torch.full((b,), target, dtype=torch.long)
-    memory, mask = model.encode(src, src_pos, tgt)
+    if isinstance(inputs[0], dict):  # pixel inputs: {"height", "width", "ink": row-major 0..255}
+        h = max(x["height"] for x in inputs)
+        w = max(x["width"] for x in inputs)
+        ink = torch.zeros(b, 1, h, w)
+        size = torch.zeros(b, 2, dtype=torch.long)
+        for i, x in enumerate(inputs):
+            ink[i, 0, : x["height"], : x["width"]] = torch.tensor(x["ink"], dtype=torch.float).view(
+                x["height"], x["width"]) / 255.0
+            size[i, 0], size[i, 1] = x["height"] // 16, x["width"] // 16
+        memory, mask = model.encode_pixels(ink, size, tgt)
+    else:
+        src, src_pos = pad_inputs(inputs)
+        memory, mask = model.encode(src, src_pos, tgt)
     cross = model.init_cross(memory)
     trackers = [PositionTracker(layout, target) for _ in range(b)]
     start = [list(layout.begin[target])] + [list(f) for f in prefix]

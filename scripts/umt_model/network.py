@@ -16,6 +16,7 @@ from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for Torc
 
 Cache = List[Tuple[Tensor, Tensor]]
 ROLL_PITCHES = 128  # the aux_roll head: onset and sounding logits of each MIDI key
+PIXEL_CHANNELS = 128  # the pixel stem's channels per 16-pixel cell
 CTC_UP = 8  # the aux_ctc head: classes at this many sub-positions per encoder position (image column)
 
 
@@ -23,7 +24,9 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
                     image_stem="frames", aux_bag=False, code_vectors=False, aux_roll=False, aux_ctc=0):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's); "columns" =
     the frames of one grid column are concatenated (by row) and projected to one position, so the
-    encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder.
+    encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder;
+    "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
+    image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus).
     aux_bag: a training-only head that predicts from the pooled encoder output which LMX tokens the
     target holds (a loss the decoder's language model cannot meet: the encoder must read).
     code_vectors: image and audio codes also embed through their codec's codebook vector (a fixed
@@ -138,9 +141,20 @@ class Translator(nn.Module):
         self.pos_b = nn.Embedding(layout.n_pos_b, d)
         self.target_emb = nn.Embedding(4, d)
         stem = net.get("image_stem", "frames")
-        if stem not in ("frames", "columns"):
-            raise ValueError(f"image_stem {stem}: frames or columns")
+        if stem not in ("frames", "columns", "pixels"):
+            raise ValueError(f"image_stem {stem}: frames, columns or pixels")
         self.pool_columns = stem == "columns"
+        self.image_pos_start = layout.pos_start[2]  # IMAGE
+        self.image_pos_last = layout.pos_range[2] - 1
+        self.pixel_rows = layout.max_height
+        if stem == "pixels":  # 4 stride-2 convolutions: one 16x16-pixel cell per output, as the codec's grid
+            self.pixel_cnn = nn.Sequential(
+                nn.Conv2d(1, 32, 3, 2, 1), nn.GELU(), nn.Conv2d(32, 64, 3, 2, 1), nn.GELU(),
+                nn.Conv2d(64, 96, 3, 2, 1), nn.GELU(), nn.Conv2d(96, PIXEL_CHANNELS, 3, 2, 1), nn.GELU())
+            self.pixel_proj = nn.Linear(self.pixel_rows * PIXEL_CHANNELS, d)
+        else:
+            self.pixel_cnn = nn.Sequential(nn.Identity())
+            self.pixel_proj = nn.Identity()
         self.rows = 1 + layout.max_height  # row 0: begin / SEP / end frames; rows 1.. codes
         # rows 1.. are projected (no bias); a row-0 frame passes through, so a batch row without
         # image codes (MIDI, LMX, audio) encodes exactly as with the frames stem
@@ -202,6 +216,29 @@ class Translator(nn.Module):
         for layer in self.enc_layers:
             x = layer(x, allowed)
         return self.enc_ln(x), mask
+
+    @torch.jit.export
+    def encode_pixels(self, pixels: Tensor, size: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
+        """pixels [B,1,H,W] (ink 1, paper 0: 1 - gray/255; H, W multiples of 16, zero beyond each
+        image), size [B,2] each image's (rows, columns) of 16-pixel cells -> memory [B,W/16,D], mask.
+        Cells outside an image are zeroed after the CNN, so a result does not depend on its batch."""
+        b = pixels.size(0)
+        f = self.pixel_cnn(pixels)  # [B,C,H/16,W/16]
+        rows, cols = f.size(2), f.size(3)
+        row_ok = torch.arange(rows, device=f.device)[None, :] < size[:, 0:1]
+        col_ok = torch.arange(cols, device=f.device)[None, :] < size[:, 1:2]
+        f = f * (row_ok[:, None, :, None] & col_ok[:, None, None, :]).to(f.dtype)
+        if rows < self.pixel_rows:
+            f = F.pad(f, [0, 0, 0, self.pixel_rows - rows])
+        else:
+            f = f[:, :, : self.pixel_rows]
+        x = self.pixel_proj(f.permute(0, 3, 1, 2).reshape(b, cols, -1))
+        pos = self.image_pos_start + torch.clamp(torch.arange(cols, device=f.device), max=self.image_pos_last)
+        x = x + self.pos_a(pos)[None] + self.target_emb(target).unsqueeze(1)
+        allowed = col_ok[:, None, None, :]
+        for layer in self.enc_layers:
+            x = layer(x, allowed)
+        return self.enc_ln(x), col_ok
 
     def columns(self, x: Tensor, pos: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
         """Image frames [B,S,D] -> one position per grid column [B,K,D] and its mask [B,K].
@@ -295,7 +332,10 @@ class Translator(nn.Module):
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.
         """
-        memory, mask = self.encode(src_frames, src_pos, target)
+        if src_frames.dim() == 4:  # a pixel batch: src_pos holds each image's (rows, columns)
+            memory, mask = self.encode_pixels(src_frames.to(self.pos_a.weight.dtype), src_pos, target)
+        else:
+            memory, mask = self.encode(src_frames, src_pos, target)
         extra = self.bag_loss(memory, mask, tgt_frames) * bag_weight if bag_weight > 0 else 0.0
         if src_roll is not None and roll_weight > 0:
             extra = extra + self.roll_loss(memory, src_roll) * roll_weight

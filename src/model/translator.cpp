@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <utility>
 
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -60,6 +61,57 @@ torch::Tensor pos_tensor(const std::vector<std::vector<Position>>& rows) {
     for (const auto& r : rows)
         for (const auto& q : r) p = std::copy(q.begin(), q.end(), p);
     return out;
+}
+
+// Encoder input of a batch of frame requests, padded with PAD frames (masked out by the network).
+std::pair<torch::Tensor, torch::Tensor> frame_input(const std::vector<size_t>& rows,
+                                                    const std::vector<DecodeRequest>& requests) {
+    size_t s = 0;
+    for (size_t r : rows) {
+        if (requests[r].pixels.width > 0) throw Error("decode request: a batch mixes pixel and frame inputs");
+        if (requests[r].input.frames.size() != requests[r].input.pos.size())
+            throw Error("decode request: frames and positions differ in length");
+        s = std::max(s, requests[r].input.frames.size());
+    }
+    const int64_t b = int64_t(rows.size());
+    auto src = torch::zeros({b, int64_t(s), kSlots}, torch::kLong);
+    auto src_pos = torch::zeros({b, int64_t(s), 2}, torch::kLong);
+    for (int64_t i = 0; i < b; ++i) {
+        const auto& in = requests[rows[size_t(i)]].input;
+        auto* f = src[i].data_ptr<int64_t>();
+        for (const auto& fr : in.frames) f = std::copy(fr.begin(), fr.end(), f);
+        auto* p = src_pos[i].data_ptr<int64_t>();
+        for (const auto& q : in.pos) p = std::copy(q.begin(), q.end(), p);
+    }
+    return {src, src_pos};
+}
+
+// Encoder input of a batch of pixel requests: ink in [0, 1] as [B,1,H,W] (zero beyond each
+// image) and each image's (rows, columns) of 16-pixel cells, as scripts/train_translator.py builds.
+std::pair<torch::Tensor, torch::Tensor> ink_input(const std::vector<size_t>& rows,
+                                                  const std::vector<DecodeRequest>& requests) {
+    int h = 0, w = 0;
+    for (size_t r : rows) {
+        const auto& im = requests[r].pixels;
+        if (im.width <= 0) throw Error("decode request: a batch mixes pixel and frame inputs");
+        if (im.height % 16 || im.width % 16 || im.ink.size() != size_t(im.height) * size_t(im.width))
+            throw Error("decode request: a pixel input must be 16-pixel cells, height x width bytes");
+        h = std::max(h, im.height);
+        w = std::max(w, im.width);
+    }
+    const int64_t b = int64_t(rows.size());
+    auto ink = torch::zeros({b, 1, h, w}, torch::kFloat);
+    auto size = torch::zeros({b, 2}, torch::kLong);
+    for (int64_t i = 0; i < b; ++i) {
+        const auto& im = requests[rows[size_t(i)]].pixels;
+        auto* dst = ink[i][0].data_ptr<float>();
+        for (int y = 0; y < im.height; ++y)
+            for (int x = 0; x < im.width; ++x)
+                dst[int64_t(y) * w + x] = float(im.ink[size_t(y) * size_t(im.width) + size_t(x)]) / 255.0f;
+        size[i][0] = im.height / 16;
+        size[i][1] = im.width / 16;
+    }
+    return {ink, size};
 }
 
 // One generator per request so results do not depend on how requests are batched.
@@ -141,6 +193,7 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
     c10::InferenceMode inference_mode;  // cheaper than NoGradGuard: no version counters or autograd metadata
     auto& mod = impl_->module;
     auto encode = mod.get_method("encode");
+    auto encode_pixels = mod.find_method("encode_pixels");  // bundles before the pixel stem lack it
     auto init_cross = mod.get_method("init_cross");
     auto decode_step = mod.get_method("decode_step");
     auto sub_step = mod.get_method("sub_step");
@@ -170,24 +223,16 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
         }
         max_steps = *std::max_element(row_limit.begin(), row_limit.end());
 
-        // Encoder input, padded with PAD frames (masked out by the network).
-        size_t s = 0;
-        for (size_t r : rows) {
-            if (requests[r].input.frames.size() != requests[r].input.pos.size())
-                throw Error("decode request: frames and positions differ in length");
-            s = std::max(s, requests[r].input.frames.size());
-        }
-        auto src = torch::zeros({b, int64_t(s), kSlots}, torch::kLong);
-        auto src_pos = torch::zeros({b, int64_t(s), 2}, torch::kLong);
-        for (int64_t i = 0; i < b; ++i) {
-            const auto& in = requests[rows[size_t(i)]].input;
-            auto* f = src[i].data_ptr<int64_t>();
-            for (const auto& fr : in.frames) f = std::copy(fr.begin(), fr.end(), f);
-            auto* p = src_pos[i].data_ptr<int64_t>();
-            for (const auto& q : in.pos) p = std::copy(q.begin(), q.end(), p);
-        }
         auto tgt_all = torch::full({b}, int64_t(target), torch::kLong);
-        auto enc = encode({src, src_pos, tgt_all}).toTuple();
+        c10::intrusive_ptr<c10::ivalue::Tuple> enc;
+        if (requests[rows[0]].pixels.width > 0) {
+            if (!encode_pixels) throw Error("this translator does not read pixels (no encode_pixels)");
+            auto [ink, size] = ink_input(rows, requests);
+            enc = (*encode_pixels)({ink, size, tgt_all}).toTuple();
+        } else {
+            auto [src, src_pos] = frame_input(rows, requests);
+            enc = encode({src, src_pos, tgt_all}).toTuple();
+        }
         torch::Tensor memory = enc->elements()[0].toTensor();
         torch::Tensor mask = enc->elements()[1].toTensor();
         c10::IValue cross = init_cross({memory});

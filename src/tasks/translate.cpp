@@ -46,16 +46,59 @@ constexpr int kCell = model::ImageCodec::kDownsample;
 // repeat codes (silence, white columns), so only their length limit guards them.
 constexpr int kRepetitionStop = 6;
 
-// The network reads image and audio inputs as codec tokens; a bundle whose manifest chose the
-// convolutional "features" stem for a modality needs an interface this runtime does not drive yet.
-void require_token_input(const model::ModelBundle& bundle, const char* modality) {
+// How the bundle's translators read a modality: "tokens" (its codec's) or, for images, "pixels"
+// (the I2A's own CNN stem); other inputs (e.g. log-mel "features") this runtime does not drive yet.
+std::string input_kind(const model::ModelBundle& bundle, const char* modality) {
     const auto& m = bundle.manifest();
     std::string input = "tokens";
     if (m.contains("modalities") && m["modalities"].contains(modality))
         input = m["modalities"][modality].value("input", "tokens");
-    if (input != "tokens")
+    if (input != "tokens" && !(input == "pixels" && std::string(modality) == "image"))
         throw Error(bundle.dir() + "/manifest.json", std::string("the ") + modality + " input of this bundle is \"" + input +
-                                                         "\"; this umt feeds codec tokens only");
+                                                         "\"; this umt reads codec tokens, or image pixels");
+    return input;
+}
+
+bool reads_pixels(const model::ModelBundle& bundle) { return input_kind(bundle, "image") == "pixels"; }
+
+// A normalized system as the pixel stem reads it (white padding to 16-pixel cells, ink = 255 - gray).
+model::InkImage to_ink(const cv::Mat& gray) {
+    if (gray.type() != CV_8UC1) throw Error("internal: system images must be 8-bit gray");
+    model::InkImage im;
+    im.height = (gray.rows + kCell - 1) / kCell * kCell;
+    im.width = (gray.cols + kCell - 1) / kCell * kCell;
+    im.ink.assign(size_t(im.height) * size_t(im.width), 0);
+    for (int y = 0; y < gray.rows; ++y) {
+        const uint8_t* row = gray.ptr<uint8_t>(y);
+        for (int x = 0; x < gray.cols; ++x) im.ink[size_t(y) * size_t(im.width) + size_t(x)] = uint8_t(255 - row[x]);
+    }
+    return im;
+}
+
+// Several systems side by side, top-aligned, one blank cell between them (as the trainer joins an
+// image->audio pair's systems).
+model::InkImage side_by_side(const std::vector<model::InkImage>& ims) {
+    model::InkImage out;
+    for (const auto& im : ims) {
+        out.height = std::max(out.height, im.height);
+        out.width += im.width;
+    }
+    out.width += kCell * int(ims.size() - 1);
+    out.ink.assign(size_t(out.height) * size_t(out.width), 0);
+    int x0 = 0;
+    for (const auto& im : ims) {
+        for (int y = 0; y < im.height; ++y)
+            std::copy_n(im.ink.begin() + long(y) * im.width, im.width, out.ink.begin() + long(y) * out.width + x0);
+        x0 += im.width + kCell;
+    }
+    return out;
+}
+
+// The pixel stem's limit: one system taller than the model's rows of cells cannot be read.
+void check_pixel_height(const model::InkImage& im, const tokens::Vocabulary& V) {
+    if (im.height / kCell > V.max_height())
+        throw Error("a system of " + std::to_string(im.height / kCell) + " rows of 16-pixel cells; the model reads at most " +
+                    std::to_string(V.max_height()));
 }
 
 int cap(const DecodeSettings& s, int tied, int model_max) {
@@ -159,24 +202,31 @@ void set_staff_count(Part& part, int staves) {
 
 OmrResult recognize_parts(model::ModelBundle& bundle, const std::vector<std::vector<GroupImage>>& systems,
                           const DecodeSettings& s, Timings* timings) {
-    require_token_input(bundle, "image");
+    const bool pixels = reads_pixels(bundle);
     auto& tr = bundle.translator("i2a");
     const auto& V = bundle.vocabulary();
     std::vector<model::DecodeRequest> requests;
     size_t parts = 0;
     {
         StageTimer timer(timings, "encode");
-        auto& codec = bundle.image_codec();
         for (const auto& groups : systems) {
             if (groups.empty()) throw Error("a system without staff groups");
             parts = std::max(parts, groups.size());
             for (const auto& group : groups) {
-                auto grid = codec.encode(to_codec_image(group.image));
                 model::DecodeRequest r;
-                r.input = V.image_frames({grid});
+                int cols = 0;
+                if (pixels) {
+                    r.pixels = to_ink(group.image);
+                    check_pixel_height(r.pixels, V);
+                    cols = r.pixels.width / kCell;
+                } else {
+                    auto grid = bundle.image_codec().encode(to_codec_image(group.image));
+                    r.input = V.image_frames({grid});
+                    cols = grid.cols;
+                }
                 // A dense piano column (16 px at the model's staff height) holds a few notes of a
                 // few tokens each on every staff.
-                r.max_steps = cap(s, 16 + 24 * grid.cols, V.max_length(Modality::Lmx) - 1);
+                r.max_steps = cap(s, 16 + 24 * cols, V.max_length(Modality::Lmx) - 1);
                 requests.push_back(std::move(r));
             }
         }
@@ -262,7 +312,7 @@ double audio_window_s(const model::ModelBundle& bundle) {
 static std::vector<model::DecodeRequest> audio_window_requests(model::ModelBundle& bundle, const Audio& audio,
                                                                double window_s, Timings* timings,
                                                                const std::function<int(double)>& max_steps) {
-    require_token_input(bundle, "audio");
+    input_kind(bundle, "audio");
     const auto& V = bundle.vocabulary();
     StageTimer timer(timings, "encode");
     Audio a = at_model_rate(bundle, audio);
@@ -397,12 +447,26 @@ Audio image_to_audio(model::ModelBundle& bundle, const std::vector<cv::Mat>& sys
                      int systems_per_call, Timings* timings) {
     if (systems.empty()) throw Error("no systems to play");
     if (systems_per_call < 1 || systems_per_call > 2) throw Error("systems per call must be 1 or 2");
-    require_token_input(bundle, "image");
     auto& tr = bundle.translator("i2a");
     const auto& V = bundle.vocabulary();
     const double fps = double(bundle.sample_rate()) / bundle.hop_samples();
     std::vector<model::DecodeRequest> requests;
-    {
+    if (reads_pixels(bundle)) {
+        StageTimer timer(timings, "encode");
+        for (size_t i = 0; i < systems.size();) {
+            size_t n = std::min(size_t(systems_per_call), systems.size() - i);
+            std::vector<model::InkImage> ims;
+            for (size_t k = i; k < i + n; ++k) {
+                ims.push_back(to_ink(systems[k]));
+                check_pixel_height(ims.back(), V);
+            }
+            model::DecodeRequest r;
+            r.pixels = side_by_side(ims);
+            r.max_steps = cap(s, 16 + int(std::ceil(r.pixels.width / kCell * fps)), V.max_length(Modality::Audio) - 1);
+            requests.push_back(std::move(r));
+            i += n;
+        }
+    } else {
         StageTimer timer(timings, "encode");
         auto& codec = bundle.image_codec();
         std::vector<tokens::CodeGrid> grids;

@@ -16,6 +16,7 @@
 #include "umt/core/files.hpp"
 #include "umt/io/lmx.hpp"
 #include "umt/model/sha256.hpp"
+#include "umt/model/translator.hpp"
 #include "umt/tokens/midi_tokens.hpp"
 #include "umt/tokens/vocabulary.hpp"
 
@@ -72,6 +73,12 @@ inline std::string tiny_columns_bundle() {
                                      " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem columns --code-vectors");
 }
 
+// The tiny bundle whose I2A reads images as pixels (a CNN stem, manifest image input "pixels").
+inline std::string tiny_pixels_bundle() {
+    return cached_bundle("pixels-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+                                    " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem pixels");
+}
+
 // A fresh copy of the tiny bundle that a test may damage.
 inline std::string bundle_copy(const std::string& name) {
     fs::path dst = fs::temp_directory_path() / ("umt-model-test-" + name + "-" + std::to_string(::getpid()));
@@ -108,13 +115,16 @@ inline nlohmann::json frames_json(const std::vector<tokens::Frame>& frames) {
 inline std::vector<std::vector<tokens::Frame>> python_reference(const std::string& bundle, const std::string& target,
                                                                  const std::vector<tokens::Sequence>& inputs,
                                                                  int max_steps,
-                                                                 const std::vector<tokens::Frame>& prefix = {}) {
+                                                                 const std::vector<tokens::Frame>& prefix = {},
+                                                                 const std::vector<model::InkImage>& pixel_inputs = {}) {
     nlohmann::json req;
     req["direction"] = "i2a";
     req["target"] = target;
     req["max_steps"] = max_steps;
     req["prefix"] = frames_json(prefix);
     for (const auto& s : inputs) req["inputs"].push_back({{"frames", frames_json(s.frames)}, {"pos", s.pos}});
+    for (const auto& im : pixel_inputs)
+        req["inputs"].push_back({{"height", im.height}, {"width", im.width}, {"ink", im.ink}});
     fs::path base = fs::temp_directory_path() / ("umt-ref-" + std::to_string(::getpid()) + "-" + target);
     std::string in = base.string() + ".req.json", out = base.string() + ".out.json";
     write_file_atomic(in, req.dump());

@@ -25,6 +25,13 @@ inline std::string tasks_bundle() {
                                    " --max-length 512 --max-height 24 --end-bias 0.5 --rvq-end-bias 1.5");
 }
 
+// The same bundle with an I2A that reads images as pixels (a CNN stem) instead of codec tokens.
+inline std::string tasks_pixels_bundle() {
+    return cached_bundle("tasks-pixels-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+                                          " --max-length 512 --max-height 24 --end-bias 0.5 --rvq-end-bias 1.5"
+                                          " --image-stem pixels");
+}
+
 // A fresh temporary folder per test.
 inline std::string temp_dir(const std::string& name) {
     fs::path d = fs::temp_directory_path() / ("umt-tasks-" + name + "-" + std::to_string(::getpid()));

@@ -288,6 +288,30 @@ TEST_F(TasksTest, ImageToAudioDirectAndStaged) {
     EXPECT_GT(written, 0);
 }
 
+TEST_F(TasksTest, PixelBundleReadsPagesForOmrAndImageToAudio) {
+    // A bundle whose manifest says image input "pixels": the systems go to the I2A's CNN stem
+    // instead of the image codec, for OMR and for direct image->audio.
+    const std::string px = testing::tasks_pixels_bundle();
+    model::ModelBundle bundle(px);
+    ASSERT_EQ(bundle.manifest()["modalities"]["image"]["input"], "pixels");
+    auto run = [&](const std::string& cmd, const std::string& args) {
+        return testing::umt_run(cmd + " --models " + px + " --threads 1 " + args);
+    };
+    auto r = run("omr", kPage + " -o " + path("page.musicxml") + " --max-len 40");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    EXPECT_EQ(read_score(path("page.musicxml")).parts.size(), 2u);
+    r = run("omr", kPage + " -o " + path("page.lmx") + " --max-len 40 --batch 1");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    r = run("omr", kPage + " -o " + path("batched.lmx") + " --max-len 40 --batch 8");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    EXPECT_EQ(read_file(path("page.lmx")), read_file(path("batched.lmx")));
+    r = run("i2a", kPage + " -o " + path("page.wav") + " --max-len 60 --seed 3");
+    ASSERT_EQ(r.rc, 0) << r.output;
+    AudioInfo info = probe_audio(path("page.wav"));
+    EXPECT_GT(info.frames, 0);
+    EXPECT_EQ(info.frames % bundle.hop_samples(), 0);
+}
+
 TEST_F(TasksTest, AudioToImageDirectAndStaged) {
     std::string wav = sine_wav(3.0, 16000);
     auto a = umt("a2i", wav + " -o " + path("direct.png") + " --max-len 200 --seed 4");

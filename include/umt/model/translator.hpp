@@ -43,10 +43,19 @@ struct DecodeOptions {
     int repetition_stop = 0;
 };
 
+// An image for a translator that reads pixels (a bundle whose image input is "pixels"): ink =
+// 255 - gray, row-major, at the normalized staff height, height and width multiples of 16.
+struct InkImage {
+    int height = 0;
+    int width = 0;
+    std::vector<uint8_t> ink;
+};
+
 struct DecodeRequest {
-    tokens::Sequence input;
+    tokens::Sequence input;  // the input as frames (or see pixels)
     std::vector<tokens::Frame> prefix;  // frames forced after begin (e.g. the tail of the last window)
     int max_steps = 0;  // this request's own limit, tied to its input size (0 = DecodeOptions::max_steps)
+    InkImage pixels;    // when width > 0, the input is this image instead, read by encode_pixels
 };
 
 struct DecodeResult {

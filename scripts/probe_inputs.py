@@ -16,7 +16,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_translator import TASKS, LmxEvents, Tasks, collate, lmx_names, load_split  # noqa: E402
+from train_translator import TASKS, LmxEvents, Tasks, collate, lmx_names, load_split, system_images  # noqa: E402
 from umt_model.network import CTC_UP, Translator  # noqa: E402
 from umt_model.vocab import Layout  # noqa: E402
 
@@ -27,6 +27,7 @@ def main():
     ap.add_argument("--tokens", required=True)
     ap.add_argument("--examples", type=int, default=24)
     ap.add_argument("--umt", default="build/umt", help="the umt binary (LMX vocabulary, for the CTC reading)")
+    ap.add_argument("--data", help="the dataset folder (system images), for models with the pixel stem")
     args = ap.parse_args()
     torch.set_num_threads(1)
     dev = None
@@ -35,8 +36,12 @@ def main():
     print("|---|---|---|---|---|---|")
     for path in args.models:
         ck = torch.load(path, map_location="cpu")
-        if dev is None:
-            dev = Tasks(load_split(args.tokens, "dev"), Layout(ck["vocabulary"]), eval_audio=True)
+        pixels = ck["network"].get("image_stem") == "pixels"
+        if pixels and not args.data:
+            raise SystemExit(f"{path}: reads pixels; give --data")
+        if dev is None or (dev.images is not None) != pixels:
+            dev = Tasks(load_split(args.tokens, "dev"), Layout(ck["vocabulary"]), eval_audio=True,
+                        images=system_images(args.data, "dev") if pixels else None)
         model = Translator(ck["vocabulary"], ck["network"])
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
         model.eval()
@@ -74,7 +79,10 @@ def ctc_error(model, events, examples):
     """Greedy CTC reading (best class per sub-position, repeats merged, blanks dropped) against the
     targets of LmxEvents: 100 x edit distance / reference length, summed over the examples."""
     src_f, src_p, target, tgt_f, _ = collate(examples, TASKS["omr"][2])
-    memory, mask = model.encode(src_f, src_p, target)
+    if src_f.dim() == 4:
+        memory, mask = model.encode_pixels(src_f, src_p, target)
+    else:
+        memory, mask = model.encode(src_f, src_p, target)
     best = model.ctc(memory).view(memory.size(0), -1, model.ctc_classes).argmax(-1)
     gold = events.batch(tgt_f)
     errors = total = 0

@@ -686,7 +686,8 @@ def main():
                 "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
                 "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction],
                 "input_dropout": args.input_dropout, "bag_loss": args.bag_loss,
-                "roll_loss": args.roll_loss, "ctc_loss": args.ctc_loss}
+                "roll_loss": args.roll_loss, "ctc_loss": args.ctc_loss, "image_stem": args.image_stem,
+                "skipped_steps": state.get("skipped", 0)}
         body = {"model": raw_model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
         torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")

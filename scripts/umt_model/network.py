@@ -148,13 +148,20 @@ class Translator(nn.Module):
         self.image_pos_last = layout.pos_range[2] - 1
         self.pixel_rows = layout.max_height
         if stem == "pixels":  # 4 stride-2 convolutions: one 16x16-pixel cell per output, as the codec's grid
+            # No biases: blank paper (0) gives exactly 0 features, so what varies from column to column
+            # (the music) is all the encoder sees, not a large constant shared by every column (with
+            # biases the constant was 10x the variation and the encoder never read the image); the
+            # LayerNorm brings columns to the scale of the encoder's inputs.
             self.pixel_cnn = nn.Sequential(
-                nn.Conv2d(1, 32, 3, 2, 1), nn.GELU(), nn.Conv2d(32, 64, 3, 2, 1), nn.GELU(),
-                nn.Conv2d(64, 96, 3, 2, 1), nn.GELU(), nn.Conv2d(96, PIXEL_CHANNELS, 3, 2, 1), nn.GELU())
-            self.pixel_proj = nn.Linear(self.pixel_rows * PIXEL_CHANNELS, d)
+                nn.Conv2d(1, 32, 3, 2, 1, bias=False), nn.GELU(), nn.Conv2d(32, 64, 3, 2, 1, bias=False), nn.GELU(),
+                nn.Conv2d(64, 96, 3, 2, 1, bias=False), nn.GELU(),
+                nn.Conv2d(96, PIXEL_CHANNELS, 3, 2, 1, bias=False), nn.GELU())
+            self.pixel_proj = nn.Linear(self.pixel_rows * PIXEL_CHANNELS, d, bias=False)
+            self.pixel_ln = nn.LayerNorm(d)
         else:
             self.pixel_cnn = nn.Sequential(nn.Identity())
             self.pixel_proj = nn.Identity()
+            self.pixel_ln = nn.Identity()
         self.rows = 1 + layout.max_height  # row 0: begin / SEP / end frames; rows 1.. codes
         # rows 1.. are projected (no bias); a row-0 frame passes through, so a batch row without
         # image codes (MIDI, LMX, audio) encodes exactly as with the frames stem
@@ -232,7 +239,7 @@ class Translator(nn.Module):
             f = F.pad(f, [0, 0, 0, self.pixel_rows - rows])
         else:
             f = f[:, :, : self.pixel_rows]
-        x = self.pixel_proj(f.permute(0, 3, 1, 2).reshape(b, cols, -1))
+        x = self.pixel_ln(self.pixel_proj(f.permute(0, 3, 1, 2).reshape(b, cols, -1)))
         pos = self.image_pos_start + torch.clamp(torch.arange(cols, device=f.device), max=self.image_pos_last)
         x = x + self.pos_a(pos)[None] + self.target_emb(target).unsqueeze(1)
         allowed = col_ok[:, None, None, :]

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "umt/core/error.hpp"
+#include "umt/model/codec.hpp"
 
 namespace umt::model {
 
@@ -86,6 +87,8 @@ std::pair<torch::Tensor, torch::Tensor> frame_input(const std::vector<size_t>& r
     return {src, src_pos};
 }
 
+constexpr int kCell = ImageCodec::kDownsample;  // the pixel stem reads the codec's grid of cells
+
 // Encoder input of a batch of pixel requests: ink in [0, 1] as [B,1,H,W] (zero beyond each
 // image) and each image's (rows, columns) of 16-pixel cells, as scripts/train_translator.py builds.
 std::pair<torch::Tensor, torch::Tensor> ink_input(const std::vector<size_t>& rows,
@@ -94,7 +97,7 @@ std::pair<torch::Tensor, torch::Tensor> ink_input(const std::vector<size_t>& row
     for (size_t r : rows) {
         const auto& im = requests[r].pixels;
         if (im.width <= 0) throw Error("decode request: a batch mixes pixel and frame inputs");
-        if (im.height % 16 || im.width % 16 || im.ink.size() != size_t(im.height) * size_t(im.width))
+        if (im.height % kCell || im.width % kCell || im.ink.size() != size_t(im.height) * size_t(im.width))
             throw Error("decode request: a pixel input must be 16-pixel cells, height x width bytes");
         h = std::max(h, im.height);
         w = std::max(w, im.width);
@@ -108,8 +111,8 @@ std::pair<torch::Tensor, torch::Tensor> ink_input(const std::vector<size_t>& row
         for (int y = 0; y < im.height; ++y)
             for (int x = 0; x < im.width; ++x)
                 dst[int64_t(y) * w + x] = float(im.ink[size_t(y) * size_t(im.width) + size_t(x)]) / 255.0f;
-        size[i][0] = im.height / 16;
-        size[i][1] = im.width / 16;
+        size[i][0] = im.height / kCell;
+        size[i][1] = im.width / kCell;
     }
     return {ink, size};
 }

@@ -312,7 +312,7 @@ double audio_window_s(const model::ModelBundle& bundle) {
 static std::vector<model::DecodeRequest> audio_window_requests(model::ModelBundle& bundle, const Audio& audio,
                                                                double window_s, Timings* timings,
                                                                const std::function<int(double)>& max_steps) {
-    input_kind(bundle, "audio");
+    input_kind(bundle, "audio");  // throws unless codec tokens
     const auto& V = bundle.vocabulary();
     StageTimer timer(timings, "encode");
     Audio a = at_model_rate(bundle, audio);

@@ -596,9 +596,10 @@ def main():
         raise SystemExit("give --steps or --minutes")
     world, rank, device = dist_setup(args.device)
     torch.set_num_threads(args.threads)
-    # Debian's torch 1.13 oneDNN convolution backward returns garbage weight gradients on this
-    # AVX-512 CPU now and then (1e23, inf, NaN: scripts/check_conv_grad.py); clipped with the rest,
-    # one such value froze the whole model. The native convolution is exact (the pixel stem only).
+    # Debian's torch 1.13: with oneDNN, GELU's backward is wrong for a channels-last strided
+    # gradient — the pixel stem's, whose output is permuted into columns — and so is every stem
+    # weight gradient behind it (up to 1e23, inf, NaN: scripts/check_onednn_grad.py); clipped with
+    # the rest, that froze the whole model. The native kernels are exact.
     torch.backends.mkldnn.enabled = False
     only = [t for t in args.tasks.split(",") if t]
     for t in only:

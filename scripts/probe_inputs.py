@@ -79,10 +79,7 @@ def ctc_error(model, events, examples):
     """Greedy CTC reading (best class per sub-position, repeats merged, blanks dropped) against the
     targets of LmxEvents: 100 x edit distance / reference length, summed over the examples."""
     src_f, src_p, target, tgt_f, _ = collate(examples, TASKS["omr"][2])
-    if src_f.dim() == 4:
-        memory, mask = model.encode_pixels(src_f, src_p, target)
-    else:
-        memory, mask = model.encode(src_f, src_p, target)
+    memory, mask = model.encode_source(src_f, src_p, target)
     best = model.ctc(memory).view(memory.size(0), -1, model.ctc_classes).argmax(-1)
     gold = events.batch(tgt_f)
     errors = total = 0

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prepare_tokens import lmx_vocabulary, read_gray  # noqa: E402
 from umt_model.bundle import load_codec, load_manifest  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
 from umt_model.network import ROLL_PITCHES, Translator, default_network  # noqa: E402
@@ -124,13 +125,7 @@ class Pixels:
     with a 16-pixel gap (image->audio pairs), each padded white to multiples of 16 and top-aligned."""
 
     def __init__(self, paths):
-        import cv2
-        ims = []
-        for path in paths:
-            g = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-            if g is None:
-                raise RuntimeError(f"{path}: cannot read the image")
-            ims.append(np.pad(255 - g, ((0, -g.shape[0] % 16), (0, -g.shape[1] % 16))))
+        ims = [255 - read_gray(path) for path in paths]  # read as the codec's tokens were: padded white
         h = max(im.shape[0] for im in ims)
         parts = []
         for k, im in enumerate(ims):
@@ -387,13 +382,14 @@ class LmxEvents:
         t = last_onset = 0.0
         measure_len = 4.0
         beats = None
-        ev = None  # [kind, onset-relevant flags, quarters] of the event being read
+        ev = None  # (kind, grace, chord, hidden) of the event being read; its duration follows it
 
         def flush():
             nonlocal t, last_onset
             if ev is None:
                 return
-            kind, grace, chord, hidden, q = ev
+            kind, grace, chord, hidden = ev
+            q = base * (2 - 0.5 ** dots) * scale
             if kind == "backup":
                 t -= q
             elif kind == "forward":
@@ -410,8 +406,6 @@ class LmxEvents:
         dots, scale, base = 0, 1.0, 0.0
         for name in (self.names[i] for i in ids):
             if name == "measure":
-                if ev is not None:
-                    ev[4] = base * (2 - 0.5 ** dots) * scale
                 flush()
                 ev = None
                 if measure or out:
@@ -421,10 +415,8 @@ class LmxEvents:
             elif name in ("print-object:no", "grace", "chord"):
                 prefix["hidden" if name == "print-object:no" else name] = True
             elif name in ("rest", "backup", "forward") or name in self.pitch_class:
-                if ev is not None:
-                    ev[4] = base * (2 - 0.5 ** dots) * scale
                 flush()
-                ev = [name, prefix["grace"], prefix["chord"], prefix["hidden"], 0.0]
+                ev = (name, prefix["grace"], prefix["chord"], prefix["hidden"])
                 prefix = {"grace": False, "chord": False, "hidden": False}
                 dots, scale, base = 0, 1.0, 0.0
             elif name in QUARTERS:
@@ -441,8 +433,6 @@ class LmxEvents:
                 m = self.aitb.fullmatch(name)
                 if m:
                     scale = int(m.group(2)) / int(m.group(1))
-        if ev is not None:
-            ev[4] = base * (2 - 0.5 ** dots) * scale
         flush()
         if measure:
             out.extend(c for _, c in sorted(measure))
@@ -466,11 +456,11 @@ class LmxEvents:
 
 
 def lmx_names(umt):
+    """The LMX tokens in umt's order (prepare_tokens.py's vocabulary, as names)."""
     try:
-        out = subprocess.run([umt, "info", "--vocabulary", "lmx"], check=True, capture_output=True, text=True)
+        return list(lmx_vocabulary(umt))
     except (OSError, subprocess.CalledProcessError) as e:
         raise SystemExit(f"{umt}: cannot list the LMX vocabulary ({e}); build umt or give --umt")
-    return out.stdout.split()
 
 
 # ---------------------------------------------------------------- schedule
@@ -539,7 +529,7 @@ def load_with_fresh_heads(model, weights, where):
     weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     own = model.state_dict()
     weights = {k: v for k, v in weights.items() if k in own or not k.startswith("col_proj")}
-    fresh = {k: v for k, v in model.state_dict().items()
+    fresh = {k: v for k, v in own.items()
              if k.startswith(("code_", "bag.", "roll.", "ctc.", "pixel_")) and k not in weights}
     missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
     if missing or unexpected:

@@ -247,6 +247,13 @@ class Translator(nn.Module):
             x = layer(x, allowed)
         return self.enc_ln(x), col_ok
 
+    def encode_source(self, src: Tensor, pos: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
+        """A training batch's source: frames [B,S,4] with positions, or pixels [B,1,H,W] with each
+        image's (rows, columns) in pos (scripts/train_translator.py collate)."""
+        if src.dim() == 4:
+            return self.encode_pixels(src.to(self.pos_a.weight.dtype), pos, target)
+        return self.encode(src, pos, target)
+
     def columns(self, x: Tensor, pos: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
         """Image frames [B,S,D] -> one position per grid column [B,K,D] and its mask [B,K].
 
@@ -339,10 +346,7 @@ class Translator(nn.Module):
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.
         """
-        if src_frames.dim() == 4:  # a pixel batch: src_pos holds each image's (rows, columns)
-            memory, mask = self.encode_pixels(src_frames.to(self.pos_a.weight.dtype), src_pos, target)
-        else:
-            memory, mask = self.encode(src_frames, src_pos, target)
+        memory, mask = self.encode_source(src_frames, src_pos, target)
         extra = self.bag_loss(memory, mask, tgt_frames) * bag_weight if bag_weight > 0 else 0.0
         if src_roll is not None and roll_weight > 0:
             extra = extra + self.roll_loss(memory, src_roll) * roll_weight

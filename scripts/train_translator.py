@@ -500,16 +500,25 @@ def dist_setup(device_arg):
 
 
 @torch.no_grad()
-def dev_losses(model, dev_sets, device):
+def dev_losses(model, dev_sets, device, events=None):
+    """Dev loss per task (token loss, nats per token); with events, also the OMR batches' CTC loss
+    (nats per target class) as "omr_ctc"."""
     model.eval()
     out = {}
-    for task, batches in dev_sets.items():
-        tot, n = 0.0, 0
-        for b in batches:
-            loss = model(*[x.to(device) for x in b])
-            tot += float(loss) * len(b[0])
-            n += len(b[0])
-        out[task] = round(tot / max(n, 1), 4)
+    with torch.no_grad():
+        for task, batches in dev_sets.items():
+            tot, n, ctc = 0.0, 0, 0.0
+            for b in batches:
+                b = [x.to(device) for x in b]
+                loss = model(*b)
+                tot += float(loss) * len(b[0])
+                n += len(b[0])
+                if events is not None and TASKS[task][1:] == (IMAGE, LMX):
+                    memory, mask = model.encode_source(b[0], b[1], b[2])
+                    ctc += float(model.ctc_loss(memory, mask, events.batch(b[3]).to(device))) * len(b[0])
+            out[task] = round(tot / max(n, 1), 4)
+            if events is not None and TASKS[task][1:] == (IMAGE, LMX):
+                out[task + "_ctc"] = round(ctc / max(n, 1), 4)
     model.train()
     return out
 
@@ -568,6 +577,9 @@ def main():
     ap.add_argument("--ctc-loss", type=float, default=0.0,
                     help="weight of the auxiliary CTC loss over image columns (OMR batches): the note heads, "
                          "rests and barlines left to right; nats per target class, ~4 at the prior")
+    ap.add_argument("--token-loss", type=float, default=1.0,
+                    help="weight of the decoder's token loss; 0 trains the encoder on the auxiliary losses alone "
+                         "(CTC pretraining of the image stem: --tasks omr --ctc-loss 1 --token-loss 0)")
     ap.add_argument("--umt", default="build/umt", help="the umt binary (for the LMX vocabulary of --ctc-loss)")
     ap.add_argument("--code-vectors", action="store_true",
                     help="image/audio codes also embed through the codecs' codebook vectors (learned projection)")
@@ -681,7 +693,8 @@ def main():
                 "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
                 "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction],
                 "input_dropout": args.input_dropout, "bag_loss": args.bag_loss,
-                "roll_loss": args.roll_loss, "ctc_loss": args.ctc_loss, "image_stem": args.image_stem,
+                "roll_loss": args.roll_loss, "ctc_loss": args.ctc_loss, "token_loss": args.token_loss,
+                "image_stem": args.image_stem,
                 "skipped_steps": state.get("skipped", 0)}
         body = {"model": raw_model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
@@ -725,7 +738,7 @@ def main():
         ctc = None
         if events is not None and TASKS[task][1:] == (IMAGE, LMX):
             ctc = events.batch(batch[3]).to(device)
-        loss = model(*batch, tgt_in, bag, roll, args.roll_loss, ctc, args.ctc_loss)
+        loss = model(*batch, tgt_in, bag, roll, args.roll_loss, ctc, args.ctc_loss, args.token_loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # gradients are all-reduced: ranks agree
@@ -751,7 +764,7 @@ def main():
                   flush=True)
             window_loss = {}
         if now - last_eval > 60 * args.eval_every:
-            d = dev_losses(raw_model, dev_sets, device)
+            d = dev_losses(raw_model, dev_sets, device, events)
             if rank == 0:
                 curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
                                         "samples": dict(state["samples"]), "dev_loss": d}) + "\n")
@@ -763,7 +776,7 @@ def main():
             save()
             last_save = time.time()
             t_prev = time.time()
-    d = dev_losses(raw_model, dev_sets, device)
+    d = dev_losses(raw_model, dev_sets, device, events)
     if rank == 0:
         curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
                                 "samples": dict(state["samples"]), "dev_loss": d, "final": True}) + "\n")

@@ -336,12 +336,14 @@ class Translator(nn.Module):
     def forward(self, src_frames: Tensor, src_pos: Tensor, target: Tensor, tgt_frames: Tensor,
                 tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, bag_weight: float = 0.0,
                 src_roll: Optional[Tensor] = None, roll_weight: float = 0.0,
-                ctc_targets: Optional[Tensor] = None, ctc_weight: float = 0.0) -> Tensor:
+                ctc_targets: Optional[Tensor] = None, ctc_weight: float = 0.0,
+                token_weight: float = 1.0) -> Tensor:
         """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
         (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
         With bag_weight > 0 (LMX targets, an aux_bag network) adds bag_weight x bag_loss; with
         roll_weight > 0 (audio inputs, an aux_roll network) adds roll_weight x roll_loss of src_roll;
         with ctc_weight > 0 (image inputs, an aux_ctc network) adds ctc_weight x ctc_loss.
+        The token loss is scaled by token_weight; 0 skips the decoder (encoder pretraining on the auxiliary losses alone).
 
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.
@@ -352,6 +354,8 @@ class Translator(nn.Module):
             extra = extra + self.roll_loss(memory, src_roll) * roll_weight
         if ctc_targets is not None and ctc_weight > 0:
             extra = extra + self.ctc_loss(memory, mask, ctc_targets) * ctc_weight
+        if token_weight == 0:
+            return extra if isinstance(extra, Tensor) else memory.new_zeros(())
         cross = self.init_cross(memory)
         empty: Cache = []
         given = tgt_frames if tgt_input is None else tgt_input
@@ -364,11 +368,12 @@ class Translator(nn.Module):
         gold_rest = gold[:, :, 1:].masked_fill(whole & (gold[:, :, 0:1] != 0), 0)  # PAD
         gold = torch.cat([gold[:, :, 0:1], gold_rest], 2).reshape(b * t, N_SLOTS)
         if bool((target == target[0]).all()):
-            return self.restricted_loss(self.sub_hidden(slots), gold, int(target[0])) + extra
+            return self.restricted_loss(self.sub_hidden(slots), gold, int(target[0])) * token_weight + extra
         logits = self.sub_logits(slots).view(b, t, N_SLOTS, -1)
         allowed = self.slot_masks[target][:, None, :, :]
         logits = logits.masked_fill(torch.logical_not(allowed), -1e9)
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), gold.reshape(-1), ignore_index=0) + extra  # PAD
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), gold.reshape(-1),
+                               ignore_index=0) * token_weight + extra  # PAD
 
     @torch.jit.unused
     def bag_loss(self, memory: Tensor, mask: Tensor, tgt_frames: Tensor) -> Tensor:

@@ -17,6 +17,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Runs `python -c code scripts_dir args...`; returns its output (stdout and stderr), expecting exit 0.
+std::string run_python(const std::string& code, const std::string& args) {
+    std::string cmd = testing::python() + " -c \"" + code + "\" " + testing::scripts_dir() + " " + args + " 2>&1";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while (p && (n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    int status = p ? ::pclose(p) : -1;
+    EXPECT_EQ(status, 0) << out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
 std::string ctc_labels(const std::string& lmx_text) {
     fs::path dir = fs::temp_directory_path() / ("umt-ctc-" + std::to_string(::getpid()));
     fs::create_directories(dir);
@@ -30,17 +44,8 @@ std::string ctc_labels(const std::string& lmx_text) {
         "import sys; sys.path.insert(0, sys.argv[1]); from train_translator import LmxEvents; "
         "names = open(sys.argv[2]).read().split(); e = LmxEvents(names); ids = {t: i for i, t in enumerate(names)}; "
         "print(' '.join(e.label(c) for c in e.of([ids[t] for t in open(sys.argv[3]).read().split()])))";
-    std::string cmd = testing::python() + " -c \"" + code + "\" " + testing::scripts_dir() + " " +
-                      (dir / "names.txt").string() + " " + (dir / "system.lmx").string() + " 2>&1";
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while (p && (n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    int status = p ? ::pclose(p) : -1;
+    std::string out = run_python(code, (dir / "names.txt").string() + " " + (dir / "system.lmx").string());
     fs::remove_all(dir);
-    EXPECT_EQ(status, 0) << out;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
     return out;
 }
 
@@ -57,6 +62,28 @@ TEST(TrainingTargets, CtcTargetsFollowTheScoreLeftToRight) {
         "G2 voice:2 eighth 3in2 staff:2 A2 eighth 3in2 B2 eighth 3in2 forward quarter C3 quarter";
     EXPECT_EQ(ctc_labels(m1), "C3 C5 E5 G5 D5 B4 |");
     EXPECT_EQ(ctc_labels(m1 + " " + m2), "C3 C5 E5 G5 D5 B4 | rest G2 A2 B2 C3 |");
+}
+
+TEST(TrainingTargets, TokenWeightZeroTrainsTheEncoderOnItsCtcLossAlone) {
+    // CTC pretraining of the image stem (train_translator.py --token-loss 0): the loss is the CTC
+    // loss and no gradient reaches the decoder; with token weight 1 the decoder's loss is added.
+    const std::string code =
+        "import sys, torch; sys.path.insert(0, sys.argv[1]); "
+        "from umt_model.bundle import load_manifest; from umt_model.network import Translator, default_network; "
+        "from umt_model.vocab import LMX, Layout; "
+        "vocab = load_manifest(sys.argv[2])['vocabulary']; L = Layout(vocab); torch.manual_seed(0); "
+        "m = Translator(vocab, default_network(32, 2, 1, 1, image_stem='pixels', aux_ctc=6)); "
+        "px = torch.rand(2, 1, 64, 96); size = torch.tensor([[4, 6], [3, 5]]); tgt = torch.tensor([LMX, LMX]); "
+        "tok = L.block_start[LMX] + 5; f = torch.full((2, 5, 4), tok); pos = torch.zeros(2, 5, 2, dtype=torch.long); "
+        "ctc = torch.tensor([[1, 3, 3, 2], [4, 5, 0, 0]]); "
+        "loss = m(px, size, tgt, f, pos, None, 0.0, None, 0.0, ctc, 1.0, 0.0); loss.backward(); "
+        "mem, mask = m.encode_source(px, size, tgt); alone = m.ctc_loss(mem, mask, ctc); "
+        "dec = [p.grad for n, p in m.named_parameters() if n.startswith('dec_layers')]; "
+        "stem = [p.grad for n, p in m.named_parameters() if n.startswith('pixel_cnn')]; "
+        "both = m(px, size, tgt, f, pos, None, 0.0, None, 0.0, ctc, 1.0, 1.0); "
+        "print(abs(float(loss) - float(alone)) < 1e-6, all(g is None for g in dec), "
+        "all(g is not None and float(g.abs().sum()) > 0 for g in stem), float(both) > float(loss) + 1e-3)";
+    EXPECT_EQ(run_python(code, std::string(UMT_SOURCE_DIR) + "/models/default"), "True True True True");
 }
 
 }  // namespace

@@ -505,20 +505,20 @@ def dev_losses(model, dev_sets, device, events=None):
     (nats per target class) as "omr_ctc"."""
     model.eval()
     out = {}
-    with torch.no_grad():
-        for task, batches in dev_sets.items():
-            tot, n, ctc = 0.0, 0, 0.0
-            for b in batches:
-                b = [x.to(device) for x in b]
-                loss = model(*b)
-                tot += float(loss) * len(b[0])
-                n += len(b[0])
-                if events is not None and TASKS[task][1:] == (IMAGE, LMX):
-                    memory, mask = model.encode_source(b[0], b[1], b[2])
-                    ctc += float(model.ctc_loss(memory, mask, events.batch(b[3]).to(device))) * len(b[0])
-            out[task] = round(tot / max(n, 1), 4)
-            if events is not None and TASKS[task][1:] == (IMAGE, LMX):
-                out[task + "_ctc"] = round(ctc / max(n, 1), 4)
+    for task, batches in dev_sets.items():
+        read = events is not None and TASKS[task][1:] == (IMAGE, LMX)
+        tot, n, ctc = 0.0, 0, 0.0
+        for b in batches:
+            b = [x.to(device) for x in b]
+            loss = model(*b)
+            tot += float(loss) * len(b[0])
+            n += len(b[0])
+            if read:
+                memory, mask = model.encode_source(b[0], b[1], b[2])
+                ctc += float(model.ctc_loss(memory, mask, events.batch(b[3]).to(device))) * len(b[0])
+        out[task] = round(tot / max(n, 1), 4)
+        if read:
+            out[task + "_ctc"] = round(ctc / max(n, 1), 4)
     model.train()
     return out
 

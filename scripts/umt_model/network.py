@@ -343,7 +343,8 @@ class Translator(nn.Module):
         With bag_weight > 0 (LMX targets, an aux_bag network) adds bag_weight x bag_loss; with
         roll_weight > 0 (audio inputs, an aux_roll network) adds roll_weight x roll_loss of src_roll;
         with ctc_weight > 0 (image inputs, an aux_ctc network) adds ctc_weight x ctc_loss.
-        The token loss is scaled by token_weight; 0 skips the decoder (encoder pretraining on the auxiliary losses alone).
+        The token loss is scaled by token_weight; 0 skips the decoder (encoder pretraining on the
+        auxiliary losses alone).
 
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.

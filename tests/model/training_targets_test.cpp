@@ -1,8 +1,6 @@
 // The trainer's auxiliary targets, checked from C++ so that ctest covers the Python side too:
 // scripts/train_translator.py LmxEvents turns an LMX system into the CTC targets of the image
 // columns (visible note heads and rests in reading order, a barline after each measure).
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -10,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "model_fixture.hpp"
+#include "../support/run_umt.hpp"
 #include "umt/io/lmx.hpp"
 
 namespace umt {
@@ -19,16 +18,10 @@ namespace fs = std::filesystem;
 
 // Runs `python -c code scripts_dir args...`; returns its output (stdout and stderr), expecting exit 0.
 std::string run_python(const std::string& code, const std::string& args) {
-    std::string cmd = testing::python() + " -c \"" + code + "\" " + testing::scripts_dir() + " " + args + " 2>&1";
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while (p && (n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    int status = p ? ::pclose(p) : -1;
-    EXPECT_EQ(status, 0) << out;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
+    auto r = testing::run_command(testing::python() + " -c \"" + code + "\" " + testing::scripts_dir() + " " + args);
+    EXPECT_EQ(r.rc, 0) << r.output;
+    while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
+    return r.output;
 }
 
 std::string ctc_labels(const std::string& lmx_text) {

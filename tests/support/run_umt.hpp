@@ -1,4 +1,4 @@
-// Running the real umt binary from a test: exit status and everything it printed.
+// Running the real umt binary (or another command) from a test: exit status and everything it printed.
 #pragma once
 
 #include <sys/wait.h>
@@ -14,11 +14,10 @@ struct RunResult {
     std::string output;  // stdout and stderr
 };
 
-// Runs umt with `args` (already shell-quoted where needed).
-inline RunResult umt_run(const std::string& args) {
-    std::string cmd = std::string(UMT_EXE) + " " + args + " 2>&1";
+// Runs a shell command line; its output is stdout and stderr together.
+inline RunResult run_command(const std::string& cmd) {
     RunResult r;
-    FILE* p = ::popen(cmd.c_str(), "r");
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
     if (!p) return r;
     std::array<char, 4096> buf;
     size_t n;
@@ -27,5 +26,8 @@ inline RunResult umt_run(const std::string& args) {
     r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
 }
+
+// Runs umt with `args` (already shell-quoted where needed).
+inline RunResult umt_run(const std::string& args) { return run_command(std::string(UMT_EXE) + " " + args); }
 
 }  // namespace umt::testing

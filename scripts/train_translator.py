@@ -465,10 +465,12 @@ def lmx_names(umt):
 
 # ---------------------------------------------------------------- schedule
 
-def mixture(direction, progress, only):
+def mixture(direction, progress, only, start=0.0):
+    """The task weights at this progress of the run; the curriculum begins at its point `start`."""
+    point = start + (1 - start) * min(progress, 1.0)
     weights = {}
     for at, w in CURRICULUM[direction]:
-        if progress >= at:
+        if point >= at:
             weights = w
     if only:
         weights = {t: weights.get(t, 0.0) for t in only}
@@ -588,6 +590,9 @@ def main():
                          "cannot write from its language model alone")
     ap.add_argument("--init", help="continue from an earlier run's model.pt / checkpoint.pt, or from a bundle folder's "
                     "translator (e.g. models/default), with a new schedule; the model card adds up the steps")
+    ap.add_argument("--curriculum-from", type=float, default=0.0,
+                    help="start the task curriculum at this point of it (0..1; the learning-rate schedule still "
+                         "starts at 0): a continuation of a model that already did its near-task phase")
     ap.add_argument("--eval-every", type=float, default=10, help="minutes between dev evaluations")
     ap.add_argument("--save-every", type=float, default=5, help="minutes between checkpoints")
     ap.add_argument("--threads", type=int, default=1)
@@ -692,6 +697,7 @@ def main():
         info = {"direction": args.direction, "tasks": tasks_all, "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "frames": state["frames"], "world_size": world,
                 "lr": args.lr, "budget_frames": args.budget, "curriculum": CURRICULUM[args.direction],
+                "curriculum_from": args.curriculum_from,
                 "input_dropout": args.input_dropout, "bag_loss": args.bag_loss,
                 "roll_loss": args.roll_loss, "ctc_loss": args.ctc_loss, "token_loss": args.token_loss,
                 "image_stem": args.image_stem,
@@ -717,7 +723,7 @@ def main():
             stop = flag.item() > 0
         if stop:
             break
-        mix = mixture(args.direction, progress(), only)
+        mix = mixture(args.direction, progress(), only, args.curriculum_from)
         names = sorted(mix)
         # every rank draws the same task (one task per step); each rank draws its own examples
         task = random.Random(args.seed * 1000003 + state["step"]).choices(names, weights=[mix[t] for t in names])[0]

@@ -79,5 +79,17 @@ TEST(TrainingTargets, TokenWeightZeroTrainsTheEncoderOnItsCtcLossAlone) {
     EXPECT_EQ(run_python(code, std::string(UMT_SOURCE_DIR) + "/models/default"), "True True True True");
 }
 
+TEST(TrainingTargets, CurriculumCanStartAtItsLaterPhases) {
+    // --curriculum-from continues a model past its near-task phase: the mixture at the run's start
+    // is the curriculum's at that point, and a task subset keeps only its own tasks.
+    const std::string code =
+        "import sys; sys.path.insert(0, sys.argv[1]); from train_translator import mixture; "
+        "print(sorted(mixture('i2a', 0.0, [])), sorted(mixture('i2a', 0.0, [], 0.3)), "
+        "sorted(mixture('i2a', 0.5, [], 0.3)), sorted(mixture('i2a', 0.5, ['omr'], 0.3)), "
+        "sorted(mixture('a2i', 2.0, [], 0.9)))";
+    EXPECT_EQ(run_python(code, ""),
+              "['omr'] ['omr', 'synth'] ['i2a', 'omr', 'synth'] ['omr'] ['a2i', 'amt', 'engrave']");
+}
+
 }  // namespace
 }  // namespace umt

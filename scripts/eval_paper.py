@@ -165,8 +165,20 @@ def eval_omr(r, args, systems, work, models, label):
         wall, peak = r.run(["omr", d_in, "-o", d_out, "--format", "lmx"], models)
         ser = r.json(["eval", "ser", d_ref, d_out])
         out[variant] = {"ser": ser["ser"], "systems": len(systems), "seconds_per_system": wall / len(systems),
-                        "peak_mb": peak, "missing": len(ser.get("missing", []))}
+                        "peak_mb": peak, "missing": len(ser.get("missing", [])),
+                        "per_system": {f["name"]: [f["errors"], f["ref_tokens"]] for f in ser["per_file"]}}
     return out
+
+
+def paired_ser_difference(a, b, resamples=2000, seed=0):
+    """SER(a) - SER(b) over the same systems, with a 95 % paired bootstrap interval (systems resampled)."""
+    names = sorted(set(a) & set(b))
+    ea, eb, n = (np.array([x[k][i] for k in names], np.float64) for x, i in ((a, 0), (b, 0), (a, 1)))
+    diff = 100 * (ea.sum() - eb.sum()) / n.sum()
+    pick = np.random.default_rng(seed).integers(0, len(names), (resamples, len(names)))
+    boot = 100 * (ea[pick].sum(1) - eb[pick].sum(1)) / n[pick].sum(1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"difference": float(diff), "ci95": [float(lo), float(hi)], "systems": len(names)}
 
 
 def main():
@@ -209,7 +221,11 @@ def main():
         res["omr"] = eval_omr(r, args, systems, work, args.models, "main")
         if args.ablation:
             res["omr_ablation"] = eval_omr(r, args, systems, work, args.ablation, "ablation")
-        print(f"omr {res.get('omr')} ablation {res.get('omr_ablation')}", file=sys.stderr)
+            res["omr_multi_minus_only"] = {v: paired_ser_difference(res["omr"][v]["per_system"],
+                                                                    res["omr_ablation"][v]["per_system"])
+                                           for v in ("clean", "scan")}
+        print(f"omr {res.get('omr', {}).get('clean', {}).get('ser')} ablation "
+              f"{res.get('omr_ablation', {}).get('clean', {}).get('ser')}", file=sys.stderr)
 
     if want("amt"):
         d = {k: os.path.join(work, f"amt-{k}") for k in ("wav", "ref", "umt", "bp")}
@@ -352,6 +368,11 @@ def print_table(res):
             a = res["omr_ablation"]
             rows.append(("OMR SER (%) ↓, OMR-only", f"clean {fmt(a['clean']['ser'])} / scan {fmt(a['scan']['ser'])}",
                          f"{P['omr_ser_omr_only']}", "same systems, same minutes of training"))
+            d = res["omr_multi_minus_only"]
+            rows.append(("OMR SER difference, multi-task − OMR-only",
+                         " / ".join(f"{v} {fmt(d[v]['difference'])} [{fmt(d[v]['ci95'][0])}, {fmt(d[v]['ci95'][1])}]"
+                                    for v in ("clean", "scan")),
+                         f"{P['omr_ser'] - P['omr_ser_omr_only']:.2f}", "95 % paired bootstrap over systems"))
     if "amt" in res:
         a = res["amt"]
         bpf = f"; basic-pitch {fmt(a.get('basic_pitch_f1'))} at {fmt(a.get('basic_pitch_rtf'), 1)}x real time" \

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "umt/eval/notes.hpp"
+#include "../support/run_umt.hpp"
 
 using namespace umt;
 using namespace umt::eval;
@@ -294,19 +294,11 @@ TEST(Notes, EqualsMirEvalOnRandomCases) {
     std::filesystem::create_directories(dir);
     auto in_path = dir / "cases.json";
     std::ofstream(in_path) << doc.dump();
-    std::string cmd = "/usr/bin/python3 " + std::string(UMT_SOURCE_DIR) + "/scripts/mir_eval_reference.py " +
-                      in_path.string() + " 2>&1";
-    std::string out;
-    {
-        FILE* pipe = popen(cmd.c_str(), "r");
-        ASSERT_NE(pipe, nullptr);
-        char buf[4096];
-        std::size_t got;
-        while ((got = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, got);
-        ASSERT_EQ(pclose(pipe), 0) << out;
-    }
+    auto run = umt::testing::run_command("/usr/bin/python3 " + std::string(UMT_SOURCE_DIR) +
+                                         "/scripts/mir_eval_reference.py " + in_path.string());
     std::filesystem::remove_all(dir);
-    auto res = nlohmann::json::parse(out)["results"];
+    ASSERT_EQ(run.rc, 0) << run.output;
+    auto res = nlohmann::json::parse(run.output)["results"];
     ASSERT_EQ(res.size(), cases.size());
 
     int partial_onset = 0, offsets_differ = 0;

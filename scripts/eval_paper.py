@@ -362,7 +362,8 @@ def print_table(res):
     rows = []
     if "omr" in res:
         o = res["omr"]
-        rows.append(("OMR SER (%) ↓, multi-task", f"clean {fmt(o['clean']['ser'])} / scan {fmt(o['scan']['ser'])}",
+        label = "OMR SER (%) ↓, multi-task" if "omr_ablation" in res else "OMR SER (%) ↓"
+        rows.append((label, f"clean {fmt(o['clean']['ser'])} / scan {fmt(o['scan']['ser'])}",
                      f"{P['omr_ser']}", f"{o['clean']['systems']} dev systems"))
         if "omr_ablation" in res:
             a = res["omr_ablation"]

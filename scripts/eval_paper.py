@@ -173,7 +173,9 @@ def eval_omr(r, args, systems, work, models, label):
 def paired_ser_difference(a, b, resamples=2000, seed=0):
     """SER(a) - SER(b) over the same systems, with a 95 % paired bootstrap interval (systems resampled)."""
     names = sorted(set(a) & set(b))
-    ea, eb, n = (np.array([x[k][i] for k in names], np.float64) for x, i in ((a, 0), (b, 0), (a, 1)))
+    ea = np.array([a[k][0] for k in names], np.float64)  # errors
+    eb = np.array([b[k][0] for k in names], np.float64)
+    n = np.array([a[k][1] for k in names], np.float64)  # reference tokens
     diff = 100 * (ea.sum() - eb.sum()) / n.sum()
     pick = np.random.default_rng(seed).integers(0, len(names), (resamples, len(names)))
     boot = 100 * (ea[pick].sum(1) - eb[pick].sum(1)) / n[pick].sum(1)

@@ -226,7 +226,7 @@ def main():
             res["omr_multi_minus_only"] = {v: paired_ser_difference(res["omr"][v]["per_system"],
                                                                     res["omr_ablation"][v]["per_system"])
                                            for v in ("clean", "scan")}
-        print(f"omr {res.get('omr', {}).get('clean', {}).get('ser')} ablation "
+        print(f"omr {res['omr']['clean']['ser']} ablation "
               f"{res.get('omr_ablation', {}).get('clean', {}).get('ser')}", file=sys.stderr)
 
     if want("amt"):

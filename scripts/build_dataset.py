@@ -74,6 +74,8 @@ def main():
     ap.add_argument("--staff-height", type=int, default=32, help="staff height of the stored system crops, px")
     ap.add_argument("--audio-rate", type=int, default=22050)
     ap.add_argument("--no-scan", action="store_true", help="skip the scan-like degraded copies")
+    ap.add_argument("--audio-only", action="store_true",
+                    help="performances and audio only (AMT data): no engraving, system images or LMX")
     ap.add_argument("--umt", help="umt executable (default: $UMT_EXE, then build/umt)")
     args = ap.parse_args()
 
@@ -86,7 +88,7 @@ def main():
         pass
     engravers = [e for e in args.engravers.split(",")
                  if (e == "musescore" and engrave.musescore_available()) or (e == "verovio" and engrave.verovio_available())]
-    if not engravers:
+    if not engravers and not args.audio_only:
         sys.exit("build_dataset: neither mscore3 nor verovio (tools/node_modules, node, rsvg-convert) is available")
     train_sfs = [os.path.join(audio_mod.SOUNDFONT_DIR, s) for s in audio_mod.TRAIN_SOUNDFONTS
                  if os.path.exists(os.path.join(audio_mod.SOUNDFONT_DIR, s))]
@@ -96,7 +98,8 @@ def main():
 
     jobs = []
     common = dict(out=out, umt=umt, seed=args.seed, engravers=engravers, staff_height=args.staff_height,
-                  audio_rate=args.audio_rate, scan=not args.no_scan, soundfonts=train_sfs)
+                  audio_rate=args.audio_rate, scan=not args.no_scan, soundfonts=train_sfs,
+                  audio_only=args.audio_only)
     if args.corpus:
         per_split = {}
         for sid, split, path, rel in corpus_jobs(args.corpus, args.split):

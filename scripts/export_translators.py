@@ -7,7 +7,11 @@ and the manifest's model card gets each direction's training record and, with --
 measured figures.
 
   scripts/export_translators.py models/default --i2a runs/i2a/model.pt --a2i runs/a2i/model.pt \
-      [--out DIR] [--name umt-v1] [--metrics metrics.json]
+      [--out DIR] [--name umt-v1] [--metrics metrics.json] [--amt-thresholds 0.5 0.5]
+
+A direction left out keeps the bundle's translator file, network and training record as they are.
+An A2I with the mel stem (scripts/train_amt.py) makes the bundle's audio input "features" (the
+waveform itself at 16 kHz, 4.096 s windows) and its AMT decoder the frame head.
 """
 import argparse
 import json
@@ -19,10 +23,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umt_model.bundle import load_manifest, sha256_of, write_manifest  # noqa: E402
+from umt_model.hearing import HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES  # noqa: E402
 from umt_model.network import Translator  # noqa: E402
 
 
-INPUT_SIDE = ("image_stem", "aux_bag", "code_vectors", "aux_roll", "aux_ctc")  # input-side options a direction may set for itself
+INPUT_SIDE = ("image_stem", "aux_bag", "code_vectors", "aux_roll", "aux_ctc", "audio_stem")  # input-side options a direction may set for itself
 
 
 def load_run(path, vocab):
@@ -42,8 +47,10 @@ def load_run(path, vocab):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundle", help="bundle with the codecs the translators were trained on")
-    ap.add_argument("--i2a", required=True, help="model.pt of the i2a run")
-    ap.add_argument("--a2i", required=True, help="model.pt of the a2i run")
+    ap.add_argument("--i2a", help="model.pt of the i2a run (default: keep the bundle's)")
+    ap.add_argument("--a2i", help="model.pt of the a2i run (default: keep the bundle's)")
+    ap.add_argument("--amt-thresholds", type=float, nargs=2, default=[0.5, 0.5], metavar=("ONSET", "FRAME"),
+                    help="the frame head's note-rule thresholds recorded as the AMT defaults")
     ap.add_argument("--out", help="bundle folder to write (default: the input bundle, in place)")
     ap.add_argument("--name")
     ap.add_argument("--metrics", help="JSON merged into the manifest's metrics")
@@ -54,12 +61,23 @@ def main():
     if os.path.abspath(out) != os.path.abspath(args.bundle):
         for f in man["codecs"].values():
             shutil.copy(os.path.join(args.bundle, f), os.path.join(out, f))
-    networks, training = {}, dict(man.get("training", {}))
-    translators = {}
+    if not args.i2a and not args.a2i:
+        raise SystemExit("give --i2a and/or --a2i")
+    networks, training = dict(man.get("networks", {})), dict(man.get("training", {}))
+    translators = dict(man["translators"])
+    for direction in ("i2a", "a2i"):
+        networks.setdefault(direction, man["network"])
     for direction, path in (("i2a", args.i2a), ("a2i", args.a2i)):
-        model, net, info = load_run(path, man["vocabulary"])
         fname = f"translator_{direction}.pt"
+        if not path:  # kept as shipped
+            if os.path.abspath(out) != os.path.abspath(args.bundle):
+                shutil.copy(os.path.join(args.bundle, translators[direction]), os.path.join(out, fname))
+            translators[direction] = fname
+            continue
+        model, net, info = load_run(path, man["vocabulary"])
         scripted = torch.jit.script(model).half()
+        if net.get("audio_stem") == "mel":
+            scripted.mel_stem.float()  # the mel filters and window as computed: the log-mel in full precision
         torch.jit.save(scripted, os.path.join(out, fname))
         translators[direction] = fname
         networks[direction] = net
@@ -74,6 +92,17 @@ def main():
     man["networks"] = networks
     # How the I2A reads images (DESIGN.md section 4): codec tokens, or its own CNN over pixels.
     man["modalities"]["image"]["input"] = "pixels" if networks["i2a"].get("image_stem") == "pixels" else "tokens"
+    # How the A2I hears audio: codec tokens, or the waveform through its own log-mel stem.
+    if networks["a2i"].get("audio_stem") == "mel":
+        man["modalities"]["audio"]["input"] = "features"
+        man["modalities"]["audio"]["features"] = {"sample_rate": SAMPLE_RATE, "hop_samples": HOP, "mel_bins": N_MELS,
+                                                  "window_s": WINDOW_FRAMES * HOP / SAMPLE_RATE}
+        man.setdefault("tasks", {})["amt"] = {"decoder": "frames", "onset_threshold": args.amt_thresholds[0],
+                                              "frame_threshold": args.amt_thresholds[1]}
+    else:
+        man["modalities"]["audio"]["input"] = "tokens"
+        man["modalities"]["audio"].pop("features", None)
+        man.get("tasks", {}).pop("amt", None)
     man["translators"] = translators
     man["training"] = training
     man["torch_version"] = torch.__version__

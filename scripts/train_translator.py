@@ -535,13 +535,13 @@ def without_heads(net):
 
 def load_with_fresh_heads(model, weights, where):
     """Loads weights into model; parts the source lacks may only be new input-side parts
-    (codec vectors, the pixel stem) and training heads, which start fresh; a stem the model
+    (codec vectors, the pixel or mel stem, the frame head) and training heads, which start fresh; a stem the model
     lacks (the column projection of a token stem, when moving to pixels) is dropped."""
     weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     own = model.state_dict()
     weights = {k: v for k, v in weights.items() if k in own or not k.startswith("col_proj")}
     fresh = {k: v for k, v in own.items()
-             if k.startswith(("code_", "bag.", "roll.", "ctc.", "pixel_")) and k not in weights}
+             if k.startswith(("code_", "bag.", "roll.", "ctc.", "pixel_", "mel_stem.", "frame_head.")) and k not in weights}
     missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
     if missing or unexpected:
         raise SystemExit(f"{where}: another network (missing {missing}, unexpected {unexpected})")

@@ -96,143 +96,146 @@ def _process(job):
     if tl.measures == 0 or not tl.notes:
         raise ValueError("score has no measures or no notes")
 
-    # 2. Engrave with one engraver, chosen per score; fall back to the other.
-    order = job["engravers"][:]
-    if len(order) > 1 and rng.random() < 0.5:
-        order.reverse()
-    eng, errors = None, []
-    for name in order:
-        try:
-            eng_dir = os.path.join(work, "pages")
-            if os.path.isdir(eng_dir):
-                shutil.rmtree(eng_dir)
-            e = (engrave.musescore if name == "musescore" else engrave.verovio)(piano_path, eng_dir, rng)
-            engrave.check_measures(e, tl.measures)
-            eng = e
-            break
-        except (engrave.EngraveError, subprocess.SubprocessError, OSError) as ex:
-            errors.append(f"{name}: {ex}")
-    if eng is None:
-        raise engrave.EngraveError("; ".join(errors))
-    for leftover in ("input.musicxml", "job.json", "ms.mpos", "layout.json"):
-        p = os.path.join(work, "pages", leftover)
-        if os.path.exists(p):
-            os.remove(p)
+    # 2.-4. Images and per-system LMX; an audio-only build (AMT data) skips them.
+    eng, n_sys, system_lmx, sizes, crop_source = None, 0, [], [], None
+    if not job.get("audio_only"):
+        # 2. Engrave with one engraver, chosen per score; fall back to the other.
+        order = job["engravers"][:]
+        if len(order) > 1 and rng.random() < 0.5:
+            order.reverse()
+        eng, errors = None, []
+        for name in order:
+            try:
+                eng_dir = os.path.join(work, "pages")
+                if os.path.isdir(eng_dir):
+                    shutil.rmtree(eng_dir)
+                e = (engrave.musescore if name == "musescore" else engrave.verovio)(piano_path, eng_dir, rng)
+                engrave.check_measures(e, tl.measures)
+                eng = e
+                break
+            except (engrave.EngraveError, subprocess.SubprocessError, OSError) as ex:
+                errors.append(f"{name}: {ex}")
+        if eng is None:
+            raise engrave.EngraveError("; ".join(errors))
+        for leftover in ("input.musicxml", "job.json", "ms.mpos", "layout.json"):
+            p = os.path.join(work, "pages", leftover)
+            if os.path.exists(p):
+                os.remove(p)
 
-    # 3. System crops: umt systems (what inference uses), verified against the layout.
-    import cv2
-    sys_dir = os.path.join(work, "systems")
-    os.makedirs(sys_dir)
-    n_sys = len(eng.systems)
-    crops = [None] * n_sys
-    crop_source = "umt-systems"
-    try:
-        detected = images.umt_systems(umt, eng.pages, os.path.join(work, "detect"), job["staff_height"])
-        by_page = {}
+        # 3. System crops: umt systems (what inference uses), verified against the layout.
+        import cv2
+        sys_dir = os.path.join(work, "systems")
+        os.makedirs(sys_dir)
+        n_sys = len(eng.systems)
+        crops = [None] * n_sys
+        crop_source = "umt-systems"
+        try:
+            detected = images.umt_systems(umt, eng.pages, os.path.join(work, "detect"), job["staff_height"])
+            by_page = {}
+            for i, s in enumerate(eng.systems):
+                by_page.setdefault(s.page, []).append(i)
+            for page, idxs in by_page.items():
+                det = detected[page]
+                if len(det) != len(idxs):
+                    raise ValueError(f"page {page + 1}: umt systems found {len(det)} systems, the engraver made {len(idxs)}")
+                for d, i in zip(det, idxs):
+                    s = eng.systems[i]
+                    if not images.boxes_agree(d["box"], s.box_px, 2.5 * s.staff_height_px):
+                        raise ValueError(f"page {page + 1}: system {d['system']} box disagrees with the layout")
+                    crops[i] = os.path.join(work, "detect", d["file"])
+            stats["checks"]["systems_match_layout"] = True
+        except (subprocess.SubprocessError, ValueError, KeyError, OSError) as ex:
+            stats["checks"]["systems_match_layout"] = False
+            stats["checks"]["systems_mismatch"] = str(ex)[:300]
+            crop_source = "engraver-layout"
+        system_files, scan_files, sizes = [], [], []
+        page_imgs = [cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in eng.pages]
         for i, s in enumerate(eng.systems):
-            by_page.setdefault(s.page, []).append(i)
-        for page, idxs in by_page.items():
-            det = detected[page]
-            if len(det) != len(idxs):
-                raise ValueError(f"page {page + 1}: umt systems found {len(det)} systems, the engraver made {len(idxs)}")
-            for d, i in zip(det, idxs):
-                s = eng.systems[i]
-                if not images.boxes_agree(d["box"], s.box_px, 2.5 * s.staff_height_px):
-                    raise ValueError(f"page {page + 1}: system {d['system']} box disagrees with the layout")
-                crops[i] = os.path.join(work, "detect", d["file"])
-        stats["checks"]["systems_match_layout"] = True
-    except (subprocess.SubprocessError, ValueError, KeyError, OSError) as ex:
-        stats["checks"]["systems_match_layout"] = False
-        stats["checks"]["systems_mismatch"] = str(ex)[:300]
-        crop_source = "engraver-layout"
-    system_files, scan_files, sizes = [], [], []
-    page_imgs = [cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in eng.pages]
-    for i, s in enumerate(eng.systems):
-        dst = os.path.join(sys_dir, f"s{i + 1:02d}.png")
-        if crop_source == "umt-systems":
-            shutil.move(crops[i], dst)
-        else:
-            same = [o for o in eng.systems if o.page == s.page]
-            k = same.index(s)
-            nb = (same[k - 1].box_px[3] if k > 0 else None, same[k + 1].box_px[1] if k + 1 < len(same) else None)
-            cv2.imwrite(dst, images.crop_from_layout(page_imgs[s.page], s.box_px, s.staff_height_px,
-                                                     job["staff_height"], nb))
-        img = cv2.imread(dst, cv2.IMREAD_GRAYSCALE)
-        sizes.append(img.shape)
-        system_files.append(dst)
-    shutil.rmtree(os.path.join(work, "detect"), ignore_errors=True)
+            dst = os.path.join(sys_dir, f"s{i + 1:02d}.png")
+            if crop_source == "umt-systems":
+                shutil.move(crops[i], dst)
+            else:
+                same = [o for o in eng.systems if o.page == s.page]
+                k = same.index(s)
+                nb = (same[k - 1].box_px[3] if k > 0 else None, same[k + 1].box_px[1] if k + 1 < len(same) else None)
+                cv2.imwrite(dst, images.crop_from_layout(page_imgs[s.page], s.box_px, s.staff_height_px,
+                                                         job["staff_height"], nb))
+            img = cv2.imread(dst, cv2.IMREAD_GRAYSCALE)
+            sizes.append(img.shape)
+            system_files.append(dst)
+        shutil.rmtree(os.path.join(work, "detect"), ignore_errors=True)
 
-    # 3b. Scan-like copies: degrade whole pages, cut them again with umt systems.
-    scan_files = [None] * n_sys
-    if job["scan"] and crop_source == "umt-systems":
-        scan_pages = []
-        scan_params = []
-        for pi, img in enumerate(page_imgs):
-            deg, p = images.scan_augment(img, rng)
-            path = os.path.join(work, "pages", f"scan-{pi + 1}.png")
-            cv2.imwrite(path, deg)
-            scan_pages.append(path)
-            scan_params.append(p)
-        try:
-            detected = images.umt_systems(umt, scan_pages, os.path.join(work, "detect-scan"), job["staff_height"])
-            for page in range(len(scan_pages)):
-                idxs = [i for i, s in enumerate(eng.systems) if s.page == page]
-                if len(detected[page]) != len(idxs):
-                    continue  # the degraded page lost or split a system: no scan copy of it
-                # The same systems, not just as many: position on the page and crop width
-                # must match the clean cut, else the pair would be wrong.
-                if not all(images.boxes_agree(d["box"], eng.systems[i].box_px, 2.5 * eng.systems[i].staff_height_px)
-                           and 0.85 <= d["width"] / sizes[i][1] <= 1.15
-                           for d, i in zip(detected[page], idxs)):
-                    stats["checks"]["scan_pages_rejected"] = stats["checks"].get("scan_pages_rejected", 0) + 1
-                    continue
-                for d, i in zip(detected[page], idxs):
+        # 3b. Scan-like copies: degrade whole pages, cut them again with umt systems.
+        scan_files = [None] * n_sys
+        if job["scan"] and crop_source == "umt-systems":
+            scan_pages = []
+            scan_params = []
+            for pi, img in enumerate(page_imgs):
+                deg, p = images.scan_augment(img, rng)
+                path = os.path.join(work, "pages", f"scan-{pi + 1}.png")
+                cv2.imwrite(path, deg)
+                scan_pages.append(path)
+                scan_params.append(p)
+            try:
+                detected = images.umt_systems(umt, scan_pages, os.path.join(work, "detect-scan"), job["staff_height"])
+                for page in range(len(scan_pages)):
+                    idxs = [i for i, s in enumerate(eng.systems) if s.page == page]
+                    if len(detected[page]) != len(idxs):
+                        continue  # the degraded page lost or split a system: no scan copy of it
+                    # The same systems, not just as many: position on the page and crop width
+                    # must match the clean cut, else the pair would be wrong.
+                    if not all(images.boxes_agree(d["box"], eng.systems[i].box_px, 2.5 * eng.systems[i].staff_height_px)
+                               and 0.85 <= d["width"] / sizes[i][1] <= 1.15
+                               for d, i in zip(detected[page], idxs)):
+                        stats["checks"]["scan_pages_rejected"] = stats["checks"].get("scan_pages_rejected", 0) + 1
+                        continue
+                    for d, i in zip(detected[page], idxs):
+                        dst = os.path.join(sys_dir, f"s{i + 1:02d}-scan.png")
+                        shutil.move(os.path.join(work, "detect-scan", d["file"]), dst)
+                        scan_files[i] = dst
+            except (subprocess.SubprocessError, OSError, KeyError):
+                pass
+            shutil.rmtree(os.path.join(work, "detect-scan"), ignore_errors=True)
+            for p in scan_pages:
+                os.remove(p)
+            stats["scan_params"] = scan_params
+        # Where the detector lost a degraded page, degrade the clean crop itself: the pair
+        # stays exact, only the page-level effects (cutting a rotated page) are missing.
+        scan_kind = ["page" if f else None for f in scan_files]
+        if job["scan"]:
+            for i in range(n_sys):
+                if scan_files[i] is None:
+                    deg, _ = images.scan_augment(cv2.imread(system_files[i], cv2.IMREAD_GRAYSCALE), rng)
                     dst = os.path.join(sys_dir, f"s{i + 1:02d}-scan.png")
-                    shutil.move(os.path.join(work, "detect-scan", d["file"]), dst)
+                    cv2.imwrite(dst, deg)
                     scan_files[i] = dst
-        except (subprocess.SubprocessError, OSError, KeyError):
-            pass
-        shutil.rmtree(os.path.join(work, "detect-scan"), ignore_errors=True)
-        for p in scan_pages:
-            os.remove(p)
-        stats["scan_params"] = scan_params
-    # Where the detector lost a degraded page, degrade the clean crop itself: the pair
-    # stays exact, only the page-level effects (cutting a rotated page) are missing.
-    scan_kind = ["page" if f else None for f in scan_files]
-    if job["scan"]:
-        for i in range(n_sys):
-            if scan_files[i] is None:
-                deg, _ = images.scan_augment(cv2.imread(system_files[i], cv2.IMREAD_GRAYSCALE), rng)
-                dst = os.path.join(sys_dir, f"s{i + 1:02d}-scan.png")
-                cv2.imwrite(dst, deg)
-                scan_files[i] = dst
-                scan_kind[i] = "crop"
+                    scan_kind[i] = "crop"
 
-    # 4. LMX per system: breaks where the engraver broke, then umt convert --systems.
-    counts = [s.measure_count for s in eng.systems]
-    broken = musicxml.insert_system_breaks(piano, [s.first_measure for s in eng.systems])
-    broken_path = os.path.join(work, "score-systems.musicxml")
-    musicxml.write(broken, broken_path)
-    system_lmx = lmx.convert_systems(umt, broken_path)
-    if len(system_lmx) != n_sys:
-        raise ValueError(f"umt convert --systems gave {len(system_lmx)} systems, the engraver {n_sys}")
-    problems = []
-    for i, s in enumerate(eng.systems):
-        problems += [f"system {i + 1}: {p}" for p in lmx.check_system(system_lmx[i], broken, s.first_measure, s.measure_count)]
-    stats["checks"]["lmx_pairing_problems"] = problems[:20]
-    if problems:
-        raise ValueError("LMX/system pairing failed: " + "; ".join(problems[:3]))
-    if job.get("reference_lmx") and os.path.exists(job["reference_lmx"]):
-        with open(job["reference_lmx"]) as f:
-            ref = f.read().split()
-        try:
-            sliced = lmx.slice_systems(ref, counts)
-            agree = sum(a == b for a, b in zip(sliced, system_lmx))
-            stats["checks"]["reference_lmx_systems_agree"] = [agree, n_sys]
-        except ValueError as ex:
-            stats["checks"]["reference_lmx_systems_agree"] = str(ex)
-    with open(os.path.join(work, "systems.lmx"), "w") as f:
-        f.write("\n".join(" ".join(t) for t in system_lmx) + "\n")
+        # 4. LMX per system: breaks where the engraver broke, then umt convert --systems.
+        counts = [s.measure_count for s in eng.systems]
+        broken = musicxml.insert_system_breaks(piano, [s.first_measure for s in eng.systems])
+        broken_path = os.path.join(work, "score-systems.musicxml")
+        musicxml.write(broken, broken_path)
+        system_lmx = lmx.convert_systems(umt, broken_path)
+        if len(system_lmx) != n_sys:
+            raise ValueError(f"umt convert --systems gave {len(system_lmx)} systems, the engraver {n_sys}")
+        problems = []
+        for i, s in enumerate(eng.systems):
+            problems += [f"system {i + 1}: {p}" for p in lmx.check_system(system_lmx[i], broken, s.first_measure, s.measure_count)]
+        stats["checks"]["lmx_pairing_problems"] = problems[:20]
+        if problems:
+            raise ValueError("LMX/system pairing failed: " + "; ".join(problems[:3]))
+        if job.get("reference_lmx") and os.path.exists(job["reference_lmx"]):
+            with open(job["reference_lmx"]) as f:
+                ref = f.read().split()
+            try:
+                sliced = lmx.slice_systems(ref, counts)
+                agree = sum(a == b for a, b in zip(sliced, system_lmx))
+                stats["checks"]["reference_lmx_systems_agree"] = [agree, n_sys]
+            except ValueError as ex:
+                stats["checks"]["reference_lmx_systems_agree"] = str(ex)
+        with open(os.path.join(work, "systems.lmx"), "w") as f:
+            f.write("\n".join(" ".join(t) for t in system_lmx) + "\n")
 
     # 5. Score MIDI and the humanized performance.
     score_notes = humanize.score_notes(tl)
@@ -260,9 +263,9 @@ def _process(job):
 
     # 7. Records.
     base = {"source": job["source_name"], "licence": job["licence"], "split": job["split"],
-            "score_id": job["id"], "engraver": eng.engraver}
+            "score_id": job["id"], "engraver": eng.engraver if eng else None}
     spans = []
-    for s in eng.systems:
+    for s in (eng.systems if eng else []):
         q0, q1 = tl.measure_start_q[s.first_measure], tl.measure_start_q[s.first_measure + s.measure_count]
         spans.append((warp(q0), warp(q1), tl.seconds_at(q0), tl.seconds_at(q1)))
     records = {"train": [], "dev": [], "dev_eval": []}
@@ -272,12 +275,12 @@ def _process(job):
         sid = job["id"] if name == "audio" else job["id"] + "-eval"
         recs = records.setdefault(split, [])
         recs.append(dict(common, id=sid, kind="score", musicxml=_rel(piano_path, root),
-                         pages=[_rel(p, root) for p in eng.pages], score_midi=_rel(os.path.join(work, "score.mid"), root),
+                         pages=[_rel(p, root) for p in eng.pages] if eng else [], score_midi=_rel(os.path.join(work, "score.mid"), root),
                          performance_midi=_rel(os.path.join(work, "performance.mid"), root),
                          duration_s=round(dur, 3), measures=tl.measures, systems=n_sys,
-                         engrave_params=eng.params, audio_params=aparams, humanize=warp.params,
+                         engrave_params=eng.params if eng else None, audio_params=aparams, humanize=warp.params,
                          crop_source=crop_source))
-        for i, s in enumerate(eng.systems):
+        for i, s in enumerate(eng.systems if eng else []):
             a, b, sa, sb = spans[i]
             h, w = sizes[i]
             recs.append(dict(common, id=f"{sid}-s{i + 1:02d}", kind="system",
@@ -318,8 +321,10 @@ def _process(job):
                 t += win
     lmx_tok = sum(len(t) for t in system_lmx)
     stats.update(
-        systems=n_sys, measures=tl.measures, pages=len(eng.pages), engraver=eng.engraver, crop_source=crop_source,
-        scan_copies=sum(1 for f in scan_files if f), scan_from_page=sum(1 for k in scan_kind if k == "page"),
+        systems=n_sys, measures=tl.measures, pages=len(eng.pages) if eng else 0,
+        engraver=eng.engraver if eng else None, crop_source=crop_source if eng else None,
+        scan_copies=sum(1 for f in scan_files if f) if eng else 0,
+        scan_from_page=sum(1 for k in scan_kind if k == "page") if eng else 0,
         audio_s={k: v[1] for k, v in audio_files.items()},
         lmx_tokens=lmx_tok,
         image_tokens=sum(images.image_tokens(int(h * 18 / job["staff_height"]), int(w * 18 / job["staff_height"]))

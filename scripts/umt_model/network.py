@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .hearing import HOP, KEYS, MARGIN_FRAMES, SAMPLE_RATE, WINDOW_FRAMES, FrameHead, MelStem, frame_loss, notes_of
 from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for TorchScript
 
 Cache = List[Tuple[Tensor, Tensor]]
@@ -21,7 +22,8 @@ CTC_UP = 8  # the aux_ctc head: classes at this many sub-positions per encoder p
 
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
-                    image_stem="frames", aux_bag=False, code_vectors=False, aux_roll=False, aux_ctc=0):
+                    image_stem="frames", aux_bag=False, code_vectors=False, aux_roll=False, aux_ctc=0,
+                    audio_stem="tokens"):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's); "columns" =
     the frames of one grid column are concatenated (by row) and projected to one position, so the
     encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder;
@@ -38,7 +40,10 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     aux_ctc: number of classes (0 = none) of a training-only CTC head over image inputs: CTC_UP
     sub-positions per column predict the score's note heads left to right (pitch classes, rests,
     barlines; scripts/train_translator.py LmxEvents): an alignment the encoder finds for itself,
-    teaching it where each note head sits and at what pitch, as CTC line recognizers learn."""
+    teaching it where each note head sits and at what pitch, as CTC line recognizers learn.
+    audio_stem: "tokens" = audio inputs are codec tokens (the paper's); "mel" = DESIGN.md's
+    `features` input: the waveform itself, a log-mel CNN one position per 16 ms frame, and an
+    onsets-and-frames head on the encoder (umt_model/hearing.py; encode_audio, transcribe_frames)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -51,6 +56,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["aux_roll"] = True
     if aux_ctc:
         net["aux_ctc"] = int(aux_ctc)
+    if audio_stem != "tokens":
+        net["audio_stem"] = audio_stem
     return net
 
 
@@ -67,12 +74,13 @@ class Attention(nn.Module):
     def project_kv(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         b, s, _ = x.shape
         kv = self.kv(x).view(b, s, 2, self.heads, self.dh).permute(2, 0, 3, 1, 4)
-        return kv[0], kv[1]
+        # contiguous: torch 1.13's CPU bmm on these permuted strides runs ~5x slower than BLAS
+        return kv[0].contiguous(), kv[1].contiguous()
 
     def attend(self, x: Tensor, k: Tensor, v: Tensor, allowed: Optional[Tensor]) -> Tensor:
         # allowed: bool, broadcastable to [B, H, T, S]; True where a query may look at a key.
         b, t, _ = x.shape
-        q = self.q(x).view(b, t, self.heads, self.dh).transpose(1, 2)
+        q = self.q(x).view(b, t, self.heads, self.dh).transpose(1, 2).contiguous()
         att = torch.matmul(q, k.transpose(-1, -2)) * self.scale
         if allowed is not None:
             att = att.masked_fill(torch.logical_not(allowed), float("-inf"))
@@ -162,6 +170,19 @@ class Translator(nn.Module):
             self.pixel_cnn = nn.Sequential(nn.Identity())
             self.pixel_proj = nn.Identity()
             self.pixel_ln = nn.Identity()
+        audio_stem = net.get("audio_stem", "tokens")
+        if audio_stem not in ("tokens", "mel"):
+            raise ValueError(f"audio_stem {audio_stem}: tokens or mel")
+        self.hop, self.window_frames, self.margin_frames, self.keys = HOP, WINDOW_FRAMES, MARGIN_FRAMES, KEYS
+        self.seconds_per_frame = HOP / SAMPLE_RATE
+        self.audio_pos_start = layout.pos_start[3]  # AUDIO
+        self.audio_pos_last = layout.pos_range[3] - 1
+        if audio_stem == "mel":
+            self.mel_stem = MelStem(d)
+            self.frame_head = FrameHead(d)
+        else:
+            self.mel_stem = nn.Identity()
+            self.frame_head = nn.Identity()
         self.rows = 1 + layout.max_height  # row 0: begin / SEP / end frames; rows 1.. codes
         # rows 1.. are projected (no bias); a row-0 frame passes through, so a batch row without
         # image codes (MIDI, LMX, audio) encodes exactly as with the frames stem
@@ -247,11 +268,62 @@ class Translator(nn.Module):
             x = layer(x, allowed)
         return self.enc_ln(x), col_ok
 
+    @torch.jit.export
+    def encode_audio(self, wave: Tensor, length: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
+        """wave [B,N] at 16 kHz (zero beyond each input), length [B] samples -> memory [B,N/256,D],
+        mask [B,N/256] (True = a frame of the input): one position per 16 ms log-mel frame."""
+        x = self.mel_stem(wave)
+        t = x.size(1)
+        frames = torch.arange(t, device=x.device)
+        mask = frames[None, :] < torch.div(length + self.hop - 1, self.hop, rounding_mode="floor")[:, None]
+        pos = self.audio_pos_start + torch.clamp(frames, max=self.audio_pos_last)
+        x = x + self.pos_a(pos)[None] + self.target_emb(target).unsqueeze(1)
+        allowed = mask[:, None, None, :]
+        for layer in self.enc_layers:
+            x = layer(x, allowed)
+        return self.enc_ln(x), mask
+
+    @torch.jit.export
+    def frame_probs(self, wave: Tensor, target: int) -> Tensor:
+        """wave [N] at 16 kHz, any length -> probabilities [ceil(N/256),4,88] of the frame head
+        (onset, frame, offset, velocity): the input is cut into 4.096 s windows overlapping by
+        2 x 0.5 s, of which each keeps its middle, run 8 windows at a time."""
+        hop, margin = self.hop, self.margin_frames
+        n_frames = max(1, (wave.size(0) + hop - 1) // hop)
+        keep = self.window_frames - 2 * margin
+        count = (n_frames + keep - 1) // keep
+        width = self.window_frames * hop
+        need = (count - 1) * keep * hop + width
+        left = margin * hop
+        padded = F.pad(wave.unsqueeze(0), [left, max(0, need - left - wave.size(0))])[0, :need]
+        windows = padded.unfold(0, width, keep * hop)  # [count, width]
+        valid = torch.clamp(wave.size(0) + left - torch.arange(count, device=wave.device) * keep * hop, 0, width)
+        out: List[Tensor] = []
+        for s in range(0, count, 8):
+            w = windows[s: s + 8]
+            tg = torch.full((w.size(0),), target, dtype=torch.long, device=wave.device)
+            memory, _ = self.encode_audio(w, valid[s: s + 8], tg)
+            out.append(torch.sigmoid(self.frame_head(memory))[:, margin: margin + keep])
+        return torch.cat(out, 0).reshape(-1, 4, self.keys)[:n_frames]
+
+    @torch.jit.export
+    def transcribe_frames(self, wave: Tensor, target: int, onset_threshold: float,
+                          frame_threshold: float) -> Tensor:
+        """wave [N] at 16 kHz -> notes [K,4]: MIDI pitch, onset_s, offset_s, velocity 1..127, by onset
+        (the frame head's probabilities through the note rule of umt_model/hearing.py notes_of)."""
+        notes = notes_of(self.frame_probs(wave, target), onset_threshold, frame_threshold)
+        seconds = torch.tensor([1.0, self.seconds_per_frame, self.seconds_per_frame, 1.0], dtype=notes.dtype,
+                               device=notes.device)
+        return notes * seconds
+
     def encode_source(self, src: Tensor, pos: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
-        """A training batch's source: frames [B,S,4] with positions, or pixels [B,1,H,W] with each
-        image's (rows, columns) in pos (scripts/train_translator.py collate)."""
+        """A training batch's source: frames [B,S,4] with positions, pixels [B,1,H,W] with each
+        image's (rows, columns) in pos (scripts/train_translator.py collate), or a waveform [B,N]
+        with each input's length in samples in pos (an audio_stem "mel" network)."""
         if src.dim() == 4:
             return self.encode_pixels(src.to(self.pos_a.weight.dtype), pos, target)
+        if src.dim() == 2:
+            return self.encode_audio(src, pos, target)
         return self.encode(src, pos, target)
 
     def columns(self, x: Tensor, pos: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
@@ -337,12 +409,15 @@ class Translator(nn.Module):
                 tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, bag_weight: float = 0.0,
                 src_roll: Optional[Tensor] = None, roll_weight: float = 0.0,
                 ctc_targets: Optional[Tensor] = None, ctc_weight: float = 0.0,
-                token_weight: float = 1.0) -> Tensor:
+                token_weight: float = 1.0, frame_targets: Optional[Tensor] = None,
+                frame_weight: float = 0.0) -> Tensor:
         """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
         (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
         With bag_weight > 0 (LMX targets, an aux_bag network) adds bag_weight x bag_loss; with
         roll_weight > 0 (audio inputs, an aux_roll network) adds roll_weight x roll_loss of src_roll;
         with ctc_weight > 0 (image inputs, an aux_ctc network) adds ctc_weight x ctc_loss.
+        With frame_weight > 0 (waveform inputs of an audio_stem "mel" network) adds frame_weight x
+        the frame head's loss against frame_targets [B,T,4,88] (umt_model/hearing.py frame_loss).
         The token loss is scaled by token_weight; 0 skips the decoder (encoder pretraining on the
         auxiliary losses alone).
 
@@ -355,6 +430,8 @@ class Translator(nn.Module):
             extra = extra + self.roll_loss(memory, src_roll) * roll_weight
         if ctc_targets is not None and ctc_weight > 0:
             extra = extra + self.ctc_loss(memory, mask, ctc_targets) * ctc_weight
+        if frame_targets is not None and frame_weight > 0:
+            extra = extra + frame_loss(self.frame_head(memory), frame_targets, mask) * frame_weight
         if token_weight == 0:
             return extra if isinstance(extra, Tensor) else memory.new_zeros(())
         cross = self.init_cross(memory)

@@ -182,12 +182,26 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
         sub->add_option("inputs", a->inputs, "Audio files (wav flac ogg ...) or folders")->required();
         sub->add_option("-o,--output", a->output, "Output .mid, or a folder")->required();
         add_task_flags(sub, a->flags);
-        sub->callback([a, &g, &rc] {
+        auto decoder = std::make_shared<std::string>();
+        auto onset = std::make_shared<double>(0.0);
+        auto frame = std::make_shared<double>(0.0);
+        sub->add_option("--decoder", *decoder,
+                        "frames: the A2I's onsets-and-frames head; tokens: the decoding loop (default: the bundle's)")
+            ->check(CLI::IsMember({"frames", "tokens"}));
+        sub->add_option("--onset-threshold", *onset, "frames: onset probability that starts a note (default: the bundle's)")
+            ->check(CLI::Range(0.01, 0.99));
+        sub->add_option("--frame-threshold", *frame, "frames: probability that keeps a key sounding (default: the bundle's)")
+            ->check(CLI::Range(0.01, 0.99));
+        sub->callback([a, &g, &rc, decoder, onset, frame] {
             auto s = a->flags.settings();
             tasks::set_threads(a->flags.threads);
             auto jobs = plan_jobs(a->inputs, a->output, audio_read_extensions(), "mid");
             tasks::Timings load;
             auto bundle = load_bundle(g, "amt", &load);
+            auto how = tasks::transcribe_defaults(*bundle);
+            if (!decoder->empty()) how.decoder = *decoder;
+            if (*onset > 0) how.onset_threshold = *onset;
+            if (*frame > 0) how.frame_threshold = *frame;
             rc = run_jobs(jobs, g, "amt", [&](const Job& job) {
                 tasks::Timings t = load;
                 Audio audio;
@@ -195,7 +209,7 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
                     tasks::StageTimer timer(&t, "read");
                     audio = read_audio(job.input);
                 }
-                Performance perf = tasks::transcribe(*bundle, audio, s, &t);
+                Performance perf = tasks::transcribe(*bundle, audio, s, &t, &how);
                 tasks::StageTimer timer(&t, "write");
                 save_midi(perf, job.output);
                 timer.stop();

@@ -69,7 +69,8 @@ std::pair<torch::Tensor, torch::Tensor> frame_input(const std::vector<size_t>& r
                                                     const std::vector<DecodeRequest>& requests) {
     size_t s = 0;
     for (size_t r : rows) {
-        if (requests[r].pixels.width > 0) throw Error("decode request: a batch mixes pixel and frame inputs");
+        if (requests[r].pixels.width > 0 || !requests[r].wave.samples.empty())
+            throw Error("decode request: a batch mixes pixel or audio inputs and frame inputs");
         if (requests[r].input.frames.size() != requests[r].input.pos.size())
             throw Error("decode request: frames and positions differ in length");
         s = std::max(s, requests[r].input.frames.size());
@@ -85,6 +86,26 @@ std::pair<torch::Tensor, torch::Tensor> frame_input(const std::vector<size_t>& r
         for (const auto& q : in.pos) p = std::copy(q.begin(), q.end(), p);
     }
     return {src, src_pos};
+}
+
+// Encoder input of a batch of waveform requests: samples [B,N] (zero beyond each input) and each
+// input's length in samples, as scripts/train_amt.py builds.
+std::pair<torch::Tensor, torch::Tensor> wave_input(const std::vector<size_t>& rows,
+                                                   const std::vector<DecodeRequest>& requests) {
+    size_t n = 0;
+    for (size_t r : rows) {
+        if (requests[r].wave.samples.empty()) throw Error("decode request: a batch mixes audio and other inputs");
+        n = std::max(n, requests[r].wave.samples.size());
+    }
+    const int64_t b = int64_t(rows.size());
+    auto wave = torch::zeros({b, int64_t(n)}, torch::kFloat);
+    auto length = torch::zeros({b}, torch::kLong);
+    for (int64_t i = 0; i < b; ++i) {
+        const auto& x = requests[rows[size_t(i)]].wave.samples;
+        std::copy(x.begin(), x.end(), wave[i].data_ptr<float>());
+        length[i] = int64_t(x.size());
+    }
+    return {wave, length};
 }
 
 constexpr int kCell = ImageCodec::kDownsample;  // the pixel stem reads the codec's grid of cells
@@ -186,6 +207,25 @@ Translator::Translator(const std::string& path, const tokens::Vocabulary& vocabu
 
 Translator::~Translator() = default;
 
+bool Translator::has_frame_head() const { return bool(impl_->module.find_method("transcribe_frames")); }
+
+std::vector<HeardNote> Translator::transcribe_frames(const std::vector<float>& samples, tokens::Modality target,
+                                                     double onset_threshold, double frame_threshold) const {
+    auto method = impl_->module.find_method("transcribe_frames");
+    if (!method) throw Error("this translator has no frame head (no transcribe_frames)");
+    for (double t : {onset_threshold, frame_threshold})
+        if (!(t > 0.0 && t < 1.0)) throw Error("a frame-head threshold must be between 0 and 1, not " + std::to_string(t));
+    std::vector<HeardNote> out;
+    if (samples.empty()) return out;
+    c10::InferenceMode inference_mode;
+    auto wave = torch::from_blob(const_cast<float*>(samples.data()), {int64_t(samples.size())}, torch::kFloat);
+    auto notes = (*method)({wave, int64_t(target), onset_threshold, frame_threshold}).toTensor().contiguous();
+    const auto* p = notes.data_ptr<float>();
+    for (int64_t i = 0; i < notes.size(0); ++i, p += 4)
+        out.push_back({int(std::lround(p[0])), double(p[1]), double(p[2]), int(std::lround(p[3]))});
+    return out;
+}
+
 std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& requests, const DecodeOptions& opt,
                                              DecodeStats* stats) const {
     opt.sampler.validate();
@@ -197,6 +237,7 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
     auto& mod = impl_->module;
     auto encode = mod.get_method("encode");
     auto encode_pixels = mod.find_method("encode_pixels");  // bundles before the pixel stem lack it
+    auto encode_audio = mod.find_method("encode_audio");    // bundles before the mel stem lack it
     auto init_cross = mod.get_method("init_cross");
     auto decode_step = mod.get_method("decode_step");
     auto sub_step = mod.get_method("sub_step");
@@ -232,6 +273,10 @@ std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& r
             if (!encode_pixels) throw Error("this translator does not read pixels (no encode_pixels)");
             auto [ink, size] = ink_input(rows, requests);
             enc = (*encode_pixels)({ink, size, tgt_all}).toTuple();
+        } else if (!requests[rows[0]].wave.samples.empty()) {
+            if (!encode_audio) throw Error("this translator does not hear audio features (no encode_audio)");
+            auto [wave, length] = wave_input(rows, requests);
+            enc = (*encode_audio)({wave, length, tgt_all}).toTuple();
         } else {
             auto [src, src_pos] = frame_input(rows, requests);
             enc = encode({src, src_pos, tgt_all}).toTuple();

@@ -53,13 +53,25 @@ std::string input_kind(const model::ModelBundle& bundle, const char* modality) {
     std::string input = "tokens";
     if (m.contains("modalities") && m["modalities"].contains(modality))
         input = m["modalities"][modality].value("input", "tokens");
-    if (input != "tokens" && !(input == "pixels" && std::string(modality) == "image"))
+    if (input != "tokens" && !(input == "pixels" && std::string(modality) == "image") &&
+        !(input == "features" && std::string(modality) == "audio"))
         throw Error(bundle.dir() + "/manifest.json", std::string("the ") + modality + " input of this bundle is \"" + input +
-                                                         "\"; this umt reads codec tokens, or image pixels");
+                                                         "\"; this umt reads codec tokens, image pixels or audio features");
     return input;
 }
 
 bool reads_pixels(const model::ModelBundle& bundle) { return input_kind(bundle, "image") == "pixels"; }
+bool hears_features(const model::ModelBundle& bundle) { return input_kind(bundle, "audio") == "features"; }
+
+// The manifest's "features" block of the audio modality (the A2I's log-mel input), or {}.
+static nlohmann::json audio_features(const model::ModelBundle& bundle) {
+    const auto& m = bundle.manifest();
+    if (m.contains("modalities") && m["modalities"].contains("audio") && m["modalities"]["audio"].contains("features"))
+        return m["modalities"]["audio"]["features"];
+    return nlohmann::json::object();
+}
+
+static int features_rate(const model::ModelBundle& bundle) { return audio_features(bundle).value("sample_rate", 16000); }
 
 // A normalized system as the pixel stem reads it (white padding to 16-pixel cells, ink = 255 - gray).
 model::InkImage to_ink(const cv::Mat& gray) {
@@ -294,6 +306,7 @@ OmrResult recognize(model::ModelBundle& bundle, const std::vector<cv::Mat>& syst
 }
 
 double audio_window_s(const model::ModelBundle& bundle) {
+    if (hears_features(bundle)) return audio_features(bundle).value("window_s", 4.096);
     const auto& m = bundle.manifest();
     double segment = midi_tokens::kDefaultSegmentSeconds;
     if (m.contains("modalities") && m["modalities"].contains("midi"))
@@ -312,9 +325,20 @@ double audio_window_s(const model::ModelBundle& bundle) {
 static std::vector<model::DecodeRequest> audio_window_requests(model::ModelBundle& bundle, const Audio& audio,
                                                                double window_s, Timings* timings,
                                                                const std::function<int(double)>& max_steps) {
-    input_kind(bundle, "audio");  // throws unless codec tokens
     const auto& V = bundle.vocabulary();
     StageTimer timer(timings, "encode");
+    if (hears_features(bundle)) {  // the translator computes its own log-mel frames
+        const int rate = features_rate(bundle);
+        Audio a = audio.sample_rate_hz == rate ? audio : resample(audio, rate);
+        std::vector<model::DecodeRequest> requests;
+        for (auto& w : audio_windows(a, size_t(std::lround(window_s * rate)))) {
+            model::DecodeRequest r;
+            r.max_steps = max_steps(double(w.size()) / rate);
+            r.wave.samples = std::move(w);
+            requests.push_back(std::move(r));
+        }
+        return requests;
+    }
     Audio a = at_model_rate(bundle, audio);
     auto& codec = bundle.audio_codec();
     std::vector<model::DecodeRequest> requests;
@@ -327,8 +351,48 @@ static std::vector<model::DecodeRequest> audio_window_requests(model::ModelBundl
     return requests;
 }
 
-Performance transcribe(model::ModelBundle& bundle, const Audio& audio, const DecodeSettings& s, Timings* timings) {
+TranscribeOptions transcribe_defaults(const model::ModelBundle& bundle) {
+    TranscribeOptions o;
+    const auto& m = bundle.manifest();
+    if (hears_features(bundle)) o.decoder = "frames";
+    if (m.contains("tasks") && m["tasks"].contains("amt")) {
+        const auto& a = m["tasks"]["amt"];
+        o.decoder = a.value("decoder", o.decoder);
+        o.onset_threshold = a.value("onset_threshold", o.onset_threshold);
+        o.frame_threshold = a.value("frame_threshold", o.frame_threshold);
+    }
+    return o;
+}
+
+Performance transcribe(model::ModelBundle& bundle, const Audio& audio, const DecodeSettings& s, Timings* timings,
+                       const TranscribeOptions* options) {
     auto& tr = bundle.translator("a2i");
+    const TranscribeOptions o = options ? *options : transcribe_defaults(bundle);
+    if (o.decoder != "frames" && o.decoder != "tokens")
+        throw Error("the AMT decoder is \"" + o.decoder + "\": frames or tokens");
+    if (o.decoder == "frames") {
+        if (!hears_features(bundle) || !tr.has_frame_head())
+            throw Error(bundle.dir(), "this bundle's A2I has no frame head: use --decoder tokens");
+        const int rate = features_rate(bundle);
+        Audio a;
+        {
+            StageTimer timer(timings, "resample");
+            a = audio.sample_rate_hz == rate ? audio : resample(audio, rate);
+        }
+        if (a.samples.empty()) throw Error("the audio is empty");
+        StageTimer timer(timings, "frame head");
+        Performance perf;
+        for (const auto& n : tr.transcribe_frames(a.samples, Modality::Midi, o.onset_threshold, o.frame_threshold)) {
+            NoteEvent e;
+            e.pitch = n.pitch;
+            e.onset_s = n.onset_s;
+            e.offset_s = std::max(n.offset_s, n.onset_s + 0.01);
+            e.velocity = std::clamp(n.velocity, 1, 127);
+            perf.notes.push_back(e);
+        }
+        perf.sort();
+        return perf;
+    }
     const auto& V = bundle.vocabulary();
     const double window_s = audio_window_s(bundle);
     // Dense piano: ~20 notes/s with an onset, an offset and a shift each, plus the tie section.

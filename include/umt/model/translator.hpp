@@ -51,11 +51,26 @@ struct InkImage {
     std::vector<uint8_t> ink;
 };
 
+// Audio for a translator that hears features (a bundle whose audio input is "features"): mono
+// samples at the model's feature rate (16 kHz); the module computes its own log-mel frames.
+struct Waveform {
+    std::vector<float> samples;
+};
+
+// A note of the frame head (Translator::transcribe_frames): the onsets-and-frames reading.
+struct HeardNote {
+    int pitch = 60;       // MIDI key
+    double onset_s = 0.0;
+    double offset_s = 0.0;  // sustain pedal included: the key's sound ends here
+    int velocity = 80;    // 1..127
+};
+
 struct DecodeRequest {
-    tokens::Sequence input;  // the input as frames (or see pixels)
+    tokens::Sequence input;  // the input as frames (or see pixels, wave)
     std::vector<tokens::Frame> prefix;  // frames forced after begin (e.g. the tail of the last window)
     int max_steps = 0;  // this request's own limit, tied to its input size (0 = DecodeOptions::max_steps)
     InkImage pixels;    // when width > 0, the input is this image instead, read by encode_pixels
+    Waveform wave;      // when not empty, the input is this audio instead, read by encode_audio
 };
 
 struct DecodeResult {
@@ -85,6 +100,13 @@ public:
 
     std::vector<DecodeResult> decode(const std::vector<DecodeRequest>& requests, const DecodeOptions& options,
                                      DecodeStats* stats = nullptr) const;
+
+    // A translator that hears features: the notes its frame head reads in mono 16 kHz audio
+    // (any length; the module cuts 4.096 s windows itself), by onset. Throws umt::Error when the
+    // translator has no frame head or a threshold is outside (0, 1).
+    std::vector<HeardNote> transcribe_frames(const std::vector<float>& samples, tokens::Modality target,
+                                             double onset_threshold, double frame_threshold) const;
+    bool has_frame_head() const;
 
     const tokens::Vocabulary& vocabulary() const { return *vocab_; }
 

@@ -113,8 +113,17 @@ OmrResult recognize_parts(model::ModelBundle& bundle, const std::vector<std::vec
 
 // Audio (any rate) -> model rate -> windows -> MIDI event tokens (top-p by default) -> notes
 // stitched through the tie sections.
+// How AMT reads the A2I: "frames" = its onsets-and-frames head (peak picking and the note rule
+// inside the module; a bundle whose audio input is "features"), "tokens" = the one decoding loop
+// over windows stitched through tie sections. Defaults: the manifest's tasks.amt block.
+struct TranscribeOptions {
+    std::string decoder = "tokens";
+    double onset_threshold = 0.5;  // frames: a note starts at an onset peak at least this likely
+    double frame_threshold = 0.5;  // frames: and lasts while its key sounds at least this likely
+};
+TranscribeOptions transcribe_defaults(const model::ModelBundle& bundle);
 Performance transcribe(model::ModelBundle& bundle, const Audio& audio, const DecodeSettings& s,
-                       Timings* timings = nullptr);
+                       Timings* timings = nullptr, const TranscribeOptions* options = nullptr);
 // The window length transcription and audio-to-image use: the MIDI segment length of the
 // manifest (10 s), shortened when the model's audio length cannot hold it.
 double audio_window_s(const model::ModelBundle& bundle);

@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+"""Trains the A2I translator's hearing (issue 19): audio in as log-mel features, an onsets-and-
+frames head on the encoder, and the decoder's MIDI token loss on the same 4.096 s windows.
+
+  OPENBLAS_CORETYPE=SkylakeX scripts/train_amt.py --data DATA --run RUN --minutes 20 \
+      [--init models/default] [--frame-loss 1] [--token-loss 0.1] [--threads 2]
+
+DATA is a data factory build at 16 kHz (`scripts/build_dataset.py --audio-only --audio-rate
+16000`); windows come from train.jsonl, the dev evaluation from dev_eval.jsonl (the evaluation
+SoundFont + reverb, never trained on). --init starts from a bundle's A2I (its encoder, decoder
+and embeddings; the mel stem and frame head start fresh). Resumable: RUN/checkpoint.pt; the
+curve (minutes, samples, dev onset F1) goes to RUN/curve.jsonl; RUN/model.pt (fp16, no
+optimizer state) is what scripts/export_translators.py ships. The schedule is the translator
+trainer's (AdamW, warm-up, cosine over --minutes).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_translator import Frames, learning_rate, load_with_fresh_heads, without_heads  # noqa: E402
+from umt_model.amt_data import WINDOW_SAMPLES, AmtWindows, midi_vocabulary  # noqa: E402
+from umt_model.bundle import load_manifest  # noqa: E402
+from umt_model.hearing import HOP, SAMPLE_RATE, WINDOW_FRAMES, frame_targets, notes_of  # noqa: E402
+from umt_model.heap import steady_heap  # noqa: E402
+from umt_model.network import Translator, default_network  # noqa: E402
+from umt_model.vocab import MIDI, N_SLOTS, Layout  # noqa: E402
+
+
+def collate(examples, frames):
+    """[(wave, ids, notes)] -> the Translator.forward arguments of a batch and its frame targets."""
+    b = len(examples)
+    streams = [frames.stream(MIDI, ids.astype(np.int64)) for _, ids, _ in examples]
+    t = max(len(f) for f, _ in streams)
+    tf = torch.zeros(b, t, N_SLOTS, dtype=torch.long)
+    tp = torch.zeros(b, t, 2, dtype=torch.long)
+    for k, (f, p) in enumerate(streams):
+        tf[k, :len(f)] = torch.from_numpy(f)
+        tp[k, :len(p)] = torch.from_numpy(p)
+    wave = torch.from_numpy(np.stack([w for w, _, _ in examples]))
+    length = torch.full((b,), WINDOW_SAMPLES, dtype=torch.long)
+    target = torch.full((b,), MIDI, dtype=torch.long)
+    y = torch.from_numpy(np.stack([frame_targets(n, WINDOW_FRAMES) for _, _, n in examples]))
+    return wave, length, target, tf, tp, y
+
+
+def onset_f1(ref, est, tolerance_s=0.05):
+    """Note-onset F1 (pitch exact, each reference onset matched at most once within tolerance):
+    mir_eval's onset-only transcription F1, as `umt eval notes` computes it."""
+    import mir_eval
+
+    def arr(notes):
+        if not notes:
+            return np.zeros((0, 2)), np.zeros(0)
+        on = np.array([n[0] for n in notes], float)
+        return np.stack([on, on + 0.1], 1), np.array([440.0 * 2 ** ((n[1] - 69) / 12) for n in notes])
+
+    ri, rp = arr(ref)
+    ei, ep = arr(est)
+    if len(ri) == 0 or len(ei) == 0:
+        return 0.0, 0.0, 0.0
+    p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        ri, rp, ei, ep, onset_tolerance=tolerance_s, offset_ratio=None)
+    return p, r, f
+
+
+class DevSet:
+    """Fixed dev excerpts of dev_eval: `pieces` excerpts of `seconds` s (consecutive token windows
+    of one piece, from its first second), transcribed through Translator.frame_probs (the windowing
+    `umt amt` uses) and the note rule; reference onsets from the windows' tokens."""
+
+    def __init__(self, windows, pieces=24, seconds=20.0, grid_s=0.5):
+        step = max(1, len(windows.pieces) // pieces)
+        self.items = []
+        per = int(round(WINDOW_SAMPLES / SAMPLE_RATE / grid_s))  # grid points per window, e.g. 8
+        for i in range(0, len(windows.pieces), step)[:pieces]:
+            ws = windows.windows[i]
+            first = min(2, len(ws) - 1)
+            start_s = ws[first][0]
+            ref = []
+            w = first
+            while w < len(ws) and ws[w][0] < start_s + seconds:
+                s0 = ws[w][0]
+                ref += [(s0 + on - start_s, p) for p, on, _, _ in ws[w][2]
+                        if on is not None and s0 + on < min(start_s + seconds, s0 + per * grid_s)]
+                w += per
+            a = windows.audio[i]
+            s = int(start_s * SAMPLE_RATE)
+            x = a[s: s + int(seconds * SAMPLE_RATE)].astype(np.float32) / 32768.0
+            self.items.append((torch.from_numpy(x), sorted(ref)))
+
+    @torch.no_grad()
+    def evaluate(self, model, onset_threshold=0.5, frame_threshold=0.5):
+        model.eval()
+        tp = fp = fn = 0
+        fs = []
+        for x, ref in self.items:
+            notes = notes_of(model.frame_probs(x, MIDI), onset_threshold, frame_threshold)
+            est = [(float(n[1]) * HOP / SAMPLE_RATE, int(n[0])) for n in notes]
+            p, r, f = onset_f1(ref, est)
+            fs.append(f)
+            matched = r * len(ref)
+            tp += matched
+            fn += len(ref) - matched
+            fp += len(est) - matched
+        model.train()
+        prec = tp / max(tp + fp, 1)
+        rec = tp / max(tp + fn, 1)
+        return {"onset_f1": round(2 * prec * rec / max(prec + rec, 1e-9) * 100, 2),
+                "precision": round(prec * 100, 2), "recall": round(rec * 100, 2),
+                "mean_piece_f1": round(float(np.mean(fs)) * 100, 2)}
+
+
+def main():
+    steady_heap()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="data factory build at 16 kHz (--audio-only is enough)")
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--models", default="models/default", help="bundle whose vocabulary the tokens use")
+    ap.add_argument("--init", help="a bundle folder (its A2I) or a run's model.pt / checkpoint.pt")
+    ap.add_argument("--minutes", type=float, required=True, help="run length in training minutes (cosine)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.05)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--batch", type=int, default=8, help="windows of 4.096 s per step")
+    ap.add_argument("--frame-loss", type=float, default=1.0, help="weight of the frame head's loss")
+    ap.add_argument("--token-loss", type=float, default=0.1, help="weight of the decoder's MIDI token loss")
+    ap.add_argument("--token-every", type=int, default=4,
+                    help="the token loss on every N-th step only (the decoder costs ~2x the encoder per window)")
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--encoder-layers", type=int, default=3)
+    ap.add_argument("--decoder-layers", type=int, default=3)
+    ap.add_argument("--umt", default="build/umt")
+    ap.add_argument("--limit", type=int, default=0, help="at most this many training pieces (trials)")
+    ap.add_argument("--dev-pieces", type=int, default=24)
+    ap.add_argument("--dev-split", default="dev_eval", help="the manifest split of the dev excerpts")
+    ap.add_argument("--dev-limit", type=int, default=0, help="draw the dev excerpts from the first N pieces (trials)")
+    ap.add_argument("--eval-every", type=float, default=5, help="minutes between dev evaluations")
+    ap.add_argument("--save-every", type=float, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.backends.mkldnn.enabled = False  # see train_translator.py: oneDNN's GELU backward is wrong here
+
+    man = load_manifest(args.models)
+    vocab = man["vocabulary"]
+    layout = Layout(vocab)
+    net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers, audio_stem="mel")
+    model = Translator(vocab, net)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
+    os.makedirs(args.run, exist_ok=True)
+    ck_path = os.path.join(args.run, "checkpoint.pt")
+    state = {"step": 0, "seconds": 0.0, "samples": {}, "frames": 0, "best_f1": -1.0}
+    init_info = None
+    if os.path.exists(ck_path):
+        ck = torch.load(ck_path, map_location="cpu")
+        if ck["network"] != net:
+            raise SystemExit(f"{ck_path}: network {ck['network']} differs from the flags {net}")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        state, init_info = ck["state"], ck.get("init")
+        print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
+    elif args.init and os.path.isdir(args.init):
+        bman = load_manifest(args.init)
+        shipped = bman.get("networks", {}).get("a2i", bman["network"])
+        keep = ("audio_stem", "code_vectors")
+        if bman["vocabulary"] != vocab or {k: v for k, v in without_heads(shipped).items() if k not in keep} != \
+                {k: v for k, v in without_heads(net).items() if k not in keep}:
+            raise SystemExit(f"{args.init}: another vocabulary or network than this run's")
+        scripted = torch.jit.load(os.path.join(args.init, bman["translators"]["a2i"]))
+        weights = {k: v for k, v in scripted.state_dict().items()
+                   if not k.startswith(("code_vectors", "code_proj", "roll."))}  # the token stem's parts
+        load_with_fresh_heads(model, weights, args.init)
+        rec = bman.get("training", {}).get("a2i", {})
+        init_info = {"from": args.init, "steps": rec.get("total_steps", rec.get("step", 0)),
+                     "samples": rec.get("samples", {})}
+    elif args.init:
+        ck = torch.load(args.init, map_location="cpu")
+        load_with_fresh_heads(model, ck["model"], args.init)
+        init_info = {"from": args.init, "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
+                     "samples": ck["state"]["samples"]}
+
+    ids = midi_vocabulary(args.umt)
+    train = AmtWindows(args.data, "train", args.umt, ids, limit=args.limit)
+    dev = DevSet(AmtWindows(args.data, args.dev_split, args.umt, ids, limit=args.dev_limit),
+                 pieces=args.dev_pieces)
+    print(f"train: {len(train.pieces)} pieces, {len(train.index)} windows; dev: {len(dev.items)} excerpts",
+          file=sys.stderr, flush=True)
+    frames = Frames(layout)
+    rng = np.random.default_rng([args.seed, state["step"]])
+    torch.manual_seed(args.seed * 1000 + state["step"])
+    curve = open(os.path.join(args.run, "curve.jsonl"), "a")
+
+    def save(best=False):
+        info = {"direction": "a2i", "tasks": ["amt"], "step": state["step"], "samples": state["samples"],
+                "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "batch_windows": args.batch,
+                "window_s": WINDOW_SAMPLES / SAMPLE_RATE, "frame_loss": args.frame_loss,
+                "token_loss": args.token_loss, "token_every": args.token_every, "audio_stem": "mel", "best_dev": state.get("best")}
+        body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
+                "init": init_info, "training": info}
+        torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
+        os.replace(ck_path + ".tmp", ck_path)
+        body["model"] = {k: v.half() if v.is_floating_point() else v for k, v in body["model"].items()}
+        for name in ["model.pt"] + (["best.pt"] if best else []):
+            torch.save(body, os.path.join(args.run, name + ".tmp"))
+            os.replace(os.path.join(args.run, name + ".tmp"), os.path.join(args.run, name))
+
+    def evaluate(final=False):
+        d = dev.evaluate(model)
+        best = d["onset_f1"] > state["best_f1"]
+        if best:
+            state["best_f1"], state["best"] = d["onset_f1"], dict(d, step=state["step"])
+        curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
+                                "samples": dict(state["samples"]), "dev": d, **({"final": True} if final else {})})
+                    + "\n")
+        curve.flush()
+        print(f"dev step {state['step']} {state['seconds'] / 60:.1f} min {d}", file=sys.stderr, flush=True)
+        return best
+
+    minutes = args.minutes
+    progress = lambda: state["seconds"] / (60 * minutes)  # noqa: E731
+    last_save = last_eval = time.time()
+    t_prev = time.time()
+    window = []
+    model.train()
+    while progress() < 1.0:
+        wave, length, target, tf, tp, y = collate([train.sample(rng) for _ in range(args.batch)], frames)
+        lr = learning_rate(args, state["step"], progress())
+        for g in opt.param_groups:
+            g["lr"] = lr
+        tokens = args.token_loss if state["step"] % max(args.token_every, 1) == 0 else 0.0
+        loss = model(wave, length, target, tf, tp, token_weight=tokens, frame_targets=y, frame_weight=args.frame_loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if torch.isfinite(norm):
+            opt.step()
+        else:
+            state["skipped"] = state.get("skipped", 0) + 1
+        now = time.time()
+        state["seconds"] += now - t_prev
+        t_prev = now
+        state["step"] += 1
+        state["samples"]["amt"] = state["samples"].get("amt", 0) + len(wave)
+        window.append(float(loss))
+        if state["step"] % 25 == 0:
+            print(f"step {state['step']} {state['seconds'] / 60:.1f} min lr {lr:.2e} loss {np.mean(window):.4f}",
+                  file=sys.stderr, flush=True)
+            window = []
+        if now - last_eval > 60 * args.eval_every:
+            save(best=evaluate())
+            last_eval = last_save = time.time()
+            t_prev = time.time()  # evaluation time is not training time
+        elif now - last_save > 60 * args.save_every:
+            save()
+            last_save = time.time()
+            t_prev = time.time()
+    save(best=evaluate(final=True))
+    print(f"done: step {state['step']}, best dev {state.get('best')}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

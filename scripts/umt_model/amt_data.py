@@ -1,0 +1,163 @@
+"""AMT training data for the A2I's `features` input: windows of the data factory's performances.
+
+A piece is its audio (16 kHz, as the factory wrote it with `--audio-rate 16000`) and its
+performance MIDI; a window is 4.096 s of audio from a grid point of the piece, its MIDI tokens
+(`umt tokens --requests`: the decoder's target, sustain pedal applied to note ends, the tie
+section for notes sounding at its start) and the notes read back from those tokens (the frame
+head's targets). Token windows are computed once per dataset and kept in a cache file beside it.
+Augmentation on the fly: gain, three-band EQ, room reverb and noise (datafactory/audio.py).
+"""
+import glob
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import wave
+
+import numpy as np
+
+from .hearing import HOP, SAMPLE_RATE, WINDOW_FRAMES
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datafactory import audio as factory_audio  # noqa: E402
+
+WINDOW_SAMPLES = WINDOW_FRAMES * HOP
+WINDOW_S = WINDOW_SAMPLES / SAMPLE_RATE
+TICK_S = 0.01  # MIDI token shifts (include/umt/tokens/midi_tokens.hpp kTickSeconds)
+
+
+def midi_vocabulary(umt):
+    out = subprocess.run([umt, "info", "--vocabulary", "midi"], check=True, capture_output=True, text=True).stdout
+    return {t: i for i, t in enumerate(out.split())}
+
+
+def window_tokens(umt, requests):
+    """[(midi path, start_s, window_s)] -> token-name lists, one `umt tokens --requests` call."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for m, s, w in requests:
+            f.write(json.dumps({"midi": m, "start_s": s, "window_s": w}) + "\n")
+        name = f.name
+    try:
+        out = subprocess.run([umt, "-q", "tokens", "--requests", name], capture_output=True, text=True)
+    finally:
+        os.unlink(name)
+    lines = [json.loads(x) for x in out.stdout.splitlines() if x.strip()]
+    if len(lines) != len(requests):
+        raise RuntimeError(f"umt tokens: {len(lines)} answers for {len(requests)} requests: {out.stderr[-500:]}")
+    return [x["tokens"].split() for x in lines]
+
+
+def notes_from_tokens(names):
+    """A window's MIDI token names -> [(pitch, onset_s or None, offset_s or None, velocity)]: None
+    onset = sounding from the window start (tie section), None offset = still sounding at its end."""
+    notes, sounding = [], {}
+    t, vel, tie, drum = 0.0, 0, "tie" in names, False
+    for name in names:
+        kind, _, value = name.partition(":")
+        if name == "tie":
+            tie = False
+        elif name == "drum":
+            drum = True
+        elif kind == "program":
+            drum = False
+        elif kind == "shift":
+            t = int(value) * TICK_S
+        elif kind == "velocity":
+            vel = int(value)
+        elif kind == "pitch" and not drum:
+            p = int(value)
+            if tie:
+                sounding[p] = (None, 0)
+            elif vel > 0:
+                if p in sounding:  # a re-strike ends the sounding note
+                    on, v = sounding.pop(p)
+                    notes.append((p, on, t, v))
+                sounding[p] = (t, vel)
+            elif p in sounding:
+                on, v = sounding.pop(p)
+                notes.append((p, on, t, v))
+    notes += [(p, on, None, v) for p, (on, v) in sounding.items()]
+    return notes
+
+
+def read_pcm16(path):
+    with wave.open(path, "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1 or w.getframerate() != SAMPLE_RATE:
+            raise SystemExit(f"{path}: expected 16-bit mono {SAMPLE_RATE} Hz (build with --audio-rate 16000)")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+def factory_pieces(data, split):
+    """The "score" records of one split (train, dev, dev_eval), sorted by id, read from each
+    finished score's done.json: the split's manifest while the factory is still building (it
+    writes the manifests at the end, from the same records)."""
+    folder = "dev" if split == "dev_eval" else split
+    out = []
+    for path in sorted(glob.glob(os.path.join(data, "scores", folder, "*", "done.json"))):
+        with open(path) as f:
+            done = json.load(f)
+        if done.get("ok"):
+            out += [r for r in done["records"].get(split, []) if r["kind"] == "score"]
+    if not out:
+        raise SystemExit(f"{data}: no finished {split} pieces (scores/{folder}/*/done.json)")
+    return sorted(out, key=lambda r: r["id"])
+
+
+class AmtWindows:
+    """Every piece of one manifest split (train, dev or dev_eval), its audio in memory and its
+    token windows on a grid_s grid (cached in DATA/amt-windows-SPLIT.pkl)."""
+
+    def __init__(self, data, split, umt, midi_ids, grid_s=0.5, limit=0):
+        pieces = factory_pieces(data, split)
+        if limit:
+            pieces = pieces[:limit]
+        cache = os.path.join(data, f"amt-windows-{split}-{grid_s:g}.pkl")
+        table = {}
+        if os.path.exists(cache):
+            with open(cache, "rb") as f:
+                table = pickle.load(f)
+        todo = [r for r in pieces if r["id"] not in table]
+        for k, r in enumerate(todo):
+            starts = np.arange(0.0, max(r["duration_s"] - 1.0, 0.0) + 1e-9, grid_s)
+            names = window_tokens(umt, [(os.path.join(data, r["performance_midi"]), float(s), WINDOW_S)
+                                        for s in starts])
+            table[r["id"]] = [(float(s), np.array([midi_ids[n] for n in w], np.int16), notes_from_tokens(w))
+                              for s, w in zip(starts, names)]
+            if (k + 1) % 50 == 0 or k + 1 == len(todo):  # kept as it goes: a long first pass resumes
+                print(f"{split}: token windows of {k + 1}/{len(todo)} pieces", file=sys.stderr, flush=True)
+                with open(cache + ".tmp", "wb") as f:
+                    pickle.dump(table, f)
+                os.replace(cache + ".tmp", cache)
+        self.pieces = pieces
+        self.windows = [table[r["id"]] for r in pieces]
+        self.audio = [read_pcm16(os.path.join(data, r["audio"])) for r in pieces]
+        self.index = [(i, w) for i, ws in enumerate(self.windows) for w in range(len(ws))]
+
+    def window(self, i, w, rng=None):
+        """(waveform float32 [WINDOW_SAMPLES], token ids, notes) of window w of piece i; with rng,
+        augmented (gain, EQ, reverb, noise)."""
+        start_s, ids, notes = self.windows[i][w]
+        a = self.audio[i]
+        s = int(round(start_s * SAMPLE_RATE))
+        x = np.zeros(WINDOW_SAMPLES, np.float32)
+        seg = a[s: s + WINDOW_SAMPLES].astype(np.float32) / 32768.0
+        x[: len(seg)] = seg
+        if rng is not None:
+            x = augment(x, rng)
+        return x, ids, notes
+
+    def sample(self, rng):
+        i, w = self.index[int(rng.integers(0, len(self.index)))]
+        return self.window(i, w, rng)
+
+
+def augment(x, rng):
+    """On-the-fly augmentation of one window: EQ and reverb (the factory's, its reverb on a third of
+    windows), white noise at 20-50 dB SNR on a quarter, and a gain of -18..+3 dB."""
+    y, _ = factory_audio.augment(x, SAMPLE_RATE, rng, reverb_prob=0.33)
+    if rng.random() < 0.25:
+        rms = float(np.sqrt(np.mean(y ** 2))) + 1e-9
+        y = y + rng.normal(0, rms * 10 ** (-rng.uniform(20, 50) / 20), len(y)).astype(np.float32)
+    return (y * 10 ** (rng.uniform(-18, 3) / 20)).astype(np.float32)

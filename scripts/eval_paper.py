@@ -127,6 +127,14 @@ def f1s(r, ref, hyp, align=False, sustain=True):
     return out
 
 
+def note_scores(r, ref, hyp, tol=0.05):
+    """Onset and onset+offset precision / recall / F1 (%) at tol, reference notes sustained by the
+    pedal (the transcribers' note ends are the key's sound)."""
+    j = r.json(["eval", "notes", ref, hyp, "--onset-tol", str(tol), "--sustain"])
+    keys = ("onset_precision", "onset_recall", "onset_f1", "onset_offset_f1")
+    return {k: round(100 * j[k], 2) for k in keys if k in j}
+
+
 def log_mel_frames(path, rate=16000):
     x, sr = read_wav_mono(path)
     x = resample(x, sr, rate)
@@ -242,12 +250,15 @@ def main():
                              *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), 0, end))
         wall, peak = r.run(["amt", d["wav"], "-o", d["umt"]], args.models)
         row = {"pieces": len(pieces), "seconds": seconds, "umt_f1": f1s(r, d["ref"], d["umt"])[0],
-               "umt_rtf": seconds / wall, "umt_peak_mb": peak}
+               "umt": note_scores(r, d["ref"], d["umt"]), "umt_rtf": seconds / wall, "umt_wall_s": wall,
+               "umt_peak_mb": peak}
         if bp:
             t0 = time.time()
             for sid in pieces:
                 bp_to_midi(bp, os.path.join(d["wav"], sid + ".wav"), os.path.join(d["bp"], sid + ".mid"))
-            row.update({"basic_pitch_f1": f1s(r, d["ref"], d["bp"])[0], "basic_pitch_rtf": seconds / (time.time() - t0)})
+            bp_wall = time.time() - t0
+            row.update({"basic_pitch_f1": f1s(r, d["ref"], d["bp"])[0], "basic_pitch": note_scores(r, d["ref"], d["bp"]),
+                        "basic_pitch_rtf": seconds / bp_wall, "basic_pitch_wall_s": bp_wall})
         res["amt"] = row
         print(f"amt {row}", file=sys.stderr)
 

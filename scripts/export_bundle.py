@@ -21,6 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umt_model.bundle import export_bundle, load_trained_codec, new_random  # noqa: E402
+from umt_model.hearing import HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES  # noqa: E402
 from umt_model.network import default_network  # noqa: E402
 from umt_model.vocab import PAD, RVQ_MODALITIES, Layout, default_params  # noqa: E402
 
@@ -39,6 +40,8 @@ def main():
     ap.add_argument("--image-stem", choices=["frames", "columns", "pixels"], default="frames",
                     help="encoder positions of image inputs: code frames, grid columns, or a CNN over pixels")
     ap.add_argument("--code-vectors", action="store_true", help="codes also embed through the codecs' codebook vectors")
+    ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
+                    help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
     ap.add_argument("--codebook-size", type=int, default=1024)
     ap.add_argument("--max-height", type=int, default=16, help="rows of an image system in codes")
     ap.add_argument("--max-length", type=int, default=1024, help="max frames of a 1-D sequence")
@@ -95,7 +98,7 @@ def main():
             vocab_params["lmx_tokens"] = lmx_tokens
         network = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                                   args.ffn or None, image_stem=args.image_stem,
-                                  code_vectors=args.code_vectors)
+                                  code_vectors=args.code_vectors, audio_stem=args.audio_stem)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},
@@ -103,6 +106,10 @@ def main():
                       "staff_height_px": args.staff_height, "downsample": 16},
             "audio": {"input": "tokens", "sample_rate": args.sample_rate, "hop_samples": args.hop},
         }
+        if args.audio_stem == "mel":
+            modalities["audio"].update(input="features", features={
+                "sample_rate": SAMPLE_RATE, "hop_samples": HOP, "mel_bins": N_MELS,
+                "window_s": WINDOW_FRAMES * HOP / SAMPLE_RATE})
         model, image_codec, audio_codec = new_random(vocab_params, network, modalities, args.seed)
         layout = Layout(vocab_params)
         with torch.no_grad():

@@ -75,11 +75,16 @@ class DevSet:
     of one piece, from its first second), transcribed through Translator.frame_probs (the windowing
     `umt amt` uses) and the note rule; reference onsets from the windows' tokens."""
 
-    def __init__(self, windows, pieces=24, seconds=20.0, grid_s=0.5):
+    def __init__(self, windows, pieces=24, seconds=20.0, grid_s=0.5, ids=None):
+        """ids: the pieces of an earlier run's dev set (kept in its checkpoint, so that a resumed run
+        is measured on the same excerpts); otherwise `pieces` spread over the split."""
         step = max(1, len(windows.pieces) // pieces)
+        known = [r["id"] for r in windows.pieces]
+        chosen = [known.index(x) for x in ids] if ids else list(range(0, len(known), step))[:pieces]
+        self.ids = [known[i] for i in chosen]
         self.items = []
         per = int(round(WINDOW_SAMPLES / SAMPLE_RATE / grid_s))  # grid points per window, e.g. 8
-        for i in range(0, len(windows.pieces), step)[:pieces]:
+        for i in chosen:
             ws = windows.windows[i]
             first = min(2, len(ws) - 1)
             start_s = ws[first][0]
@@ -154,7 +159,9 @@ def main():
     man = load_manifest(args.models)
     vocab = man["vocabulary"]
     layout = Layout(vocab)
-    net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers, audio_stem="mel")
+    # code_vectors as the shipped A2I: its image-token embeddings (engraving, audio->image) carry over
+    net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers, audio_stem="mel",
+                          code_vectors=True)
     model = Translator(vocab, net)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
     os.makedirs(args.run, exist_ok=True)
@@ -172,13 +179,12 @@ def main():
     elif args.init and os.path.isdir(args.init):
         bman = load_manifest(args.init)
         shipped = bman.get("networks", {}).get("a2i", bman["network"])
-        keep = ("audio_stem", "code_vectors")
+        keep = ("audio_stem",)
         if bman["vocabulary"] != vocab or {k: v for k, v in without_heads(shipped).items() if k not in keep} != \
                 {k: v for k, v in without_heads(net).items() if k not in keep}:
             raise SystemExit(f"{args.init}: another vocabulary or network than this run's")
         scripted = torch.jit.load(os.path.join(args.init, bman["translators"]["a2i"]))
-        weights = {k: v for k, v in scripted.state_dict().items()
-                   if not k.startswith(("code_vectors", "code_proj", "roll."))}  # the token stem's parts
+        weights = {k: v for k, v in scripted.state_dict().items() if not k.startswith("roll.")}  # codec-token AMT head
         load_with_fresh_heads(model, weights, args.init)
         rec = bman.get("training", {}).get("a2i", {})
         init_info = {"from": args.init, "steps": rec.get("total_steps", rec.get("step", 0)),
@@ -192,7 +198,8 @@ def main():
     ids = midi_vocabulary(args.umt)
     train = AmtWindows(args.data, "train", args.umt, ids, limit=args.limit)
     dev = DevSet(AmtWindows(args.data, args.dev_split, args.umt, ids, limit=args.dev_limit),
-                 pieces=args.dev_pieces)
+                 pieces=args.dev_pieces, ids=state.get("dev_ids"))
+    state["dev_ids"] = dev.ids
     print(f"train: {len(train.pieces)} pieces, {len(train.index)} windows; dev: {len(dev.items)} excerpts",
           file=sys.stderr, flush=True)
     frames = Frames(layout)

@@ -207,12 +207,18 @@ Translator::Translator(const std::string& path, const tokens::Vocabulary& vocabu
 
 Translator::~Translator() = default;
 
-bool Translator::has_frame_head() const { return bool(impl_->module.find_method("transcribe_frames")); }
+// Every exported translator has the method; only one with the mel stem has a frame head behind it.
+bool Translator::has_frame_head() const {
+    if (!impl_->module.find_method("transcribe_frames")) return false;
+    for (const auto& p : impl_->module.named_parameters())
+        if (p.name.rfind("frame_head.", 0) == 0) return true;
+    return false;
+}
 
 std::vector<HeardNote> Translator::transcribe_frames(const std::vector<float>& samples, tokens::Modality target,
                                                      double onset_threshold, double frame_threshold) const {
+    if (!has_frame_head()) throw Error("this translator has no frame head (it does not hear audio features)");
     auto method = impl_->module.find_method("transcribe_frames");
-    if (!method) throw Error("this translator has no frame head (no transcribe_frames)");
     for (double t : {onset_threshold, frame_threshold})
         if (!(t > 0.0 && t < 1.0)) throw Error("a frame-head threshold must be between 0 and 1, not " + std::to_string(t));
     std::vector<HeardNote> out;

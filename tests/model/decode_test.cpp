@@ -1,6 +1,7 @@
 // The C++ decoding loop against the Python reference on a tiny random bundle exported at test time.
 #include <unistd.h>
 
+#include <cmath>
 #include <set>
 
 #include "model_fixture.hpp"
@@ -263,6 +264,88 @@ TEST_F(DecodeTest, CodecsHaveTheManifestShapes) {
     EXPECT_EQ(ac.decode(frames).size(), size_t(hop) * 8);
     auto seq = bundle_->vocabulary().audio_frames(frames);
     EXPECT_EQ(bundle_->vocabulary().to_audio({seq.frames.begin() + 1, seq.frames.end() - 1}), frames);
+}
+
+
+// The frame head through C++ (Translator::transcribe_frames) against the same TorchScript module
+// called from Python: the waveform, the target and the thresholds reach the module as given, and
+// notes come back in seconds (windows, peak picking and the note rule run inside the module).
+TEST(FrameHeadTest, TranscribeFramesMatchesPythonOnTheSameModule) {
+    const std::string dir = testing::tiny_mel_bundle();
+    model::ModelBundle bundle(dir);
+    auto& tr = bundle.translator("a2i");
+    ASSERT_TRUE(tr.has_frame_head());
+    std::vector<float> wave(16000 * 9 + 123);  // several 4.096 s windows and a short last one
+    std::mt19937 rng(3);
+    std::normal_distribution<float> noise(0.0f, 0.02f);
+    for (size_t i = 0; i < wave.size(); ++i)
+        wave[i] = 0.3f * float(std::sin(2 * M_PI * 440.0 * double(i) / 16000.0)) * float(i % 8000 < 4000) + noise(rng);
+    auto notes = tr.transcribe_frames(wave, tokens::Modality::Midi, 0.45, 0.55);
+    ASSERT_FALSE(notes.empty()) << "a random frame head gives probabilities near 0.5: some notes";
+
+    const fs::path base = fs::temp_directory_path() / ("umt-frames-" + std::to_string(::getpid()));
+    {
+        std::ofstream f(base.string() + ".f32", std::ios::binary);
+        f.write(reinterpret_cast<const char*>(wave.data()), std::streamsize(wave.size() * sizeof(float)));
+    }
+    const std::string py =
+        "import json,sys,numpy as np,torch\n"
+        "m=torch.jit.load(sys.argv[1]).float().eval()\n"
+        "x=torch.from_numpy(np.fromfile(sys.argv[2],dtype=np.float32))\n"
+        "with torch.no_grad(): n=m.transcribe_frames(x,1,0.45,0.55)\n"
+        "json.dump(n.tolist(),open(sys.argv[3],'w'))\n";
+    write_file_atomic(base.string() + ".py", py);
+    const std::string file = nlohmann::json::parse(read_file(dir + "/manifest.json"))["translators"]["a2i"];
+    const std::string cmd = testing::python() + " " + base.string() + ".py " + dir + "/" + file + " " +
+                            base.string() + ".f32 " + base.string() + ".json";
+    ASSERT_EQ(testing::run(cmd), 0) << cmd;
+    auto expected = nlohmann::json::parse(read_file(base.string() + ".json"));
+    for (const char* ext : {".f32", ".py", ".json"}) fs::remove(base.string() + ext);
+    ASSERT_EQ(notes.size(), expected.size());
+    double last_onset = -1.0;
+    for (size_t i = 0; i < notes.size(); ++i) {
+        const auto& e = expected[i];
+        EXPECT_EQ(notes[i].pitch, int(std::lround(e[0].get<double>())));
+        EXPECT_NEAR(notes[i].onset_s, e[1].get<double>(), 1e-4);
+        EXPECT_NEAR(notes[i].offset_s, e[2].get<double>(), 1e-4);
+        EXPECT_EQ(notes[i].velocity, int(std::lround(e[3].get<double>())));
+        EXPECT_GE(notes[i].pitch, 21);
+        EXPECT_LE(notes[i].pitch, 108);
+        EXPECT_GT(notes[i].offset_s, notes[i].onset_s);
+        EXPECT_LE(notes[i].offset_s, double(wave.size()) / 16000.0 + 0.02);
+        EXPECT_GE(notes[i].onset_s, last_onset - 256 / 16000.0);  // by frame; refined onsets move < half a frame
+        last_onset = std::max(last_onset, notes[i].onset_s);
+    }
+    EXPECT_THROW(tr.transcribe_frames(wave, tokens::Modality::Midi, 0.0, 0.5), Error);
+    model::ModelBundle tokens_only(testing::tiny_bundle());
+    EXPECT_FALSE(tokens_only.translator("a2i").has_frame_head());
+    EXPECT_THROW(tokens_only.translator("a2i").transcribe_frames(wave, tokens::Modality::Midi, 0.5, 0.5), Error)
+        << "a translator without a frame head says so";
+}
+
+// Waveform inputs through the one decoding loop: a request decodes the same alone or in a batch
+// with others of other lengths (the encoder masks each input's own frames).
+TEST(FrameHeadTest, WaveformRequestsDecodeTheSameAloneAndBatched) {
+    model::ModelBundle bundle(testing::tiny_mel_bundle());
+    auto& tr = bundle.translator("a2i");
+    std::vector<model::DecodeRequest> reqs(3);
+    for (size_t r = 0; r < reqs.size(); ++r) {
+        reqs[r].wave.samples.resize(8000 * (r + 2));
+        for (size_t i = 0; i < reqs[r].wave.samples.size(); ++i)
+            reqs[r].wave.samples[i] = 0.2f * float(std::sin(0.01 * double(i) * double(r + 1)));
+    }
+    model::DecodeOptions opt;
+    opt.target = tokens::Modality::Midi;
+    opt.max_steps = 12;
+    auto batched = tr.decode(reqs, opt);
+    for (size_t r = 0; r < reqs.size(); ++r) {
+        auto alone = tr.decode({reqs[r]}, opt);
+        EXPECT_EQ(alone[0].frames, batched[r].frames) << "request " << r;
+        EXPECT_FALSE(alone[0].frames.empty());
+    }
+    model::DecodeRequest mixed;
+    mixed.input = bundle.vocabulary().midi_frames(std::vector<int>{5, 6});
+    EXPECT_THROW(tr.decode({reqs[0], mixed}, opt), Error) << "a batch does not mix audio and frame inputs";
 }
 
 }  // namespace

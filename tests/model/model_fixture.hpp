@@ -79,6 +79,12 @@ inline std::string tiny_pixels_bundle() {
                                     " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem pixels");
 }
 
+// The tiny bundle whose A2I hears audio features: the waveform through a log-mel stem, with a frame head.
+inline std::string tiny_mel_bundle() {
+    return cached_bundle("mel-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+                                 " --max-length 320 --max-height 4 --end-bias 0.5 --audio-stem mel");
+}
+
 // A fresh copy of the tiny bundle that a test may damage.
 inline std::string bundle_copy(const std::string& name) {
     fs::path dst = fs::temp_directory_path() / ("umt-model-test-" + name + "-" + std::to_string(::getpid()));

@@ -162,9 +162,11 @@ private:
         XmlElement umt;
         umt.name = "software";
         umt.text = "umt";
+        bool named = false;
+        for (const auto& c : encoding.children) named |= c.name == "software" && c.text == "umt";
         auto at = encoding.children.begin();
         while (at != encoding.children.end() && (at->name == "encoding-date" || at->name == "encoder" || at->name == "software")) ++at;
-        encoding.children.insert(at, umt);
+        if (!named) encoding.children.insert(at, umt);
         o << "    " << xml_text(encoding) << "\n";
         if (!score.source.empty()) o << "    <source>" << esc(score.source) << "</source>\n";
         for (const auto& x : score.identification_extras) o << "    " << xml_text(x) << "\n";

@@ -13,6 +13,7 @@ import collections
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,10 @@ import xml.etree.ElementTree as ET
 
 
 def content(path):
-    root = ET.parse(path).getroot()
+    # MuseScore 3 sometimes writes an element without its name ("< default-x=... />", seen in
+    # lc6421815 and lc6474359, for the original as much as for umt's file); such tags are dropped.
+    text = re.sub(r"<\s+[^<>]*/>", "", pathlib.Path(path).read_text(encoding="utf-8"))
+    root = ET.fromstring(text)
     out = {"notes": collections.Counter(), "lyrics": collections.Counter(), "dynamics": collections.Counter()}
     for pi, part in enumerate(root.findall("part")):
         for mi, m in enumerate(part.findall("measure")):
@@ -43,12 +47,15 @@ def main():
     ap.add_argument("--mscore", default="mscore3")
     ap.add_argument("--lieder", default="../shared/data/lieder")
     ap.add_argument("--split", default="dev")
+    ap.add_argument("--work", default="", help="keep the exports in this folder (default: a temporary one)")
     args = ap.parse_args()
     files = sorted(pathlib.Path(args.lieder, args.split).glob("*.mxl"))
     if not files:
         sys.exit(f"{args.lieder}/{args.split}: no .mxl files")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.work or scratch
+        os.makedirs(tmp, exist_ok=True)
         ours = os.path.join(tmp, "umt")
         subprocess.run([args.umt, "-q", "convert", str(pathlib.Path(args.lieder, args.split)), "-o", ours, "--to", "musicxml"],
                        check=True)
@@ -70,8 +77,12 @@ def main():
             if not (os.path.exists(a) and os.path.exists(b)):
                 bad.append(f"{f.stem}: MuseScore wrote no export")
                 continue
+            try:
+                ca, cb = content(a), content(b)
+            except ET.ParseError as e:
+                bad.append(f"{f.stem}: a MuseScore export is not well-formed XML ({e})")
+                continue
             read += 1
-            ca, cb = content(a), content(b)
             for kind in ca:
                 present[kind] += sum(ca[kind].values())
                 matched[kind] += sum((ca[kind] & cb[kind]).values())

@@ -47,7 +47,14 @@ void xml_to(std::ostream& o, const XmlElement& x) {
         return;
     }
     o << ">" << esc(x.text);
-    for (const auto& c : x.children) xml_to(o, c);
+    // A line break between children: MuseScore 3's importer misreads some elements that
+    // touch their neighbours (an <inverted-mordent/> right before </ornaments> ends the
+    // import of the whole part), and white space between elements means nothing in MusicXML.
+    for (const auto& c : x.children) {
+        o << "\n";
+        xml_to(o, c);
+    }
+    if (!x.children.empty()) o << "\n";
     o << "</" << x.name << ">";
 }
 
@@ -436,9 +443,13 @@ private:
             s << "<tuplet type=\"" << esc(n.tuplets[i]) << "\""
               << (i < n.tuplet_attributes.size() ? attributes_xml(n.tuplet_attributes[i]) : std::string()) << "/>";
         if (n.trill_mark || n.tremolo || !n.extra_ornaments.empty()) {
-            s << "<ornaments>";
+            s << "<ornaments>";  // line breaks inside: see xml_to
             if (n.trill_mark) s << "<trill-mark/>";
-            for (const auto& x : n.extra_ornaments) xml_to(s, x);
+            for (const auto& x : n.extra_ornaments) {
+                s << "\n";
+                xml_to(s, x);
+                s << "\n";
+            }
             if (n.tremolo) s << "<tremolo type=\"" << esc(tremolo_or(n.tremolo->type)) << "\">" << n.tremolo->marks << "</tremolo>";
             s << "</ornaments>";
         }

@@ -386,6 +386,8 @@ TEST(MusicXmlWrite, KeepsLyricsDirectionsHeaderAndVerbatimElements) {
     EXPECT_EQ(notes[0].extra_notations[0].child("fingering")->text, "3");
     ASSERT_EQ(notes[0].extra_ornaments.size(), 1u);
     EXPECT_EQ(notes[0].extra_ornaments[0].name, "turn");
+    // MuseScore 3 stops importing a part at an ornament that touches </ornaments>.
+    EXPECT_EQ(once.find("/></ornaments>"), std::string::npos);
     ASSERT_EQ(notes[0].extra_articulations.size(), 1u);
     ASSERT_EQ(notes[1].extras.size(), 1u);
     EXPECT_EQ(notes[1].extras[0].text, "x");

@@ -101,7 +101,7 @@ class DevSet:
             self.items.append((torch.from_numpy(x), sorted(ref)))
 
     @torch.no_grad()
-    def evaluate(self, model, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7)):
+    def evaluate(self, model, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)):
         """Onset F1 / precision / recall (%) over all excerpts at each note-rule threshold (onset
         and frame alike); the best threshold's figures first."""
         model.eval()

@@ -59,7 +59,7 @@ protected:
     // Decodes with every combination of batching and caching and checks each against `expected`.
     void expect_all_modes(Modality target, const std::vector<Sequence>& inputs,
                           const std::vector<std::vector<Frame>>& expected, model::ModelBundle* bundle = nullptr) {
-        auto& tr = (bundle ? bundle : bundle_)->translator("i2a");
+        auto& tr = (bundle ? bundle : bundle_)->translator(model::Direction::TowardAudio);
         for (bool cache : {true, false})
             for (int batch : {1, 3, 8}) {
                 model::DecodeOptions opt;
@@ -128,7 +128,7 @@ TEST_F(DecodeTest, PixelStemMatchesPythonReferenceBatchedAndCached) {
     ASSERT_EQ(expected.size(), ims.size());
     std::set<std::vector<Frame>> distinct(expected.begin(), expected.end());
     EXPECT_GE(distinct.size(), 2u) << "the random stem should make outputs depend on the image";
-    auto& tr = pixels.translator("i2a");
+    auto& tr = pixels.translator(model::Direction::TowardAudio);
     for (bool cache : {true, false})
         for (int batch : {1, 4}) {
             model::DecodeOptions opt;
@@ -175,7 +175,7 @@ TEST_F(DecodeTest, PrefixMatchesPythonAndContinuesGreedyOutput) {
     model::DecodeOptions opt;
     opt.target = Modality::Audio;
     opt.max_steps = 12;
-    auto& tr = bundle_->translator("i2a");
+    auto& tr = bundle_->translator(model::Direction::TowardAudio);
     auto full = tr.decode(requests_of({in.midi[4]}), opt);
     ASSERT_GE(full[0].frames.size(), 5u);
     std::vector<Frame> prefix(full[0].frames.begin(), full[0].frames.begin() + 4);
@@ -190,7 +190,7 @@ TEST_F(DecodeTest, PrefixMatchesPythonAndContinuesGreedyOutput) {
 TEST_F(DecodeTest, SamplingIsSeededAndIndependentOfBatching) {
     const auto& v = bundle_->vocabulary();
     auto in = make_inputs(v);
-    auto& tr = bundle_->translator("i2a");
+    auto& tr = bundle_->translator(model::Direction::TowardAudio);
     model::DecodeOptions opt;
     opt.target = Modality::Audio;
     opt.max_steps = 20;
@@ -222,7 +222,7 @@ TEST_F(DecodeTest, ImageTargetFollowsHeightTokensAndMasks) {
     opt.target = Modality::Image;
     opt.max_steps = 30;
     opt.sampler = model::SamplerOptions::sample(1.5f, 0, 1.0f, 3);
-    auto out = bundle_->translator("a2i").decode(requests_of(in.images), opt);
+    auto out = bundle_->translator(model::Direction::TowardImage).decode(requests_of(in.images), opt);
     for (const auto& r : out)
         for (const auto& f : r.frames) {
             if (v.is_whole_frame(f[0])) {
@@ -234,7 +234,7 @@ TEST_F(DecodeTest, ImageTargetFollowsHeightTokensAndMasks) {
         }
     model::DecodeOptions bad = opt;
     bad.sampler.top_p = 0.0f;
-    EXPECT_THROW(bundle_->translator("a2i").decode(requests_of(in.images), bad), Error);
+    EXPECT_THROW(bundle_->translator(model::Direction::TowardImage).decode(requests_of(in.images), bad), Error);
 }
 
 TEST_F(DecodeTest, CodecsHaveTheManifestShapes) {

@@ -31,9 +31,13 @@ SF=/usr/share/sounds/sf2/FluidR3_GM.sf2
 run() { "$UMT" -q --models "$MODELS" "$@" --threads 2 --seed 7; }
 plain() { "$UMT" -q "$@"; }
 
+# Inputs are copied into the work folder and named relatively, so no output records where the
+# tree lies (systems.json names its source).
+MODELS=$(realpath "$MODELS")
+mkdir -p "$WORK/inputs"
+cp "$PAGE" "$SCORE" "$MIDI" "$WORK/inputs/"
 cd "$WORK"
-ROOT=$(cd "$OLDPWD" && pwd)
-MODELS=$ROOT/$MODELS PAGE=$ROOT/$PAGE SCORE=$ROOT/$SCORE MIDI=$ROOT/$MIDI
+PAGE=inputs/$(basename "$PAGE") SCORE=inputs/$(basename "$SCORE") MIDI=inputs/$(basename "$MIDI")
 
 # Layout: a page into normalized systems (and their JSON).
 plain systems "$PAGE" -o systems >/dev/null
@@ -75,4 +79,10 @@ run a2i recording.wav -o a2i-staged.png --pipeline staged --measures 2
 "$UMT" -q --models "$MODELS" codec image "$SYSTEM" -o codec-image.png --threads 2
 "$UMT" -q --models "$MODELS" codec audio recording.wav -o codec-audio.wav --threads 2
 
-find . -type f ! -name fluidsynth.wav -print0 | sort -z | xargs -0 sha256sum | sed 's#  \./#  #'
+# An .mxl is a zip whose entries carry the time they were written: its entries' contents count.
+find . -type f ! -name fluidsynth.wav ! -path './inputs/*' | sort | while read -r f; do
+  case "$f" in
+    *.mxl) echo "$(unzip -p "$f" | sha256sum | cut -d' ' -f1)  ${f#./} (contents)" ;;
+    *) echo "$(sha256sum < "$f" | cut -d' ' -f1)  ${f#./}" ;;
+  esac
+done

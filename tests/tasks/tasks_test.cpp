@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "tasks_fixture.hpp"
 #include "umt/core/error.hpp"
@@ -204,7 +205,12 @@ TEST_F(TasksTest, OmrBatchOfFilesGoesToAFolderAndPdfPagesAreRead) {
     ASSERT_TRUE(system.isContinuous());
     write_image_pdf({system, system}, path("score.pdf"));
     ASSERT_EQ(read_pages(path("score.pdf")).size(), 2u);
-    EXPECT_EQ(cv::norm(read_gray_image(path("score.pdf"), 2), system, cv::NORM_INF), 0.0) << "the page is the image";
+    // Page 2 rasterized is the image again, up to poppler's resampling of the image's edges.
+    cv::Mat page = read_gray_image(path("score.pdf"), 2);
+    ASSERT_NEAR(page.cols, system.cols, 1);
+    ASSERT_NEAR(page.rows, system.rows, 1);
+    cv::resize(page, page, system.size(), 0, 0, cv::INTER_AREA);
+    EXPECT_LT(cv::norm(page, system, cv::NORM_L1) / double(system.total()), 16.0) << "mean gray difference";
     auto r = umt("omr", sys + " " + path("score.pdf") + " -o " + path("out") + " --format lmx --max-len 20");
     ASSERT_EQ(r.rc, 0) << r.output;
     const size_t systems_per_image = count_lines(read_file(path("out/system.lmx")));
@@ -225,6 +231,11 @@ TEST_F(TasksTest, AmtStitchesWindowsIntoAMidiFileAndBatchingDoesNotChangeIt) {
     ASSERT_EQ(b.rc, 0) << b.output;
     EXPECT_EQ(read_file(path("a.mid")), read_file(path("b.mid")));
     Performance p = read_midi(path("a.mid"));
+    // 120 sampled MIDI event tokens per window of a random model hold onsets: an empty file means
+    // the stitching (or the MIDI writing) lost them.
+    ASSERT_FALSE(p.notes.empty());
+    EXPECT_NE(b.output.find("of audio -> " + std::to_string(p.notes.size()) + " notes"), std::string::npos)
+        << "-v reports the notes written: " << b.output;
     for (const auto& n : p.notes) {
         EXPECT_LT(n.onset_s, n.offset_s);
         EXPECT_LE(n.offset_s, 20.0 + 1e-6);  // two windows of 10 s
@@ -554,30 +565,36 @@ TEST_F(LoopGuardsTest, PerRequestLimitsCutRowsWithoutChangingTheirTokens) {
     }
 }
 
-TEST_F(LoopGuardsTest, RepetitionStopOnlyShortensOutputs) {
+TEST_F(LoopGuardsTest, RepetitionStopCutsExactlyWhereTheFreeRunFirstLoops) {
     auto& tr = bundle_->translator(model::Direction::TowardAudio);
-    model::DecodeOptions opt;
-    opt.target = tokens::Modality::Lmx;
-    opt.max_steps = 200;
     auto reqs = requests(16);
-    // Greedy audio codes of a random model settle into short cycles: the loop an undertrained
-    // decoder falls into. The stop works the same for every target.
-    opt.target = tokens::Modality::Audio;
-    auto free_run = tr.decode(reqs, opt);
-    opt.repetition_stop = 6;
-    auto guarded = tr.decode(reqs, opt);
-    int looped = 0;
-    for (size_t i = 0; i < reqs.size(); ++i) {
-        EXPECT_TRUE(is_prefix(guarded[i].frames, free_run[i].frames)) << i;
-        if (!guarded[i].looped) {
-            EXPECT_EQ(guarded[i].frames, free_run[i].frames) << i;
-            continue;
+    // The stop works the same for every target: a single-stream one (LMX) and an RVQ one (audio).
+    for (auto target : {tokens::Modality::Lmx, tokens::Modality::Audio}) {
+        model::DecodeOptions opt;
+        opt.target = target;
+        opt.max_steps = 200;
+        auto free_run = tr.decode(reqs, opt);
+        opt.repetition_stop = 6;
+        auto guarded = tr.decode(reqs, opt);
+        for (size_t i = 0; i < reqs.size(); ++i) {
+            // The expected output: the free run up to the first frame after which it ends in a
+            // cycle repeated 6 times, with the repeats after the first copy dropped.
+            std::vector<tokens::Frame> expected;
+            bool loops = false;
+            for (const auto& f : free_run[i].frames) {
+                expected.push_back(f);
+                if (size_t drop = model::repeated_tail(expected, 6)) {
+                    expected.resize(expected.size() - drop);
+                    loops = true;
+                    break;
+                }
+            }
+            EXPECT_EQ(guarded[i].looped, loops) << tokens::modality_name(target) << " " << i;
+            EXPECT_EQ(guarded[i].frames, expected) << tokens::modality_name(target) << " " << i;
+            if (loops) EXPECT_FALSE(guarded[i].ended) << tokens::modality_name(target) << " " << i;
+            else EXPECT_EQ(guarded[i].ended, free_run[i].ended) << tokens::modality_name(target) << " " << i;
         }
-        ++looped;
-        EXPECT_FALSE(guarded[i].ended);
-        EXPECT_EQ(model::repeated_tail(guarded[i].frames, 6), 0u) << i;
     }
-    EXPECT_GT(looped, 0) << "no output looped: the stop was not exercised";
 }
 
 TEST(RepetitionStop, FindsCyclesRepeatedEnoughAndKeepsOneCopy) {

@@ -60,7 +60,7 @@ protected:
     // Decodes with every combination of batching and caching and checks each against `expected`.
     void expect_all_modes(Modality target, const std::vector<Sequence>& inputs,
                           const std::vector<std::vector<Frame>>& expected, model::ModelBundle* bundle = nullptr) {
-        auto& tr = (bundle ? bundle : bundle_)->translator("i2a");
+        auto& tr = (bundle ? bundle : bundle_)->translator(model::Direction::TowardAudio);
         for (bool cache : {true, false})
             for (int batch : {1, 3, 8}) {
                 model::DecodeOptions opt;
@@ -129,7 +129,7 @@ TEST_F(DecodeTest, PixelStemMatchesPythonReferenceBatchedAndCached) {
     ASSERT_EQ(expected.size(), ims.size());
     std::set<std::vector<Frame>> distinct(expected.begin(), expected.end());
     EXPECT_GE(distinct.size(), 2u) << "the random stem should make outputs depend on the image";
-    auto& tr = pixels.translator("i2a");
+    auto& tr = pixels.translator(model::Direction::TowardAudio);
     for (bool cache : {true, false})
         for (int batch : {1, 4}) {
             model::DecodeOptions opt;
@@ -176,7 +176,7 @@ TEST_F(DecodeTest, PrefixMatchesPythonAndContinuesGreedyOutput) {
     model::DecodeOptions opt;
     opt.target = Modality::Audio;
     opt.max_steps = 12;
-    auto& tr = bundle_->translator("i2a");
+    auto& tr = bundle_->translator(model::Direction::TowardAudio);
     auto full = tr.decode(requests_of({in.midi[4]}), opt);
     ASSERT_GE(full[0].frames.size(), 5u);
     std::vector<Frame> prefix(full[0].frames.begin(), full[0].frames.begin() + 4);
@@ -191,7 +191,7 @@ TEST_F(DecodeTest, PrefixMatchesPythonAndContinuesGreedyOutput) {
 TEST_F(DecodeTest, SamplingIsSeededAndIndependentOfBatching) {
     const auto& v = bundle_->vocabulary();
     auto in = make_inputs(v);
-    auto& tr = bundle_->translator("i2a");
+    auto& tr = bundle_->translator(model::Direction::TowardAudio);
     model::DecodeOptions opt;
     opt.target = Modality::Audio;
     opt.max_steps = 20;
@@ -223,7 +223,7 @@ TEST_F(DecodeTest, ImageTargetFollowsHeightTokensAndMasks) {
     opt.target = Modality::Image;
     opt.max_steps = 30;
     opt.sampler = model::SamplerOptions::sample(1.5f, 0, 1.0f, 3);
-    auto out = bundle_->translator("a2i").decode(requests_of(in.images), opt);
+    auto out = bundle_->translator(model::Direction::TowardImage).decode(requests_of(in.images), opt);
     for (const auto& r : out)
         for (const auto& f : r.frames) {
             if (v.is_whole_frame(f[0])) {
@@ -235,7 +235,7 @@ TEST_F(DecodeTest, ImageTargetFollowsHeightTokensAndMasks) {
         }
     model::DecodeOptions bad = opt;
     bad.sampler.top_p = 0.0f;
-    EXPECT_THROW(bundle_->translator("a2i").decode(requests_of(in.images), bad), Error);
+    EXPECT_THROW(bundle_->translator(model::Direction::TowardImage).decode(requests_of(in.images), bad), Error);
 }
 
 TEST_F(DecodeTest, CodecsHaveTheManifestShapes) {
@@ -273,7 +273,7 @@ TEST_F(DecodeTest, CodecsHaveTheManifestShapes) {
 TEST(FrameHeadTest, TranscribeFramesMatchesPythonOnTheSameModule) {
     const std::string dir = testing::tiny_mel_bundle();
     model::ModelBundle bundle(dir);
-    auto& tr = bundle.translator("a2i");
+    auto& tr = bundle.translator(model::Direction::TowardImage);
     ASSERT_TRUE(tr.has_frame_head());
     std::vector<float> wave(16000 * 9 + 123);  // several 4.096 s windows and a short last one
     std::mt19937 rng(3);
@@ -318,8 +318,8 @@ TEST(FrameHeadTest, TranscribeFramesMatchesPythonOnTheSameModule) {
     }
     EXPECT_THROW(tr.transcribe_frames(wave, tokens::Modality::Midi, 0.0, 0.5), Error);
     model::ModelBundle tokens_only(testing::tiny_bundle());
-    EXPECT_FALSE(tokens_only.translator("a2i").has_frame_head());
-    EXPECT_THROW(tokens_only.translator("a2i").transcribe_frames(wave, tokens::Modality::Midi, 0.5, 0.5), Error)
+    EXPECT_FALSE(tokens_only.translator(model::Direction::TowardImage).has_frame_head());
+    EXPECT_THROW(tokens_only.translator(model::Direction::TowardImage).transcribe_frames(wave, tokens::Modality::Midi, 0.5, 0.5), Error)
         << "a translator without a frame head says so";
 }
 
@@ -327,7 +327,7 @@ TEST(FrameHeadTest, TranscribeFramesMatchesPythonOnTheSameModule) {
 // with others of other lengths (the encoder masks each input's own frames).
 TEST(FrameHeadTest, WaveformRequestsDecodeTheSameAloneAndBatched) {
     model::ModelBundle bundle(testing::tiny_mel_bundle());
-    auto& tr = bundle.translator("a2i");
+    auto& tr = bundle.translator(model::Direction::TowardImage);
     std::vector<model::DecodeRequest> reqs(3);
     for (size_t r = 0; r < reqs.size(); ++r) {
         reqs[r].wave.samples.resize(8000 * (r + 2));

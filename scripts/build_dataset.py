@@ -76,6 +76,8 @@ def main():
     ap.add_argument("--no-scan", action="store_true", help="skip the scan-like degraded copies")
     ap.add_argument("--audio-only", action="store_true",
                     help="performances and audio only (AMT data): no engraving, system images or LMX")
+    ap.add_argument("--images-only", action="store_true",
+                    help="engravings, system images and their LMX only (OMR data): no performance or audio")
     ap.add_argument("--umt", help="umt executable (default: $UMT_EXE, then build/umt)")
     args = ap.parse_args()
 
@@ -88,6 +90,8 @@ def main():
         pass
     engravers = [e for e in args.engravers.split(",")
                  if (e == "musescore" and engrave.musescore_available()) or (e == "verovio" and engrave.verovio_available())]
+    if args.audio_only and args.images_only:
+        sys.exit("build_dataset: --audio-only and --images-only exclude each other")
     if not engravers and not args.audio_only:
         sys.exit("build_dataset: neither mscore3 nor verovio (tools/node_modules, node, rsvg-convert) is available")
     train_sfs = [os.path.join(audio_mod.SOUNDFONT_DIR, s) for s in audio_mod.TRAIN_SOUNDFONTS
@@ -99,7 +103,7 @@ def main():
     jobs = []
     common = dict(out=out, umt=umt, seed=args.seed, engravers=engravers, staff_height=args.staff_height,
                   audio_rate=args.audio_rate, scan=not args.no_scan, soundfonts=train_sfs,
-                  audio_only=args.audio_only)
+                  audio_only=args.audio_only, images_only=args.images_only)
     if args.corpus:
         per_split = {}
         for sid, split, path, rel in corpus_jobs(args.corpus, args.split):

@@ -37,8 +37,9 @@ def main():
     ap.add_argument("--encoder-layers", type=int, default=4)
     ap.add_argument("--decoder-layers", type=int, default=4)
     ap.add_argument("--ffn", type=int, default=0, help="feed-forward width (default 4 x width)")
-    ap.add_argument("--image-stem", choices=["frames", "columns", "pixels"], default="frames",
-                    help="encoder positions of image inputs: code frames, grid columns, or a CNN over pixels")
+    ap.add_argument("--image-stem", choices=["frames", "columns", "pixels", "pixels8"], default="frames",
+                    help="encoder positions of image inputs: code frames, grid columns, a CNN over pixels (16-pixel "
+                         "columns), or the residual column CNN (8-pixel columns)")
     ap.add_argument("--code-vectors", action="store_true", help="codes also embed through the codecs' codebook vectors")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
@@ -102,7 +103,7 @@ def main():
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},
-            "image": {"input": "pixels" if args.image_stem == "pixels" else "tokens",
+            "image": {"input": "pixels" if args.image_stem in ("pixels", "pixels8") else "tokens",
                       "staff_height_px": args.staff_height, "downsample": 16},
             "audio": {"input": "tokens", "sample_rate": args.sample_rate, "hop_samples": args.hop},
         }
@@ -117,6 +118,23 @@ def main():
                 bias = args.rvq_end_bias if m in RVQ_MODALITIES else args.end_bias
                 for e in set(ends) - {PAD}:
                     model.out.bias[e] += bias
+            # BatchNorm of a fresh model is the identity: statistics measured on random sparse ink
+            # and a drawn affine make a random column CNN behave as a trained one does, where paper
+            # does not stay 0 (batch padding must still not change a result: tests/model/decode_test.cpp)
+            norms = [mod for mod in model.pixel_cnn.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
+            if norms:
+                gen = torch.Generator().manual_seed(args.seed)
+                for mod in norms:
+                    mod.momentum = None  # a cumulative average over the calibration batches
+                    mod.weight.copy_(0.5 + torch.rand(mod.num_features, generator=gen))
+                    mod.bias.copy_(torch.rand(mod.num_features, generator=gen) - 0.5)
+                model.pixel_cnn.train()
+                for _ in range(4):
+                    ink = (torch.rand(4, 1, 64, 128, generator=gen) < 0.2).float() * torch.rand(4, 1, 64, 128, generator=gen)
+                    model.pixel_cnn(ink, torch.tensor([[4, 8]] * 4))
+                model.pixel_cnn.eval()
+                for mod in norms:
+                    mod.momentum = 0.1
         training = {"note": f"randomly initialised (seed {args.seed}); not trained", "steps": 0}
         metrics = {}
     if trained_codecs:

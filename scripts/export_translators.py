@@ -91,7 +91,7 @@ def main():
     man["network"] = shared
     man["networks"] = networks
     # How the I2A reads images (DESIGN.md section 4): codec tokens, or its own CNN over pixels.
-    man["modalities"]["image"]["input"] = "pixels" if networks["i2a"].get("image_stem") == "pixels" else "tokens"
+    man["modalities"]["image"]["input"] = "pixels" if networks["i2a"].get("image_stem") in ("pixels", "pixels8") else "tokens"
     # How the A2I hears audio: codec tokens, or the waveform through its own log-mel stem.
     if networks["a2i"].get("audio_stem") == "mel":
         man["modalities"]["audio"]["input"] = "features"

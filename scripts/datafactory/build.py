@@ -237,6 +237,27 @@ def _process(job):
         with open(os.path.join(work, "systems.lmx"), "w") as f:
             f.write("\n".join(" ".join(t) for t in system_lmx) + "\n")
 
+    if job.get("images_only"):  # OMR data: no performance, no audio
+        base = {"source": job["source_name"], "licence": job["licence"], "split": job["split"],
+                "score_id": job["id"], "engraver": eng.engraver}
+        recs = [dict(base, id=job["id"], kind="score", musicxml=_rel(piano_path, root),
+                     pages=[_rel(p, root) for p in eng.pages], duration_s=0.0, measures=tl.measures,
+                     systems=n_sys, engrave_params=eng.params, crop_source=crop_source)]
+        for i, s in enumerate(eng.systems):
+            h, w = sizes[i]
+            recs.append(dict(base, id=f"{job['id']}-s{i + 1:02d}", kind="system", image=_rel(system_files[i], root),
+                             image_scan=_rel(scan_files[i], root) if scan_files[i] else None,
+                             image_scan_kind=scan_kind[i], image_height=h, image_width=w,
+                             staff_height_px=job["staff_height"], lmx=" ".join(system_lmx[i]),
+                             lmx_tokens=len(system_lmx[i]), measures=[s.first_measure, s.measure_count], page=s.page))
+        stats.update(systems=n_sys, measures=tl.measures, pages=len(eng.pages), engraver=eng.engraver,
+                     crop_source=crop_source, scan_copies=sum(1 for f in scan_files if f),
+                     scan_from_page=sum(1 for k in scan_kind if k == "page"), audio_s={},
+                     lmx_tokens=sum(len(t) for t in system_lmx), midi_tokens=0, notes=len(tl.notes),
+                     image_tokens=sum(images.image_tokens(int(h * 18 / job["staff_height"]),
+                                                          int(w * 18 / job["staff_height"])) for h, w in sizes))
+        return {"id": job["id"], "ok": True, "records": {job["split"]: recs}, "stats": stats}
+
     # 5. Score MIDI and the humanized performance.
     score_notes = humanize.score_notes(tl)
     smf.write_midi(os.path.join(work, "score.mid"), score_notes)

@@ -22,31 +22,16 @@ from .hearing import HOP, SAMPLE_RATE, WINDOW_FRAMES
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datafactory import audio as factory_audio  # noqa: E402
+from prepare_tokens import midi_ids, midi_vocabulary  # noqa: E402,F401  (midi_vocabulary: train_amt's import)
 
 WINDOW_SAMPLES = WINDOW_FRAMES * HOP
 WINDOW_S = WINDOW_SAMPLES / SAMPLE_RATE
 TICK_S = 0.01  # MIDI token shifts (include/umt/tokens/midi_tokens.hpp kTickSeconds)
 
 
-def midi_vocabulary(umt):
-    out = subprocess.run([umt, "info", "--vocabulary", "midi"], check=True, capture_output=True, text=True).stdout
-    return {t: i for i, t in enumerate(out.split())}
-
-
 def window_tokens(umt, requests):
-    """[(midi path, start_s, window_s)] -> token-name lists, one `umt tokens --requests` call."""
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-        for m, s, w in requests:
-            f.write(json.dumps({"midi": m, "start_s": s, "window_s": w}) + "\n")
-        name = f.name
-    try:
-        out = subprocess.run([umt, "-q", "tokens", "--requests", name], capture_output=True, text=True)
-    finally:
-        os.unlink(name)
-    lines = [json.loads(x) for x in out.stdout.splitlines() if x.strip()]
-    if len(lines) != len(requests):
-        raise RuntimeError(f"umt tokens: {len(lines)} answers for {len(requests)} requests: {out.stderr[-500:]}")
-    return [x["tokens"].split() for x in lines]
+    """[(midi path, start_s, window_s)] -> token-name lists (prepare_tokens.midi_ids: one `umt tokens` call)."""
+    return [t.split() for t in midi_ids(umt, requests)]
 
 
 def notes_from_tokens(names):

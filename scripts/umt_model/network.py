@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .seeing import CHANNELS, COLUMN_PX, ColumnCNN
 from .hearing import HOP, KEYS, MARGIN_FRAMES, SAMPLE_RATE, WINDOW_FRAMES, FrameHead, MelStem, frame_loss, notes_of
 from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for TorchScript
 
@@ -28,7 +29,9 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     the frames of one grid column are concatenated (by row) and projected to one position, so the
     encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder;
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
-    image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus).
+    image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
+    "pixels8" = the same input through a residual CNN with BatchNorm, one position per 8-pixel
+    column (umt_model/seeing.py).
     aux_bag: a training-only head that predicts from the pooled encoder output which LMX tokens the
     target holds (a loss the decoder's language model cannot meet: the encoder must read).
     code_vectors: image and audio codes also embed through their codec's codebook vector (a fixed
@@ -59,6 +62,26 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     if audio_stem != "tokens":
         net["audio_stem"] = audio_stem
     return net
+
+
+class PlainStem(nn.Sequential):
+    """Layers applied in turn to the pixels; the image sizes are not needed (no biases, no norms:
+    blank paper stays exactly 0)."""
+
+    def forward(self, x: Tensor, size: Tensor) -> Tensor:
+        for layer in self:
+            x = layer(x)
+        return x
+
+
+class Stem(nn.Sequential):
+    """One stem that takes the image sizes (umt_model/seeing.py ColumnCNN); a Sequential, so that its
+    parameters are named as the earlier stems' are (pixel_cnn.0....)."""
+
+    def forward(self, x: Tensor, size: Tensor) -> Tensor:
+        for layer in self:
+            x = layer(x, size)
+        return x
 
 
 class Attention(nn.Module):
@@ -149,8 +172,8 @@ class Translator(nn.Module):
         self.pos_b = nn.Embedding(layout.n_pos_b, d)
         self.target_emb = nn.Embedding(4, d)
         stem = net.get("image_stem", "frames")
-        if stem not in ("frames", "columns", "pixels"):
-            raise ValueError(f"image_stem {stem}: frames, columns or pixels")
+        if stem not in ("frames", "columns", "pixels", "pixels8"):
+            raise ValueError(f"image_stem {stem}: frames, columns, pixels or pixels8")
         self.pool_columns = stem == "columns"
         self.image_pos_start = layout.pos_start[2]  # IMAGE
         self.image_pos_last = layout.pos_range[2] - 1
@@ -160,16 +183,21 @@ class Translator(nn.Module):
             # (the music) is all the encoder sees, not a large constant shared by every column (with
             # biases the constant was 10x the variation and the encoder never read the image); the
             # LayerNorm brings columns to the scale of the encoder's inputs.
-            self.pixel_cnn = nn.Sequential(
+            self.pixel_cnn = PlainStem(
                 nn.Conv2d(1, 32, 3, 2, 1, bias=False), nn.GELU(), nn.Conv2d(32, 64, 3, 2, 1, bias=False), nn.GELU(),
                 nn.Conv2d(64, 96, 3, 2, 1, bias=False), nn.GELU(),
                 nn.Conv2d(96, PIXEL_CHANNELS, 3, 2, 1, bias=False), nn.GELU())
             self.pixel_proj = nn.Linear(self.pixel_rows * PIXEL_CHANNELS, d, bias=False)
             self.pixel_ln = nn.LayerNorm(d)
+        elif stem == "pixels8":  # umt_model/seeing.py: residual CNN, one position per 8-pixel column
+            self.pixel_cnn = Stem(ColumnCNN())
+            self.pixel_proj = nn.Linear(self.pixel_rows * CHANNELS[-1], d, bias=False)
+            self.pixel_ln = nn.LayerNorm(d)
         else:
-            self.pixel_cnn = nn.Sequential(nn.Identity())
+            self.pixel_cnn = PlainStem(nn.Identity())
             self.pixel_proj = nn.Identity()
             self.pixel_ln = nn.Identity()
+        self.columns_per_cell = 16 // COLUMN_PX if stem == "pixels8" else 1
         audio_stem = net.get("audio_stem", "tokens")
         if audio_stem not in ("tokens", "mel"):
             raise ValueError(f"audio_stem {audio_stem}: tokens or mel")
@@ -248,13 +276,14 @@ class Translator(nn.Module):
     @torch.jit.export
     def encode_pixels(self, pixels: Tensor, size: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
         """pixels [B,1,H,W] (ink 1, paper 0: 1 - gray/255; H, W multiples of 16, zero beyond each
-        image), size [B,2] each image's (rows, columns) of 16-pixel cells -> memory [B,W/16,D], mask.
-        Cells outside an image are zeroed after the CNN, so a result does not depend on its batch."""
+        image), size [B,2] each image's (rows, columns) of 16-pixel cells -> memory [B,W/16,D], mask
+        ([B,W/8,D] for the pixels8 stem). Cells outside an image are zeroed after the CNN, so a result
+        does not depend on its batch."""
         b = pixels.size(0)
-        f = self.pixel_cnn(pixels)  # [B,C,H/16,W/16]
+        f = self.pixel_cnn(pixels, size)  # [B,C,H/16,W/16] (W/8 for pixels8)
         rows, cols = f.size(2), f.size(3)
         row_ok = torch.arange(rows, device=f.device)[None, :] < size[:, 0:1]
-        col_ok = torch.arange(cols, device=f.device)[None, :] < size[:, 1:2]
+        col_ok = torch.arange(cols, device=f.device)[None, :] < size[:, 1:2] * self.columns_per_cell
         f = f * (row_ok[:, None, :, None] & col_ok[:, None, None, :]).to(f.dtype)
         if rows < self.pixel_rows:
             f = F.pad(f, [0, 0, 0, self.pixel_rows - rows])

@@ -1,5 +1,8 @@
 // umt convert: exact conversions between MusicXML (.musicxml/.xml/.mxl), LMX and MIDI.
+#include <iostream>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -10,6 +13,7 @@
 #include "umt/core/playback.hpp"
 #include "umt/core/quantize.hpp"
 #include "umt/io/lmx.hpp"
+#include "umt/io/losses.hpp"
 #include "umt/io/midi.hpp"
 #include "umt/io/musicxml.hpp"
 #include "umt/io/notation_file.hpp"
@@ -26,7 +30,16 @@ struct ConvertArgs {
     int part = 0;      // 1-based; 0 = the piano part
     bool systems = false;
     bool lenient = false;
-    bool expand_repeats = false;
+    bool expand_repeats = false;  // accepted for older scripts: repeats play by default
+    bool no_repeats = false;
+    bool quantize = false;        // MIDI -> MIDI through the quantizer
+    std::string json;             // report file ("-" = stdout)
+};
+
+// What one conversion dropped: warned about once per file and written to --json.
+struct ConvertReport {
+    std::string target;  // "LMX", "MIDI", "notation"
+    Losses lost;
 };
 
 Score read_lmx(const std::string& text, const std::string& source, bool lenient) {
@@ -44,7 +57,7 @@ Score read_lmx(const std::string& text, const std::string& source, bool lenient)
     return score;
 }
 
-void convert_one(const Job& job, const ConvertArgs& a, std::string out_format) {
+void convert_one(const Job& job, const ConvertArgs& a, std::string out_format, ConvertReport& report) {
     std::string in_format = a.from;
     std::string bytes;
     if (in_format.empty()) {
@@ -59,20 +72,32 @@ void convert_one(const Job& job, const ConvertArgs& a, std::string out_format) {
     }
     if (bytes.empty()) bytes = read_file(job.input);
 
+    if (out_format.empty()) out_format = in_format == "lmx" ? "musicxml" : "lmx";
     Score score;
-    if (in_format == "lmx") {
+    if (in_format == "mid" && out_format == "mid") {
+        Performance perf = parse_midi(bytes, job.input);  // a damaged file fails here, not later
+        if (!a.quantize) {
+            // Nothing asked: the performance stays exactly as it is (notes, velocities, every
+            // controller, tempo map, tracks), so the bytes are copied.
+            write_file_atomic(job.output, bytes);
+            return;
+        }
+        report = {"notation (--quantize)", quantize_losses(perf)};
+        score = quantize_performance(perf);
+    } else if (in_format == "lmx") {
         score = read_lmx(bytes, job.input, a.lenient);
     } else if (in_format == "musicxml" || in_format == "mxl") {
         bool zip = bytes.compare(0, 4, "PK\x03\x04") == 0;
         score = zip ? parse_mxl(bytes, job.input) : parse_musicxml(bytes, job.input);
     } else if (in_format == "mid") {
         // A performance has no notation: quantize it into a best-effort two-staff piano score.
-        score = quantize_performance(parse_midi(bytes, job.input));
+        Performance perf = parse_midi(bytes, job.input);
+        report = {"notation", quantize_losses(perf)};
+        score = quantize_performance(perf);
     } else {
         throw Error(job.input, "unknown input format '" + in_format + "'");
     }
 
-    if (out_format.empty()) out_format = in_format == "lmx" ? "musicxml" : "lmx";
     if (out_format == "lmx") {
         size_t index = score.default_part_index();
         if (a.part > 0) {
@@ -82,6 +107,7 @@ void convert_one(const Job& job, const ConvertArgs& a, std::string out_format) {
             index = static_cast<size_t>(a.part - 1);
         }
         const Part& part = score.parts[index];
+        if (in_format != "mid") report = {"LMX", lmx_losses(score, index)};
         write_lmx_file(a.systems ? lmx::linearize_systems(part) : std::vector<std::vector<std::string>>{lmx::linearize(part)},
                        job.output);
     } else if (out_format == "musicxml") {
@@ -90,13 +116,15 @@ void convert_one(const Job& job, const ConvertArgs& a, std::string out_format) {
         write_file_atomic(job.output, write_mxl(score));
     } else if (out_format == "mid") {
         PlaybackOptions opts;
-        opts.expand_repeats = a.expand_repeats;
+        // Repeats and voltas play, as MuseScore plays them, unless --no-repeats.
+        opts.expand_repeats = !a.no_repeats;
         if (a.part > 0) {
             if (static_cast<size_t>(a.part) > score.parts.size())
                 throw Error(job.input, "--part " + std::to_string(a.part) + " but the score has " +
                                            std::to_string(score.parts.size()) + " part(s)");
             opts.part = a.part - 1;
         }
+        if (in_format != "mid") report = {"MIDI", midi_losses(score, opts.expand_repeats, opts.part)};
         Performance perf = render_score(score, opts);
         if (perf.notes.empty()) throw Error(job.input, "the score has no notes to play");
         save_midi(perf, job.output);
@@ -123,7 +151,13 @@ void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
         ->check(CLI::PositiveNumber);
     sub->add_flag("--systems", a->systems, "LMX output: one line per system, each restating key and clefs");
     sub->add_flag("--lenient", a->lenient, "LMX input: drop unknown tokens with a warning instead of failing");
-    sub->add_flag("--expand-repeats", a->expand_repeats, "MIDI output: play repeats and voltas");
+    auto* expand = sub->add_flag("--expand-repeats", a->expand_repeats, "MIDI output: play repeats and voltas (the default)");
+    sub->add_flag("--no-repeats", a->no_repeats, "MIDI output: play each measure once, as written")->excludes(expand);
+    sub->add_flag("--quantize", a->quantize,
+                  "MIDI -> MIDI: through the quantizer (a score's timing); without it the file is copied unchanged");
+    sub->add_option("--json", a->json,
+                    "Write a JSON report to this file ('-' = stdout): per input, the output, ok or the error, and what "
+                    "the target format could not hold");
     sub->callback([a, &g, &rc] {
         std::string out_format = a->to;
         bool many = a->inputs.size() > 1;
@@ -144,7 +178,35 @@ void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
         }
         std::string out_ext = out_format.empty() ? "lmx" : out_format;
         auto jobs = plan_jobs(a->inputs, a->output, {"musicxml", "xml", "mxl", "lmx", "mid", "midi"}, out_ext);
-        rc = run_jobs(jobs, g, "convert", [&](const Job& job) { convert_one(job, *a, out_format); });
+        if (a->json == "-" && a->output == "-") throw UsageError("--json - and -o - would both write to stdout");
+        nlohmann::json results = nlohmann::json::array();
+        rc = run_jobs(jobs, g, "convert", [&](const Job& job) {
+            nlohmann::json entry = {{"input", job.input}, {"output", job.output}};
+            ConvertReport report;
+            try {
+                convert_one(job, *a, out_format, report);
+            } catch (const std::exception& e) {
+                entry["status"] = "failed";
+                entry["error"] = e.what();
+                results.push_back(entry);
+                throw;
+            }
+            entry["status"] = "ok";
+            nlohmann::json lost = nlohmann::json::object();
+            for (const auto& l : report.lost) lost[l.what] = l.count;
+            if (!report.lost.empty()) entry["not_representable_in"] = report.target;
+            entry["not_representable"] = lost;
+            results.push_back(entry);
+            // Once per file, with counts, so that nothing is dropped silently.
+            if (std::string what = describe(report.lost); !what.empty())
+                spdlog::warn("{}: {} not representable in {}", job.output == "-" ? job.input : job.output, what,
+                             report.target);
+        });
+        if (!a->json.empty()) {
+            std::string text = results.dump(2) + "\n";
+            if (a->json == "-") std::cout << text;
+            else write_file_atomic(a->json, text);
+        }
     });
 }
 

@@ -317,7 +317,7 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
         }
         part.measures.push_back(std::move(m));
     }
-    part.measures.back().barlines.push_back(Barline{"right", "", 2, "", {}});
+    part.measures.back().barlines.push_back(Barline{});  // right, no repeat, no ending
     score.parts.push_back(std::move(part));
     return score;
 }

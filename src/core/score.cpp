@@ -6,6 +6,18 @@
 
 namespace umt {
 
+std::string XmlElement::attribute(const std::string& key) const {
+    for (const auto& [k, v] : attributes)
+        if (k == key) return v;
+    return {};
+}
+
+const XmlElement* XmlElement::child(const std::string& child_name) const {
+    for (const auto& c : children)
+        if (c.name == child_name) return &c;
+    return nullptr;
+}
+
 int Pitch::midi() const {
     static const int base[7] = {9, 11, 0, 2, 4, 5, 7};  // A B C D E F G
     int idx = (step >= 'A' && step <= 'G') ? step - 'A' : 2;

@@ -93,6 +93,35 @@ std::string to_utf8(const std::string& bytes) {
     return out;
 }
 
+using AttributeList = std::vector<std::pair<std::string, std::string>>;
+
+AttributeList attributes_of(const XMLElement* e, std::initializer_list<const char*> skip = {}) {
+    AttributeList out;
+    for (const auto* a = e->FirstAttribute(); a; a = a->Next()) {
+        bool skipped = false;
+        for (const char* k : skip) skipped |= std::strcmp(a->Name(), k) == 0;
+        if (!skipped) out.emplace_back(a->Name(), a->Value());
+    }
+    return out;
+}
+
+// The element and everything below it, for what the model keeps verbatim.
+XmlElement to_xml(const XMLElement* e) {
+    XmlElement x;
+    x.name = e->Name();
+    x.attributes = attributes_of(e);
+    // Own text only (the first text node); mixed content does not occur in MusicXML.
+    if (const char* t = e->GetText()) x.text = t;
+    for (const auto* c = e->FirstChildElement(); c; c = c->NextSiblingElement()) x.children.push_back(to_xml(c));
+    return x;
+}
+
+bool is_one_of(const char* name, std::initializer_list<const char*> names) {
+    for (const char* n : names)
+        if (std::strcmp(name, n) == 0) return true;
+    return false;
+}
+
 struct PartState {
     int divisions = 1;
 };
@@ -147,8 +176,12 @@ Attributes read_attributes(const XMLElement* a, PartState& st) {
         clef.line = int_or(line, default_line);
         clef.octave_change = int_or(child_text(c, "clef-octave-change"), 0);
         clef.staff = int_or(attr(c, "number"), 1);
+        clef.numbered = c->Attribute("number") != nullptr;
+        clef.attributes = attributes_of(c, {"number"});
         out.clefs.push_back(clef);
     }
+    for (const auto* c = a->FirstChildElement(); c; c = c->NextSiblingElement())
+        if (!is_one_of(c->Name(), {"divisions", "key", "time", "staves", "clef"})) out.extras.push_back(to_xml(c));
     return out;
 }
 
@@ -180,8 +213,15 @@ Note read_note(const XMLElement* n, const PartState& st) {
     if (const auto* v = n->FirstChildElement("voice")) note.voice = int_or(text_of(v), 1);
     else note.has_voice = false;
     note.type = child_text(n, "type");
+    // Attributes of elements the model holds as plain fields (see Note::element_attributes).
+    auto keep_attributes = [&note](const XMLElement* e) {
+        if (e && e->FirstAttribute()) note.element_attributes[e->Name()] = attributes_of(e);
+    };
+    keep_attributes(n->FirstChildElement("type"));
+    keep_attributes(n->FirstChildElement("notations"));
     for (const auto* d = n->FirstChildElement("dot"); d; d = d->NextSiblingElement("dot")) ++note.dots;
     note.accidental = child_text(n, "accidental");
+    if (const auto* acc = n->FirstChildElement("accidental")) note.accidental_attributes = attributes_of(acc);
     if (const auto* tm = n->FirstChildElement("time-modification")) {
         TimeModification m;
         m.actual = int_or(child_text(tm, "actual-notes"), 1);
@@ -193,9 +233,14 @@ Note read_note(const XMLElement* n, const PartState& st) {
     if (const auto* s = n->FirstChildElement("staff")) note.staff = int_or(text_of(s), 1);
     else note.has_staff = false;
     for (const auto* b = n->FirstChildElement("beam"); b; b = b->NextSiblingElement("beam"))
+    {
         note.beams.push_back(Beam{int_or(attr(b, "number"), 1), text_of(b)});
+        note.beam_attributes.push_back(attributes_of(b, {"number"}));
+    }
     bool first_notations = true;
     for (const auto* ns = n->FirstChildElement("notations"); ns; ns = ns->NextSiblingElement("notations")) {
+        XmlElement later;  // a later <notations>, kept apart (see below)
+        later.name = "notations";
         for (const auto* e = ns->FirstChildElement(); e; e = e->NextSiblingElement()) {
             std::string name = e->Name();
             if (name == "tied") {
@@ -205,32 +250,89 @@ Note read_note(const XMLElement* n, const PartState& st) {
                 if (type == "stop") note.tied_stop = true;
             } else if (name == "tuplet") {
                 note.tuplets.push_back(attr(e, "type"));
+                note.tuplet_attributes.push_back(attributes_of(e, {"type"}));
             } else if (!first_notations) {
                 // The reference linearizer reads slurs, ornaments and articulations from
-                // the first <notations> only; we keep ties and tuplets from all of them.
-                continue;
+                // the first <notations> only; we keep ties and tuplets from all of them, and
+                // the rest in a <notations> of its own, so that LMX of the output is the same.
+                later.children.push_back(to_xml(e));
             } else if (name == "slur") {
                 note.slurs.emplace_back(attr(e, "type"), int_or(attr(e, "number"), 1));
-            } else if (name == "fermata") {
+                note.slur_attributes.push_back(attributes_of(e, {"type", "number"}));
+            } else if (name == "fermata" && !note.fermata) {
                 note.fermata = true;
-            } else if (name == "arpeggiate") {
+                keep_attributes(e);
+            } else if (name == "arpeggiate" && !note.arpeggiate) {
                 note.arpeggiate = true;
+                keep_attributes(e);
             } else if (name == "articulations") {
-                note.staccato |= e->FirstChildElement("staccato") != nullptr;
-                note.accent |= e->FirstChildElement("accent") != nullptr;
-                note.strong_accent |= e->FirstChildElement("strong-accent") != nullptr;
-                note.tenuto |= e->FirstChildElement("tenuto") != nullptr;
-                note.staccatissimo |= e->FirstChildElement("staccatissimo") != nullptr;
-            } else if (name == "ornaments") {
-                note.trill_mark |= e->FirstChildElement("trill-mark") != nullptr;
-                if (const auto* tr = e->FirstChildElement("tremolo"); tr && !note.tremolo) {
-                    std::string type = attr(tr, "type");
-                    note.tremolo = Tremolo{type.empty() ? "single" : type, int_or(text_of(tr), 0)};
+                for (const auto* a = e->FirstChildElement(); a; a = a->NextSiblingElement()) {
+                    std::string an = a->Name();
+                    bool* flag = an == "staccato" ? &note.staccato : an == "accent" ? &note.accent
+                               : an == "strong-accent" ? &note.strong_accent : an == "tenuto" ? &note.tenuto
+                               : an == "staccatissimo" ? &note.staccatissimo : nullptr;
+                    if (flag && !*flag) {
+                        *flag = true;
+                        keep_attributes(a);
+                    } else {
+                        note.extra_articulations.push_back(to_xml(a));
+                    }
                 }
+            } else if (name == "ornaments") {
+                for (const auto* o = e->FirstChildElement(); o; o = o->NextSiblingElement()) {
+                    std::string on = o->Name();
+                    if (on == "trill-mark" && !note.trill_mark) {
+                        note.trill_mark = true;
+                    } else if (on == "tremolo" && !note.tremolo) {
+                        std::string type = attr(o, "type");
+                        note.tremolo = Tremolo{type.empty() ? "single" : type, int_or(text_of(o), 0)};
+                    } else {
+                        note.extra_ornaments.push_back(to_xml(o));
+                    }
+                }
+            } else {
+                note.extra_notations.push_back(to_xml(e));
             }
         }
+        if (!first_notations && !later.children.empty()) note.extras.push_back(std::move(later));
         first_notations = false;
     }
+    for (const auto* l = n->FirstChildElement("lyric"); l; l = l->NextSiblingElement("lyric")) {
+        Lyric lyric;
+        lyric.number = attr(l, "number");
+        lyric.name = attr(l, "name");
+        lyric.attributes = attributes_of(l, {"number", "name"});
+        Syllable pending;
+        for (const auto* c = l->FirstChildElement(); c; c = c->NextSiblingElement()) {
+            std::string cn = c->Name();
+            if (cn == "syllabic") {
+                pending.syllabic = text_of(c);
+            } else if (cn == "text") {
+                // Lyric text keeps its spaces: "a " and "a" are different syllables.
+                pending.text = c->GetText() ? c->GetText() : "";
+                lyric.syllables.push_back(pending);
+                pending = Syllable();
+            } else if (cn == "elision") {
+                pending.has_elision = true;
+                pending.elision = c->GetText() ? c->GetText() : "";
+            } else if (cn == "extend") {
+                std::string type = attr(c, "type");
+                lyric.extend = type.empty() ? "yes" : type;
+            } else if (cn == "laughing") {
+                lyric.laughing = true;
+            } else if (cn == "humming") {
+                lyric.humming = true;
+            } else if (cn == "end-line") {
+                lyric.end_line = true;
+            } else if (cn == "end-paragraph") {
+                lyric.end_paragraph = true;
+            }
+        }
+        note.lyrics.push_back(std::move(lyric));
+    }
+    for (const auto* c = n->FirstChildElement(); c; c = c->NextSiblingElement())
+        if (is_one_of(c->Name(), {"instrument", "footnote", "level", "notehead", "notehead-text", "play", "listen"}))
+            note.extras.push_back(to_xml(c));
     std::string dyn = attr(n, "dynamics");
     if (!dyn.empty()) {
         double d = std::strtod(dyn.c_str(), nullptr);
@@ -240,28 +342,39 @@ Note read_note(const XMLElement* n, const PartState& st) {
     return note;
 }
 
+void read_sound(const XMLElement* s, Direction& dir) {
+    if (const char* t = s->Attribute("tempo")) {
+        double v = std::strtod(t, nullptr);
+        if (std::isfinite(v) && v > 0) dir.tempo_qpm = v;
+    }
+    if (const char* t = s->Attribute("dynamics")) {
+        double v = std::strtod(t, nullptr);
+        if (std::isfinite(v) && v >= 0) dir.dynamics = v;
+    }
+    dir.sound_attributes = attributes_of(s, {"tempo", "dynamics"});
+    for (const auto* c = s->FirstChildElement(); c; c = c->NextSiblingElement()) dir.sound_children.push_back(to_xml(c));
+}
+
 Direction read_direction(const XMLElement* d, const PartState& st) {
     Direction dir;
     dir.staff = int_or(child_text(d, "staff"), 1);
+    dir.has_staff = d->FirstChildElement("staff") != nullptr;
+    dir.voice = child_text(d, "voice");
+    dir.attributes = attributes_of(d);
     if (const auto* off = d->FirstChildElement("offset")) {
         std::string s = text_of(off);
         bool neg = !s.empty() && s[0] == '-';
         Rational q = to_quarters(neg ? s.substr(1) : s, st.divisions);
         dir.offset = neg ? -q : q;
     }
-    for (const auto* dt = d->FirstChildElement("direction-type"); dt; dt = dt->NextSiblingElement("direction-type"))
+    for (const auto* dt = d->FirstChildElement("direction-type"); dt; dt = dt->NextSiblingElement("direction-type")) {
         if (const auto* dyn = dt->FirstChildElement("dynamics"))
             if (const auto* mark = dyn->FirstChildElement(); mark && dir.dynamic_mark.empty()) dir.dynamic_mark = mark->Name();
-    if (const auto* s = d->FirstChildElement("sound")) {
-        if (const char* t = s->Attribute("tempo")) {
-            double v = std::strtod(t, nullptr);
-            if (std::isfinite(v) && v > 0) dir.tempo_qpm = v;
-        }
-        if (const char* t = s->Attribute("dynamics")) {
-            double v = std::strtod(t, nullptr);
-            if (std::isfinite(v) && v >= 0) dir.dynamics = v;
-        }
+        std::vector<XmlElement> type;
+        for (const auto* c = dt->FirstChildElement(); c; c = c->NextSiblingElement()) type.push_back(to_xml(c));
+        dir.types.push_back(std::move(type));
     }
+    if (const auto* s = d->FirstChildElement("sound")) read_sound(s, dir);
     return dir;
 }
 
@@ -269,13 +382,18 @@ Barline read_barline(const XMLElement* b) {
     Barline bl;
     std::string loc = attr(b, "location");
     if (!loc.empty()) bl.location = loc;
+    bl.bar_style = child_text(b, "bar-style");
     if (const auto* r = b->FirstChildElement("repeat")) {
         bl.repeat = attr(r, "direction");
         bl.times = int_or(attr(r, "times"), 2);
+        bl.repeat_attributes = attributes_of(r, {"direction", "times"});
     }
     if (const auto* e = b->FirstChildElement("ending")) {
         bl.ending_type = attr(e, "type");
+        bl.ending_text = text_of(e);
+        bl.ending_attributes = attributes_of(e, {"number", "type"});
         std::string nums = attr(e, "number");
+        bl.ending_number_text = nums;
         std::string cur;
         for (char c : nums + ",") {
             if (std::isdigit((unsigned char)c)) cur += c;
@@ -285,6 +403,8 @@ Barline read_barline(const XMLElement* b) {
             }
         }
     }
+    for (const auto* c = b->FirstChildElement(); c; c = c->NextSiblingElement())
+        if (!is_one_of(c->Name(), {"bar-style", "repeat", "ending"})) bl.extras.push_back(to_xml(c));
     return bl;
 }
 
@@ -305,43 +425,51 @@ void read_measure_content(const XMLElement* container, Measure& m, PartState& st
             f.staff = int_or(child_text(e, "staff"), 0);
             m.elements.emplace_back(f);
         } else if (name == "direction") {
-            Direction d = read_direction(e, st);
-            // Only what playback or display uses is kept; words, pedals... are skipped.
-            if (d.tempo_qpm || d.dynamics || !d.dynamic_mark.empty()) m.elements.emplace_back(d);
+            m.elements.emplace_back(read_direction(e, st));
         } else if (name == "sound") {
             Direction d;
-            if (const char* t = e->Attribute("tempo")) {
-                double v = std::strtod(t, nullptr);
-                if (std::isfinite(v) && v > 0) d.tempo_qpm = v;
-            }
-            if (const char* t = e->Attribute("dynamics")) {
-                double v = std::strtod(t, nullptr);
-                if (std::isfinite(v) && v >= 0) d.dynamics = v;
-            }
-            if (d.tempo_qpm || d.dynamics) m.elements.emplace_back(d);
+            d.bare_sound = true;
+            d.has_staff = false;
+            read_sound(e, d);
+            m.elements.emplace_back(d);
         } else if (name == "barline") {
             m.barlines.push_back(read_barline(e));
         } else if (name == "print") {
             if (attr(e, "new-system") == "yes") m.new_system = true;
             if (attr(e, "new-page") == "yes") m.new_page = true;
+            m.print = to_xml(e);
+        } else {
+            // harmony, figured-bass, grouping, link, bookmark, listening: kept as read.
+            m.elements.emplace_back(OtherElement{to_xml(e)});
         }
-        // harmony, figured-bass, grouping, link, bookmark, listening: not represented.
     }
 }
 
 struct PartInfo {
     std::string name;
+    std::string abbreviation;
+    AttributeList name_attributes;
     int program = 0;
     int channel = -1;
+    std::vector<XmlElement> extras;
 };
 
-std::map<std::string, PartInfo> read_part_list(const XMLElement* root) {
+std::map<std::string, PartInfo> read_part_list(const XMLElement* root, Score& score) {
     std::map<std::string, PartInfo> out;
     const auto* pl = root->FirstChildElement("part-list");
     if (!pl) return out;
+    size_t parts_before = 0;
+    for (const auto* g = pl->FirstChildElement(); g; g = g->NextSiblingElement()) {
+        if (std::strcmp(g->Name(), "score-part") == 0) ++parts_before;
+        else if (std::strcmp(g->Name(), "part-group") == 0) score.part_groups.emplace_back(parts_before, to_xml(g));
+    }
     for (const auto* sp = pl->FirstChildElement("score-part"); sp; sp = sp->NextSiblingElement("score-part")) {
         PartInfo info;
         info.name = child_text(sp, "part-name");
+        info.abbreviation = child_text(sp, "part-abbreviation");
+        if (const auto* pn = sp->FirstChildElement("part-name")) info.name_attributes = attributes_of(pn);
+        for (const auto* c = sp->FirstChildElement(); c; c = c->NextSiblingElement())
+            if (!is_one_of(c->Name(), {"part-name", "part-abbreviation"})) info.extras.push_back(to_xml(c));
         if (const auto* mi = sp->FirstChildElement("midi-instrument")) {
             int prog = int_or(child_text(mi, "midi-program"), 1);
             info.program = std::max(0, std::min(127, prog - 1));
@@ -354,11 +482,31 @@ std::map<std::string, PartInfo> read_part_list(const XMLElement* root) {
 }
 
 void read_header(const XMLElement* root, Score& score) {
-    score.title = child_text(root->FirstChildElement("work"), "work-title");
-    if (score.title.empty()) score.title = child_text(root, "movement-title");
-    if (const auto* id = root->FirstChildElement("identification"))
-        for (const auto* c = id->FirstChildElement("creator"); c; c = c->NextSiblingElement("creator"))
-            if (attr(c, "type") == "composer") score.composer = text_of(c);
+    score.work_title = child_text(root->FirstChildElement("work"), "work-title");
+    score.work_number = child_text(root->FirstChildElement("work"), "work-number");
+    score.movement_title = child_text(root, "movement-title");
+    score.movement_number = child_text(root, "movement-number");
+    score.title = score.work_title.empty() ? score.movement_title : score.work_title;
+    if (const auto* id = root->FirstChildElement("identification")) {
+        for (const auto* c = id->FirstChildElement(); c; c = c->NextSiblingElement()) {
+            std::string name = c->Name();
+            if (name == "creator") {
+                score.creators.push_back(Creator{attr(c, "type"), text_of(c)});
+                if (attr(c, "type") == "composer" && score.composer.empty()) score.composer = text_of(c);
+            } else if (name == "rights") {
+                score.rights.push_back(text_of(c));
+            } else if (name == "source") {
+                score.source = text_of(c);
+            } else if (name == "encoding") {
+                score.encoding = to_xml(c);
+            } else {
+                score.identification_extras.push_back(to_xml(c));
+            }
+        }
+    }
+    if (const auto* d = root->FirstChildElement("defaults")) score.defaults = to_xml(d);
+    for (const auto* c = root->FirstChildElement("credit"); c; c = c->NextSiblingElement("credit"))
+        score.credits.push_back(to_xml(c));
 }
 
 Part make_part(const XMLElement* part_el, const std::map<std::string, PartInfo>& infos) {
@@ -367,6 +515,9 @@ Part make_part(const XMLElement* part_el, const std::map<std::string, PartInfo>&
     auto it = infos.find(part.id);
     if (it != infos.end()) {
         part.name = it->second.name;
+        part.abbreviation = it->second.abbreviation;
+        part.name_attributes = it->second.name_attributes;
+        part.score_part_extras = it->second.extras;
         part.midi_program = it->second.program;
         part.midi_channel = it->second.channel;
     }
@@ -376,6 +527,7 @@ Part make_part(const XMLElement* part_el, const std::map<std::string, PartInfo>&
 void start_measure(const XMLElement* m_el, Measure& m) {
     m.number = attr(m_el, "number");
     m.implicit = attr(m_el, "implicit") == "yes";
+    m.attributes = attributes_of(m_el, {"number", "implicit"});
 }
 
 }  // namespace
@@ -393,7 +545,7 @@ Score parse_musicxml(const std::string& xml_bytes, const std::string& source) {
     std::string kind = root->Name();
     Score score;
     read_header(root, score);
-    auto infos = read_part_list(root);
+    auto infos = read_part_list(root, score);
     if (kind == "score-partwise") {
         for (const auto* p = root->FirstChildElement("part"); p; p = p->NextSiblingElement("part")) {
             Part part = make_part(p, infos);

@@ -229,3 +229,71 @@ TEST(BuildDataset, SmallBuildPairsAllFourModalitiesResumesAndIsDeterministic) {
 }
 
 }  // namespace
+
+namespace {
+
+int run_excerpts(const fs::path& out, const std::string& extra) {
+    std::string cmd = "nice -n 10 /usr/bin/python3 " + (kSource / "scripts/build_excerpts.py").string() +
+                      " --corpus " + (kSource / "tests/data/datafactory/corpus").string() + " --out " + out.string() +
+                      " --umt " + UMT_EXE + " --split train " + extra + " > " + (out.string() + ".log") + " 2>&1";
+    return std::system(cmd.c_str());
+}
+
+// OMR excerpts (scripts/build_excerpts.py): every pass cuts the piece into excerpts of 1..4
+// measures that cover it in order, each with a system image cut by umt systems and the LMX slice
+// that restates key and clefs; a second call keeps what is built and adds only the new pass.
+TEST(BuildExcerpts, PassesCoverThePieceWithImagesAndResume) {
+    if (!fs::exists(kSource / "tools/node_modules/verovio") || !have("node") || !have("rsvg-convert"))
+        GTEST_SKIP() << "no verovio (tools/node_modules), node or rsvg-convert";
+    const fs::path root = fs::temp_directory_path() / ("umt-excerpts-test-" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    ASSERT_EQ(run_excerpts(root, "--passes 1"), 0) << slurp(root.string() + ".log");
+    const fs::path chunk0 = root / "chunks/train/g0000-p0.jsonl";
+    ASSERT_TRUE(fs::exists(chunk0)) << slurp(root.string() + ".log");
+    const std::string first = slurp(chunk0);
+    ASSERT_EQ(run_excerpts(root, "--passes 2"), 0) << slurp(root.string() + ".log");
+    EXPECT_EQ(slurp(chunk0), first) << "a built chunk was rebuilt";
+    EXPECT_NE(slurp(root.string() + ".log").find("1 kept from before"), std::string::npos) << slurp(root.string() + ".log");
+
+    auto piece = umt::lmx::tokenize(slurp(kSource / "tests/data/datafactory/corpus/lmx/train/lc5092612.lmx"));
+    const auto measures = size_t(std::count(piece.begin(), piece.end(), "measure"));
+    auto summary = json::parse(slurp(root / "train-summary.json"));
+    const int failed = summary["failures"].empty() ? 0 : 1;
+    for (const char* pass : {"p0", "p1"}) {
+        SCOPED_TRACE(pass);
+        auto recs = read_jsonl(root / ("chunks/train/g0000-" + std::string(pass) + ".jsonl"));
+        ASSERT_FALSE(recs.empty());
+        size_t covered = 0, next = 0;
+        std::set<int> lengths;
+        for (const auto& r : recs) {
+            int k = r["measures"];
+            lengths.insert(k);
+            EXPECT_GE(k, 1);
+            EXPECT_LE(k, 4);
+            // in order and without overlap (an excerpt the cutter lost leaves a gap, never an overlap)
+            EXPECT_GE(size_t(r["first_measure"]), next);
+            next = size_t(r["first_measure"]) + k;
+            covered += k;
+            auto toks = umt::lmx::tokenize(r["lmx"].get<std::string>());
+            EXPECT_EQ(size_t(std::count(toks.begin(), toks.end(), "measure")), size_t(k));
+            ASSERT_FALSE(toks.empty());
+            EXPECT_EQ(toks[0], "measure");
+            EXPECT_TRUE(std::any_of(toks.begin(), toks.end(), [](const std::string& t) { return t.rfind("clef:", 0) == 0; }))
+                << "an excerpt restates its clefs";
+            cv::Mat img = cv::imread((root / r["image"].get<std::string>()).string(), cv::IMREAD_GRAYSCALE);
+            ASSERT_FALSE(img.empty()) << r["image"];
+            EXPECT_EQ(img.rows, int(r["image_height"]));
+            // a normalized grand staff (32-pixel staves): taller than two staves, not a page
+            EXPECT_GT(img.rows, 2 * 32);
+            EXPECT_LT(img.rows, 12 * 32);
+        }
+        EXPECT_GE(lengths.size(), 2u) << "lengths are drawn";
+        if (failed == 0) EXPECT_EQ(covered, measures);
+        else EXPECT_GE(covered, measures / 2);
+    }
+    auto p0 = read_jsonl(root / "chunks/train/g0000-p0.jsonl"), p1 = read_jsonl(root / "chunks/train/g0000-p1.jsonl");
+    EXPECT_FALSE(p0.size() == p1.size() && p0.front()["engrave"] == p1.front()["engrave"]) << "passes draw anew";
+    if (!HasFailure()) fs::remove_all(root);
+}
+
+}  // namespace

@@ -196,3 +196,122 @@ TEST_F(ConvertCli, BadInputsFailCleanly) {
     write("song.mid", "MThd");
     expect_clean_failure("song.mid", "song.musicxml", "unexpected end of data");
 }
+
+namespace {
+
+// A voice part with lyrics and a dynamic over two measures, the second repeated.
+const char* kSong = R"(<?xml version="1.0" encoding="UTF-8"?>
+<score-partwise version="4.0"><part-list><score-part id="P1"><part-name>Voice</part-name></score-part></part-list>
+<part id="P1">
+<measure number="1"><attributes><divisions>1</divisions><time><beats>2</beats><beat-type>4</beat-type></time><clef><sign>G</sign><line>2</line></clef></attributes>
+  <direction><direction-type><dynamics><p/></dynamics></direction-type></direction>
+  <note><pitch><step>C</step><octave>5</octave></pitch><duration>1</duration><voice>1</voice><type>quarter</type><lyric number="1"><syllabic>begin</syllabic><text>Lie</text></lyric></note>
+  <note><pitch><step>D</step><octave>5</octave></pitch><duration>1</duration><voice>1</voice><type>quarter</type><lyric number="1"><syllabic>end</syllabic><text>be</text></lyric></note></measure>
+<measure number="2"><barline location="left"><bar-style>heavy-light</bar-style><repeat direction="forward"/></barline>
+  <note><pitch><step>E</step><octave>5</octave></pitch><duration>2</duration><voice>1</voice><type>half</type></note>
+  <barline location="right"><bar-style>light-heavy</bar-style><repeat direction="backward"/></barline></measure>
+</part></score-partwise>)";
+
+// Variable-length quantity of a MIDI delta time.
+std::string vlq(uint32_t v) {
+    std::string out(1, char(v & 0x7F));
+    while (v >>= 7) out.insert(out.begin(), char(0x80 | (v & 0x7F)));
+    return out;
+}
+
+std::string chunk(const std::string& id, const std::string& body) {
+    uint32_t n = static_cast<uint32_t>(body.size());
+    return id + std::string{char(n >> 24), char(n >> 16), char(n >> 8), char(n)} + body;
+}
+
+std::string bytes(std::initializer_list<int> v) {
+    std::string out;
+    for (int b : v) out += static_cast<char>(b);
+    return out;
+}
+
+// A small performance as a sequencer writes it: two tracks, a tempo change, velocities,
+// sustain (CC64), sostenuto (CC66) and soft (CC67) pedals, times off any grid.
+std::string performance_midi() {
+    std::string tempo = vlq(0) + bytes({0xFF, 0x51, 0x03, 0x07, 0xA1, 0x20}) + vlq(937) +
+                        bytes({0xFF, 0x51, 0x03, 0x06, 0x1A, 0x80}) + vlq(0) + bytes({0xFF, 0x2F, 0x00});
+    std::string t;
+    t += vlq(0) + bytes({0xC0, 0x00});
+    t += vlq(13) + bytes({0x90, 0x3C, 0x53});    // C4, velocity 83
+    t += vlq(7) + bytes({0xB0, 0x40, 0x7F});     // sustain down
+    t += vlq(101) + bytes({0xB0, 0x42, 0x7F});   // sostenuto down
+    t += vlq(99) + bytes({0xB0, 0x43, 0x64});    // soft pedal
+    t += vlq(281) + bytes({0x80, 0x3C, 0x00});
+    t += vlq(3) + bytes({0x90, 0x40, 0x21});     // E4, velocity 33
+    t += vlq(0) + bytes({0xB0, 0x40, 0x00}) + vlq(0) + bytes({0xB0, 0x42, 0x00}) + vlq(0) + bytes({0xB0, 0x43, 0x00});
+    t += vlq(481) + bytes({0x80, 0x40, 0x40}) + vlq(0) + bytes({0xFF, 0x2F, 0x00});
+    return chunk("MThd", bytes({0x00, 0x01, 0x00, 0x02, 0x01, 0xE0})) + chunk("MTrk", tempo) + chunk("MTrk", t);
+}
+
+}  // namespace
+
+// Nothing is dropped silently: one warning per file with counts, and the same in --json.
+TEST_F(ConvertCli, WarnsOncePerFileWhatTheTargetCannotHold) {
+    write("song.musicxml", kSong);
+    CliRun r = umt("convert " + p("song.musicxml") + " -o " + p("song.lmx") + " --json " + p("report.json"));
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(p("song.lmx") + ": 2 lyrics, 1 dynamics, 2 repeats not representable in LMX"), std::string::npos)
+        << r.err;
+    std::string json = umt::read_file(p("report.json"));
+    EXPECT_NE(json.find("\"lyrics\": 2"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"repeats\": 2"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"not_representable_in\": \"LMX\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"status\": \"ok\""), std::string::npos) << json;
+    // MIDI cannot hold the lyrics either; the repeats play, so they are not lost.
+    r = umt("convert " + p("song.musicxml") + " -o " + p("song.mid"));
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.err.find(p("song.mid") + ": 2 lyrics not representable in MIDI"), std::string::npos) << r.err;
+    r = umt("convert " + p("song.musicxml") + " --no-repeats -o " + p("once.mid"));
+    EXPECT_NE(r.err.find("2 lyrics, 2 repeats not representable in MIDI"), std::string::npos) << r.err;
+    // MusicXML holds all of it: no warning.
+    r = umt("convert " + p("song.musicxml") + " -o " + p("song.mxl"));
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    // A failure is in the report too.
+    write("bad.musicxml", "<score-partwise>");
+    r = umt("convert " + p("bad.musicxml") + " -o " + p("bad.lmx") + " --json " + p("bad.json"));
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(umt::read_file(p("bad.json")).find("\"status\": \"failed\""), std::string::npos);
+}
+
+// Score -> MIDI plays repeats by default (MuseScore does); --no-repeats plays each measure once.
+TEST_F(ConvertCli, ScoreToMidiPlaysRepeatsUnlessAsked) {
+    write("song.musicxml", kSong);
+    ASSERT_EQ(umt("convert " + p("song.musicxml") + " -o " + p("rep.mid")).rc, 0);
+    ASSERT_EQ(umt("convert " + p("song.musicxml") + " --expand-repeats -o " + p("exp.mid")).rc, 0);
+    ASSERT_EQ(umt("convert " + p("song.musicxml") + " --no-repeats -o " + p("once.mid")).rc, 0);
+    EXPECT_EQ(umt::read_midi(p("rep.mid")).notes.size(), 4u);  // C D E E
+    EXPECT_EQ(umt::read_file(p("exp.mid")), umt::read_file(p("rep.mid")));
+    EXPECT_EQ(umt::read_midi(p("once.mid")).notes.size(), 3u);
+    EXPECT_EQ(umt("convert " + p("song.musicxml") + " --no-repeats --expand-repeats -o " + p("x.mid")).rc, 2);
+}
+
+// MIDI -> MIDI keeps the performance: the file is copied, every byte; --quantize asks for a score's timing.
+TEST_F(ConvertCli, MidiToMidiKeepsThePerformance) {
+    const std::string perf = performance_midi();
+    write("perf.mid", perf);
+    umt::Performance in = umt::read_midi(p("perf.mid"));
+    ASSERT_EQ(in.notes.size(), 2u);  // the fixture is a real SMF our reader accepts
+    ASSERT_EQ(in.tempos.size(), 2u);
+    CliRun r = umt("convert " + p("perf.mid") + " -o " + p("copy.mid"));
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(umt::read_file(p("copy.mid")), perf);
+    r = umt("convert " + p("perf.mid") + " --quantize -o " + p("q.mid"));
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(umt::read_file(p("q.mid")), perf);
+    EXPECT_NE(r.err.find("not representable in notation (--quantize)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("2 pedal events"), std::string::npos) << r.err;
+    // A damaged file still fails with its name, even though nothing would be decoded.
+    write("cut.mid", perf.substr(0, 30));
+    r = umt("convert " + p("cut.mid") + " -o " + p("cut2.mid"));
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.err.find(p("cut.mid")), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(p("cut2.mid")));
+}

@@ -295,3 +295,121 @@ TEST(MusicXmlRead, RealLiederScoreSurvivesWriteAndRead) {
         }
     }
 }
+
+// What the Lieder corpus uses beyond notes (lyrics, every kind of direction, barline styles,
+// endings, header, part list), and what the model keeps verbatim (harmony, fingering, credits).
+const char* kRichScore = R"(<?xml version="1.0" encoding="UTF-8"?>
+<score-partwise version="4.0">
+  <work><work-number>Op. 1</work-number><work-title>Lieder</work-title></work>
+  <movement-number>3</movement-number>
+  <movement-title>Nachtlied</movement-title>
+  <identification><creator type="composer">A. Composer</creator><creator type="lyricist">B. Poet</creator><rights>CC0</rights>
+    <encoding><software>MuseScore 3.6.2</software><encoding-date>2024-01-01</encoding-date><supports element="beam" type="yes"/></encoding><source>https://example.org/1</source></identification>
+  <defaults><scaling><millimeters>7</millimeters><tenths>40</tenths></scaling></defaults>
+  <credit page="1"><credit-type>title</credit-type><credit-words justify="center">Nachtlied</credit-words></credit>
+  <part-list>
+    <part-group type="start" number="1"><group-symbol>bracket</group-symbol></part-group>
+    <score-part id="P1"><part-name>Voice</part-name><part-abbreviation>V.</part-abbreviation>
+      <score-instrument id="P1-I1"><instrument-name>Voice</instrument-name><instrument-sound>voice.vocals</instrument-sound></score-instrument>
+      <midi-device id="P1-I1" port="1"/><midi-instrument id="P1-I1"><midi-channel>1</midi-channel><midi-program>54</midi-program><volume>78.7</volume><pan>0</pan></midi-instrument></score-part>
+    <part-group type="stop" number="1"/>
+  </part-list>
+  <part id="P1">
+    <measure number="1">
+      <attributes><divisions>2</divisions><key><fifths>0</fifths></key><time><beats>2</beats><beat-type>4</beat-type></time><clef><sign>G</sign><line>2</line></clef>
+        <staff-details><staff-lines>5</staff-lines></staff-details></attributes>
+      <direction placement="above"><direction-type><rehearsal>A</rehearsal></direction-type><direction-type><segno/></direction-type></direction>
+      <direction placement="above"><direction-type><metronome><beat-unit>quarter</beat-unit><beat-unit-dot/><per-minute>60</per-minute></metronome></direction-type><sound tempo="90"/></direction>
+      <direction placement="below"><direction-type><wedge type="crescendo" number="1"/></direction-type></direction>
+      <direction><direction-type><pedal type="start" line="yes"/></direction-type><sound damper-pedal="yes"/></direction>
+      <direction><direction-type><octave-shift type="down" size="8" number="1"/></direction-type></direction>
+      <harmony><root><root-step>C</root-step></root><kind>major</kind></harmony>
+      <note><pitch><step>E</step><octave>4</octave></pitch><duration>2</duration><voice>1</voice><type>quarter</type>
+        <notations><technical><fingering>3</fingering></technical><ornaments><turn/></ornaments><articulations><breath-mark/></articulations></notations>
+        <lyric number="1"><syllabic>single</syllabic><text>e</text><elision>&#x203F;</elision><syllabic>begin</syllabic><text>il</text></lyric>
+        <lyric number="2"><syllabic>single</syllabic><text>Ach </text><extend/></lyric></note>
+      <note><pitch><step>F</step><octave>4</octave></pitch><duration>2</duration><voice>1</voice><type>quarter</type><notehead>x</notehead>
+        <lyric number="1"><syllabic>end</syllabic><text>lo</text><extend type="start"/></lyric></note>
+      <barline location="right"><bar-style>light-light</bar-style><fermata type="upright"/><ending number="1" type="stop">1.</ending></barline>
+    </measure>
+    <measure number="2">
+      <direction><direction-type><wedge type="stop" number="1"/></direction-type></direction>
+      <direction><direction-type><pedal type="stop" line="yes"/></direction-type><sound damper-pedal="no"/></direction>
+      <note><rest/><duration>4</duration><voice>1</voice><type>half</type></note>
+      <barline location="right"><bar-style>light-heavy</bar-style><repeat direction="backward"/></barline>
+    </measure>
+  </part>
+</score-partwise>)";
+
+TEST(MusicXmlWrite, KeepsLyricsDirectionsHeaderAndVerbatimElements) {
+    Score s = parse_musicxml(kRichScore, "rich.musicxml");
+    const std::string once = write_musicxml(s);
+    Score back = parse_musicxml(once, "written");
+    // Written again, the text is the same: nothing was lost or changed on the way.
+    EXPECT_EQ(write_musicxml(back), once);
+
+    EXPECT_EQ(back.work_number, "Op. 1");
+    EXPECT_EQ(back.movement_title, "Nachtlied");
+    EXPECT_EQ(back.title, "Lieder");
+    ASSERT_EQ(back.creators.size(), 2u);
+    EXPECT_EQ(back.creators[1].type, "lyricist");
+    EXPECT_EQ(back.rights, std::vector<std::string>{"CC0"});
+    EXPECT_EQ(back.source, "https://example.org/1");
+    ASSERT_TRUE(back.defaults && back.defaults->child("scaling"));
+    ASSERT_EQ(back.credits.size(), 1u);
+    EXPECT_EQ(back.credits[0].child("credit-words")->text, "Nachtlied");
+    ASSERT_EQ(back.part_groups.size(), 2u);
+    EXPECT_EQ(back.part_groups[0].first, 0u);
+    EXPECT_EQ(back.part_groups[1].first, 1u);
+    const Part& p = back.parts.at(0);
+    EXPECT_EQ(p.abbreviation, "V.");
+    EXPECT_EQ(p.midi_program, 53);
+    EXPECT_NE(once.find("<volume>78.7</volume>"), std::string::npos);
+    // The original software stays beside umt's.
+    EXPECT_NE(once.find("<software>MuseScore 3.6.2</software>"), std::string::npos);
+    EXPECT_NE(once.find("<software>umt</software>"), std::string::npos);
+
+    auto notes = notes_of(p);
+    ASSERT_EQ(notes.size(), 3u);
+    ASSERT_EQ(notes[0].lyrics.size(), 2u);
+    const Lyric& l1 = notes[0].lyrics[0];
+    EXPECT_EQ(l1.number, "1");
+    ASSERT_EQ(l1.syllables.size(), 2u);
+    EXPECT_EQ(l1.syllables[0].text, "e");
+    EXPECT_TRUE(l1.syllables[1].has_elision);
+    EXPECT_EQ(l1.syllables[1].elision, "\u203F");
+    EXPECT_EQ(l1.syllables[1].syllabic, "begin");
+    EXPECT_EQ(notes[0].lyrics[1].syllables[0].text, "Ach ");  // the space is part of the text
+    EXPECT_EQ(notes[0].lyrics[1].extend, "yes");
+    EXPECT_EQ(notes[1].lyrics[0].extend, "start");
+    ASSERT_EQ(notes[0].extra_notations.size(), 1u);
+    EXPECT_EQ(notes[0].extra_notations[0].child("fingering")->text, "3");
+    ASSERT_EQ(notes[0].extra_ornaments.size(), 1u);
+    EXPECT_EQ(notes[0].extra_ornaments[0].name, "turn");
+    // MuseScore 3 stops importing a part at an ornament that touches </ornaments>.
+    EXPECT_EQ(once.find("/></ornaments>"), std::string::npos);
+    ASSERT_EQ(notes[0].extra_articulations.size(), 1u);
+    ASSERT_EQ(notes[1].extras.size(), 1u);
+    EXPECT_EQ(notes[1].extras[0].text, "x");
+
+    std::vector<std::string> kinds;
+    int harmonies = 0;
+    for (const auto& m : p.measures)
+        for (const auto& e : m.elements) {
+            if (auto* d = std::get_if<Direction>(&e))
+                for (const auto& type : d->types)
+                    for (const auto& x : type) kinds.push_back(x.name + ":" + x.attribute("type"));
+            if (auto* o = std::get_if<OtherElement>(&e)) harmonies += o->xml.name == "harmony";
+        }
+    EXPECT_EQ(kinds, (std::vector<std::string>{"rehearsal:", "segno:", "metronome:", "wedge:crescendo", "pedal:start",
+                                               "octave-shift:down", "wedge:stop", "pedal:stop"}));
+    EXPECT_EQ(harmonies, 1);
+    const Barline& b = p.measures[0].barlines.at(0);
+    EXPECT_EQ(b.bar_style, "light-light");
+    EXPECT_EQ(b.ending_text, "1.");
+    ASSERT_EQ(b.extras.size(), 1u);
+    EXPECT_EQ(b.extras[0].attribute("type"), "upright");
+    ASSERT_EQ(std::get<Attributes>(p.measures[0].elements[0]).extras.size(), 1u);
+    // LMX sees none of it: the same tokens as before the round trip.
+    EXPECT_EQ(lmx::linearize(back.parts[0]), lmx::linearize(s.parts[0]));
+}

@@ -116,49 +116,51 @@ TEST_F(DecodeTest, ColumnImageStemMatchesPythonReferenceBatchedAndCached) {
     expect_all_modes(Modality::Lmx, inputs, expected, &columns);
 }
 
-TEST_F(DecodeTest, PixelStemMatchesPythonReferenceBatchedAndCached) {
-    // Systems of different sizes read by the CNN stem: each row must encode as it does alone,
+TEST_F(DecodeTest, PixelStemsMatchPythonReferenceBatchedAndCached) {
+    // Systems of different sizes read by each CNN stem (16-pixel columns without norms; the
+    // residual column CNN with BatchNorm, 8-pixel columns): each row must encode as it does alone,
     // whatever the batch pads it to, and the decoder must agree with Python's.
-    std::string dir = testing::tiny_pixels_bundle();
-    model::ModelBundle pixels(dir);
-    std::mt19937 rng(3);
-    std::vector<model::InkImage> ims;
-    for (auto [h, w] : std::vector<std::pair<int, int>>{{32, 48}, {64, 128}, {48, 80}, {64, 32}}) {
-        model::InkImage im{h, w, std::vector<uint8_t>(size_t(h) * size_t(w))};
-        for (auto& v : im.ink) v = uint8_t(rng() % 4 == 0 ? rng() % 256 : 0);  // sparse ink on white
-        ims.push_back(im);
-    }
-    auto expected = testing::python_reference(dir, "lmx", {}, kMaxSteps, {}, ims);
-    ASSERT_EQ(expected.size(), ims.size());
-    std::set<std::vector<Frame>> distinct(expected.begin(), expected.end());
-    EXPECT_GE(distinct.size(), 2u) << "the random stem should make outputs depend on the image";
-    auto& tr = pixels.translator(model::Direction::TowardAudio);
-    for (bool cache : {true, false})
-        for (int batch : {1, 4}) {
-            model::DecodeOptions opt;
-            opt.target = Modality::Lmx;
-            opt.max_steps = kMaxSteps;
-            opt.use_cache = cache;
-            opt.batch_size = batch;
-            std::vector<model::DecodeRequest> requests;
-            for (const auto& im : ims) {
-                model::DecodeRequest r;
-                r.pixels = im;
-                requests.push_back(r);
-            }
-            auto got = tr.decode(requests, opt);
-            ASSERT_EQ(got.size(), expected.size());
-            for (size_t i = 0; i < got.size(); ++i)
-                EXPECT_EQ(got[i].frames, expected[i]) << "image " << i << " batch " << batch << " cache " << cache;
+    for (const std::string& dir : {testing::tiny_pixels_bundle(), testing::tiny_pixels8_bundle()}) {
+        SCOPED_TRACE(dir);
+        model::ModelBundle pixels(dir);
+        std::mt19937 rng(3);
+        std::vector<model::InkImage> ims;
+        for (auto [h, w] : std::vector<std::pair<int, int>>{{32, 48}, {64, 128}, {48, 80}, {64, 32}}) {
+            model::InkImage im{h, w, std::vector<uint8_t>(size_t(h) * size_t(w))};
+            for (auto& v : im.ink) v = uint8_t(rng() % 4 == 0 ? rng() % 256 : 0);  // sparse ink on white
+            ims.push_back(im);
         }
-    // A batch may not mix pixel and frame inputs; a frames-only translator has encode_pixels too,
-    // but a pixel input of a size that is not whole cells is refused.
-    model::DecodeRequest odd;
-    odd.pixels = model::InkImage{20, 32, std::vector<uint8_t>(20 * 32)};
-    model::DecodeOptions opt;
-    opt.target = Modality::Lmx;
-    opt.max_steps = 4;
-    EXPECT_THROW(tr.decode({odd}, opt), Error);
+        auto expected = testing::python_reference(dir, "lmx", {}, kMaxSteps, {}, ims);
+        ASSERT_EQ(expected.size(), ims.size());
+        std::set<std::vector<Frame>> distinct(expected.begin(), expected.end());
+        EXPECT_GE(distinct.size(), 2u) << "the random stem should make outputs depend on the image";
+        auto& tr = pixels.translator(model::Direction::TowardAudio);
+        for (bool cache : {true, false})
+            for (int batch : {1, 4}) {
+                model::DecodeOptions opt;
+                opt.target = Modality::Lmx;
+                opt.max_steps = kMaxSteps;
+                opt.use_cache = cache;
+                opt.batch_size = batch;
+                std::vector<model::DecodeRequest> requests;
+                for (const auto& im : ims) {
+                    model::DecodeRequest r;
+                    r.pixels = im;
+                    requests.push_back(r);
+                }
+                auto got = tr.decode(requests, opt);
+                ASSERT_EQ(got.size(), expected.size());
+                for (size_t i = 0; i < got.size(); ++i)
+                    EXPECT_EQ(got[i].frames, expected[i]) << "image " << i << " batch " << batch << " cache " << cache;
+            }
+        // A pixel input of a size that is not whole cells is refused.
+        model::DecodeRequest odd;
+        odd.pixels = model::InkImage{20, 32, std::vector<uint8_t>(20 * 32)};
+        model::DecodeOptions opt;
+        opt.target = Modality::Lmx;
+        opt.max_steps = 4;
+        EXPECT_THROW(tr.decode({odd}, opt), Error);
+    }
 }
 
 TEST_F(DecodeTest, AudioTargetMatchesPythonReferenceBatchedAndCached) {

@@ -91,5 +91,30 @@ TEST(TrainingTargets, CurriculumCanStartAtItsLaterPhases) {
               "['omr'] ['omr', 'synth'] ['i2a', 'omr', 'synth'] ['omr'] ['a2i', 'amt', 'engrave']");
 }
 
+
+TEST(TrainingTargets, AmtFrameTargetsReadBackThroughTheNoteRule) {
+    // The frame head's targets (scripts/umt_model/hearing.py frame_targets, 16 ms frames) fed to
+    // the note rule as probabilities give back every note that has an onset in the window: onset
+    // and offset frames, velocity; a note sounding from the window start (None onset) has no onset
+    // to start it; one still sounding at the end lasts to the last frame; a re-struck key is two notes.
+    const std::string code =
+        "import sys; sys.path.insert(0, sys.argv[1]); import torch; "
+        "from umt_model.hearing import frame_targets, notes_of; "
+        "y = torch.from_numpy(frame_targets([(60, 0.5, 1.0, 80), (64, None, 2.0, 70), (67, 1.2, None, 100), "
+        "(60, 1.5, 1.8, 50), (20, 0.1, 0.2, 60)], 256)); "
+        "print([[int(v) for v in n] for n in notes_of(y, 0.5, 0.5).tolist()])";
+    EXPECT_EQ(run_python(code, ""), "[[60, 31, 62, 80], [67, 75, 256, 100], [60, 94, 112, 50]]");
+}
+
+TEST(TrainingTargets, AmtTokenWindowsReadAsNotes) {
+    // umt tokens' window format (tie section, then absolute shifts, velocity 0 = offsets) read back
+    // as the frame targets' notes: a re-strike ends the sounding note; an open note lasts to the end.
+    const std::string code =
+        "import sys; sys.path.insert(0, sys.argv[1]); from umt_model.amt_data import notes_from_tokens; "
+        "print(notes_from_tokens('program:0 pitch:48 tie program:0 velocity:80 pitch:77 shift:20 velocity:0 "
+        "pitch:77 pitch:48 velocity:90 pitch:60 shift:30 pitch:60'.split()))";
+    EXPECT_EQ(run_python(code, ""), "[(77, 0.0, 0.2, 80), (48, None, 0.2, 0), (60, 0.2, 0.3, 90), (60, 0.3, None, 90)]");
+}
+
 }  // namespace
 }  // namespace umt

@@ -1,0 +1,453 @@
+#!/usr/bin/python3
+"""Trains the I2A translator's reading (issue 18): OMR alone, pixels in through a residual column
+CNN (umt_model/seeing.py, one encoder position per 8-pixel column), a CTC head on the encoder over
+the note heads in reading order, and the unified decoder writing LMX; the data starts easy and
+never runs out.
+
+  OPENBLAS_CORETYPE=SkylakeX scripts/train_omr.py --excerpts EXC --dev-systems DEV --run RUN \
+      --minutes 60 [--init models/default] [--systems DATA] [--threads 2]
+
+EXC is an excerpt set of scripts/build_excerpts.py (1..4 measures engraved on their own by
+verovio and cut by `umt systems`); chunks that appear while the run goes on are picked up. DATA,
+when given, is a data factory build with system images (`scripts/build_dataset.py
+--images-only`) whose full systems join the curriculum; DEV is such a build of the dev split, of
+which 100 systems spread over the pieces (as scripts/eval_paper.py picks them) are the fixed dev
+set, and EXC's dev chunks give 150 fixed dev excerpts. The curriculum moves with the run's
+progress from one- and two-measure excerpts to all lengths and then (with DATA) to full systems.
+Every image is augmented as it is drawn: scan-like degradation (paper, lighting, rotation, blur,
+noise, binarization), horizontal stretch (justified systems are wider than an excerpt's natural
+spacing) and a shift of the 16-pixel grid.
+
+Resumable (RUN/checkpoint.pt); the curve (minutes, samples, dev SER of greedy decoding on the
+excerpts and the systems) goes to RUN/curve.jsonl; RUN/model.pt and RUN/best.pt (fp16, no
+optimizer state) are what scripts/export_translators.py --i2a ships. The schedule is the
+translator trainer's (AdamW, warm-up, cosine over --minutes). --init starts from a bundle's I2A
+or a run's model.pt: encoder layers, decoder and embeddings carry over, a stem of another shape
+starts fresh.
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from datafactory.images import scan_augment  # noqa: E402
+from train_translator import Frames, LmxEvents, collate_pixels, learning_rate, lmx_names  # noqa: E402
+from umt_model.bundle import load_manifest  # noqa: E402
+from umt_model.heap import steady_heap  # noqa: E402
+from umt_model.network import Translator, default_network  # noqa: E402
+from umt_model.vocab import LMX, Layout  # noqa: E402
+
+CURRICULUM = [  # progress -> weights of excerpts of 1, 2, 3, 4 measures and of full systems
+    (0.0, [0.45, 0.35, 0.15, 0.05, 0.0]),
+    (0.25, [0.2, 0.3, 0.3, 0.2, 0.0]),
+    (0.5, [0.1, 0.2, 0.25, 0.25, 0.2]),
+    (0.75, [0.05, 0.15, 0.2, 0.25, 0.35]),
+]
+
+
+def curriculum(progress, have_systems):
+    w = np.array(CURRICULUM[0][1], float)
+    for at, weights in CURRICULUM:
+        if progress >= at:
+            w = np.array(weights, float)
+    if not have_systems:
+        w[4] = 0.0
+    return w / w.sum()
+
+
+class Ink:
+    """One image for collate_pixels: ink = 255 - gray, padded to multiples of 16."""
+
+    def __init__(self, gray):
+        h, w = gray.shape
+        gray = np.pad(gray, ((0, -h % 16), (0, -w % 16)), constant_values=255)
+        self.ink = 255 - gray
+        self.rows, self.cols = self.ink.shape[0] // 16, self.ink.shape[1] // 16
+
+    def __len__(self):
+        return self.rows * self.cols
+
+
+def read_gray(path):
+    import cv2
+    img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise ValueError(f"{path}: cannot read the image")
+    return img
+
+
+def augment(gray, rng):
+    """A drawn variant of a clean system image (never of the dev images)."""
+    import cv2
+    if rng.random() < 0.5:  # justified systems are spread wider (or tighter) than natural spacing
+        f = float(rng.uniform(0.85, 1.3))
+        gray = cv2.resize(gray, (max(16, int(round(gray.shape[1] * f))), gray.shape[0]),
+                          interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+    if rng.random() < 0.5:
+        gray, _ = scan_augment(gray, rng)
+    dx, dy = int(rng.integers(0, 16)), int(rng.integers(0, 8))
+    if dx or dy:
+        out = np.full((gray.shape[0] + dy, gray.shape[1] + dx), 255, np.uint8)
+        out[dy:, dx:] = gray
+        gray = out
+    return gray
+
+
+class Examples:
+    """Training examples by kind (0..3: excerpts of 1..4 measures, 4: full systems): image path and
+    LMX ids; excerpt chunks written after the start are picked up by refresh()."""
+
+    def __init__(self, excerpts, systems, ids, layout):
+        self.excerpts, self.ids, self.layout = excerpts, ids, layout
+        self.by_kind = [[] for _ in range(5)]
+        self.seen = set()
+        self.skipped = 0
+        if systems:
+            for line in open(os.path.join(systems, "train.jsonl")):
+                r = json.loads(line)
+                if r.get("kind") == "system":
+                    self._add(4, [os.path.join(systems, r["image"])] +
+                              ([os.path.join(systems, r["image_scan"])] if r.get("image_scan") else []), r["lmx"])
+        self.refresh()
+
+    def _add(self, kind, paths, lmx):
+        toks = lmx.split()
+        if any(t not in self.ids for t in toks) or len(toks) + 2 > self.layout.max_length[LMX]:
+            self.skipped += 1
+            return
+        self.by_kind[kind].append((paths, [self.ids[t] for t in toks]))
+
+    def refresh(self):
+        for path in sorted(glob.glob(os.path.join(self.excerpts, "chunks", "train", "*.jsonl"))):
+            if path in self.seen:
+                continue
+            self.seen.add(path)
+            for line in open(path):
+                r = json.loads(line)
+                self._add(min(r["measures"], 4) - 1, [os.path.join(self.excerpts, r["image"])], r["lmx"])
+
+    def counts(self):
+        return [len(k) for k in self.by_kind]
+
+
+def make_batch(examples, weights, budget, rng, frames, events, max_rows):
+    """Examples drawn by the curriculum's weights until the batch's padded pixels reach budget."""
+    chosen, cells = [], 0
+    kinds = np.flatnonzero(weights > 0)
+    while True:
+        kind = int(rng.choice(kinds, p=weights[kinds] / weights[kinds].sum()))
+        paths, ids = examples.by_kind[kind][int(rng.integers(0, len(examples.by_kind[kind])))]
+        path = paths[int(rng.integers(0, len(paths)))]  # a factory system: clean or its scan-like copy
+        try:
+            im = Ink(augment(read_gray(path), rng))
+        except ValueError:
+            continue
+        if im.rows > max_rows:
+            continue
+        trial = chosen + [(im, ids)]
+        padded = len(trial) * max(x.rows for x, _ in trial) * max(x.cols for x, _ in trial) * 256
+        if chosen and padded > budget:
+            break
+        chosen = trial
+        if padded > budget:
+            break
+    ex = [((im, None), frames.stream(LMX, ids)) for im, ids in chosen]
+    px, size, target, tf, tp = collate_pixels(ex, LMX)
+    ctc = torch.zeros(len(chosen), max(1, max(len(events.of(ids)) for _, ids in chosen)), dtype=torch.long)
+    for k, (_, ids) in enumerate(chosen):
+        c = events.of(ids)
+        ctc[k, :len(c)] = torch.tensor(c, dtype=torch.long)
+    return px, size, target, tf, tp, ctc
+
+
+def edit_distance(a, b):
+    prev = np.arange(len(b) + 1)
+    bb = np.asarray(b)
+    for i, x in enumerate(a, 1):
+        cur = np.empty_like(prev)
+        cur[0] = i
+        sub = prev[:-1] + (bb != x)
+        cur[1:] = np.minimum(sub, prev[1:] + 1)
+        for j in range(1, len(cur)):  # insertions run left to right
+            if cur[j - 1] + 1 < cur[j]:
+                cur[j] = cur[j - 1] + 1
+        prev = cur
+    return int(prev[-1])
+
+
+class DevSet:
+    """Fixed dev images (gray arrays, no augmentation) with their LMX ids; SER of greedy decoding."""
+
+    def __init__(self, items):
+        self.items = items  # [(id, gray, ids)]
+
+    @torch.no_grad()
+    def ser(self, model, layout, batch=16):
+        model.eval()
+        edits = total = 0
+        order = sorted(range(len(self.items)), key=lambda i: self.items[i][1].shape[1])
+        for s in range(0, len(order), batch):
+            group = [self.items[i] for i in order[s:s + batch]]
+            inks = [Ink(gray) for _, gray, _ in group]
+            h, w = max(x.ink.shape[0] for x in inks), max(x.ink.shape[1] for x in inks)
+            px = torch.zeros(len(inks), 1, h, w)
+            size = torch.zeros(len(inks), 2, dtype=torch.long)
+            for k, x in enumerate(inks):
+                px[k, 0, :x.ink.shape[0], :x.ink.shape[1]] = torch.from_numpy(x.ink).float() / 255.0
+                size[k, 0], size[k, 1] = x.rows, x.cols
+            longest = max(len(ids) for _, _, ids in group)
+            out = greedy_lmx(model, layout, px, size, int(1.5 * longest) + 20)
+            for (_, _, ids), hyp in zip(group, out):
+                edits += edit_distance(hyp, [layout.block_start[LMX] + i for i in ids])
+                total += len(ids)
+        model.train()
+        return round(100.0 * edits / max(total, 1), 2)
+
+
+@torch.no_grad()
+def greedy_lmx(model, layout, px, size, max_steps):
+    """Greedy LMX decoding of pixel inputs, batched, cached, finished rows dropped: the algorithm of
+    umt_model/decode.py greedy_decode (and C++'s) for an LMX target, whose frames have one slot."""
+    b = px.size(0)
+    memory, mask = model.encode_pixels(px, size, torch.full((b,), LMX, dtype=torch.long))
+    cross = model.init_cross(memory)
+    frames = torch.zeros(b, 1, 4, dtype=torch.long)
+    frames[:, 0] = torch.tensor(layout.begin[LMX])
+    pos = torch.zeros(b, 1, 2, dtype=torch.long)
+    pos[:, 0, 0] = layout.pos_start[LMX]
+    end, last = layout.end[LMX][0], layout.pos_range[LMX] - 1
+    out = [[] for _ in range(b)]
+    alive = list(range(b))
+    cache = []
+    for step in range(max_steps):
+        hidden, cache = model.decode_step(frames, pos, cross, mask, cache)
+        n = hidden.size(0)
+        tok = model.sub_step(hidden[:, -1], torch.zeros(n, 0, dtype=torch.long),
+                             torch.full((n,), LMX, dtype=torch.long)).argmax(-1)
+        keep = [k for k in range(n) if int(tok[k]) != end]
+        for k in keep:
+            out[alive[k]].append(int(tok[k]))
+        if not keep:
+            break
+        if len(keep) < n:
+            idx = torch.tensor(keep, dtype=torch.long)
+            cross = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cross]
+            cache = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cache]
+            mask = mask.index_select(0, idx)
+            tok = tok.index_select(0, idx)
+        alive = [alive[k] for k in keep]
+        frames = torch.zeros(len(keep), 1, 4, dtype=torch.long)
+        frames[:, 0, 0] = tok
+        pos = torch.zeros(len(keep), 1, 2, dtype=torch.long)
+        pos[:, 0, 0] = layout.pos_start[LMX] + min(step + 1, last)
+    return out
+
+
+def spread(items, n):
+    if n >= len(items):
+        return items
+    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
+def dev_sets(args, ids):
+    sets = {}
+    recs = []
+    for path in sorted(glob.glob(os.path.join(args.excerpts, "chunks", "dev", "*.jsonl"))):
+        recs += [json.loads(line) for line in open(path)]
+    recs.sort(key=lambda r: r["id"])
+    recs = [r for r in recs if all(t in ids for t in r["lmx"].split())]
+    if recs:
+        rng = np.random.default_rng(12345)
+        pick = sorted(rng.choice(len(recs), min(args.dev_excerpts, len(recs)), replace=False))
+        sets["excerpts"] = DevSet([(recs[i]["id"], read_gray(os.path.join(args.excerpts, recs[i]["image"])),
+                                    [ids[t] for t in recs[i]["lmx"].split()]) for i in pick])
+    if args.dev_systems:
+        systems = [json.loads(line) for line in open(os.path.join(args.dev_systems, "dev.jsonl"))]
+        systems = spread(sorted((r for r in systems if r.get("kind") == "system"), key=lambda r: r["id"]),
+                         args.dev_system_count)
+        for variant, key in (("systems", "image"), ("systems_scan", "image_scan")):
+            if variant == "systems_scan" and not args.dev_scan:
+                continue
+            sets[variant] = DevSet([(r["id"], read_gray(os.path.join(args.dev_systems, r[key] or r["image"])),
+                                     [ids[t] for t in r["lmx"].split() if t in ids]) for r in systems])
+    return sets
+
+
+def init_weights(model, source):
+    """Weights of a bundle's I2A (folder) or a run's model.pt / checkpoint.pt; parameters whose
+    shape differs (another stem or heads) or that the source lacks start fresh."""
+    if os.path.isdir(source):
+        man = load_manifest(source)
+        weights = torch.jit.load(os.path.join(source, man["translators"]["i2a"])).state_dict()
+        info = {"from": source, "steps": man.get("training", {}).get("i2a", {}).get("total_steps", 0)}
+    else:
+        ck = torch.load(source, map_location="cpu")
+        weights = ck["model"]
+        info = {"from": source, "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
+                "samples": ck["state"].get("samples", {})}
+    own = model.state_dict()
+    keep = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()
+            if k in own and own[k].shape == v.shape}
+    fresh = sorted(k for k in own if k not in keep)
+    model.load_state_dict(dict(own, **keep))
+    info["fresh"] = sorted({k.split(".")[0] for k in fresh})
+    return info
+
+
+def main():
+    steady_heap()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--excerpts", required=True, help="excerpt set of scripts/build_excerpts.py")
+    ap.add_argument("--systems", help="a data factory build with train system images (full systems in the curriculum)")
+    ap.add_argument("--dev-systems", help="a data factory build of the dev split with system images")
+    ap.add_argument("--dev-system-count", type=int, default=100)
+    ap.add_argument("--dev-scan", action="store_true", help="also decode the dev systems' scan-like copies")
+    ap.add_argument("--dev-excerpts", type=int, default=150)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--models", default="models/default", help="bundle whose vocabulary the tokens use")
+    ap.add_argument("--init", help="a bundle folder (its I2A) or a run's model.pt / checkpoint.pt")
+    ap.add_argument("--minutes", type=float, required=True, help="run length in training minutes (cosine)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.05)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--budget", type=float, default=2.0, help="padded ink pixels per batch, millions")
+    ap.add_argument("--ctc-loss", type=float, default=0.3, help="weight of the encoder's CTC loss")
+    ap.add_argument("--image-stem", choices=["pixels", "pixels8"], default="pixels8")
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--encoder-layers", type=int, default=3)
+    ap.add_argument("--decoder-layers", type=int, default=3)
+    ap.add_argument("--umt", default="build/umt")
+    ap.add_argument("--eval-every", type=float, default=10, help="minutes between dev evaluations")
+    ap.add_argument("--save-every", type=float, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    # oneDNN: 2x faster convolutions, and here its CNN gradients are the accurate ones (against a
+    # float64 reference: 0.1 % off, the native kernels 3 %); the GELU backward it gets wrong
+    # (scripts/check_onednn_grad.py) sits only in the old "pixels" stem, which keeps it off.
+    torch.backends.mkldnn.enabled = args.image_stem == "pixels8"
+
+    man = load_manifest(args.models)
+    vocab = man["vocabulary"]
+    layout = Layout(vocab)
+    names = lmx_names(args.umt)
+    ids = {t: i for i, t in enumerate(names)}
+    events = LmxEvents(names)
+    net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
+                          image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes)
+    model = Translator(vocab, net)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
+    os.makedirs(args.run, exist_ok=True)
+    ck_path = os.path.join(args.run, "checkpoint.pt")
+    state = {"step": 0, "seconds": 0.0, "samples": {}, "best_ser": 1e9}
+    init_info = None
+    if os.path.exists(ck_path):
+        ck = torch.load(ck_path, map_location="cpu")
+        if ck["network"] != net:
+            raise SystemExit(f"{ck_path}: network {ck['network']} differs from the flags {net}")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        state, init_info = ck["state"], ck.get("init")
+        print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
+    elif args.init:
+        init_info = init_weights(model, args.init)
+        print(f"initialised from {args.init}; fresh: {init_info['fresh']}", file=sys.stderr)
+
+    train = Examples(args.excerpts, args.systems, ids, layout)
+    devs = dev_sets(args, ids)
+    print(f"train examples by kind (1-4 measures, systems): {train.counts()}, skipped {train.skipped}; "
+          f"dev: {({k: len(v.items) for k, v in devs.items()})}", file=sys.stderr, flush=True)
+    frames = Frames(layout)
+    rng = np.random.default_rng([args.seed, state["step"]])
+    torch.manual_seed(args.seed * 1000 + state["step"])
+    curve = open(os.path.join(args.run, "curve.jsonl"), "a")
+    main_dev = "systems" if "systems" in devs else "excerpts"
+
+    def save(best=False):
+        info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
+                "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "budget_mpx": args.budget,
+                "ctc_loss": args.ctc_loss, "image_stem": args.image_stem, "data": "excerpts (1-4 measures, verovio)"
+                + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
+        body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
+                "init": init_info, "training": info}
+        torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
+        os.replace(ck_path + ".tmp", ck_path)
+        body["model"] = {k: v.half() if v.is_floating_point() else v for k, v in body["model"].items()}
+        for name in ["model.pt"] + (["best.pt"] if best else []):
+            torch.save(body, os.path.join(args.run, name + ".tmp"))
+            os.replace(os.path.join(args.run, name + ".tmp"), os.path.join(args.run, name))
+
+    def evaluate(final=False):
+        t0 = time.time()
+        d = {k: v.ser(model, layout) for k, v in devs.items()}
+        best = d[main_dev] < state["best_ser"]
+        if best:
+            state["best_ser"], state["best"] = d[main_dev], dict(d, step=state["step"])
+        curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
+                                "samples": dict(state["samples"]), "dev_ser": d,
+                                **({"final": True} if final else {})}) + "\n")
+        curve.flush()
+        print(f"dev step {state['step']} {state['seconds'] / 60:.1f} min SER {d} ({time.time() - t0:.0f} s)",
+              file=sys.stderr, flush=True)
+        return best
+
+    progress = lambda: state["seconds"] / (60 * args.minutes)  # noqa: E731
+    last_save = last_eval = last_refresh = time.time()
+    t_prev = time.time()
+    window, ctc_window = [], []
+    model.train()
+    while progress() < 1.0:
+        weights = curriculum(progress(), bool(train.by_kind[4]))
+        for k in range(5):
+            if not train.by_kind[k]:
+                weights[k] = 0.0
+        weights = weights / weights.sum()
+        px, size, target, tf, tp, ctc = make_batch(train, weights, args.budget * 1e6, rng, frames, events,
+                                                   layout.max_height)
+        lr = learning_rate(args, state["step"], progress())
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = model(px, size, target, tf, tp, ctc_targets=ctc, ctc_weight=args.ctc_loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if torch.isfinite(norm):
+            opt.step()
+        else:
+            state["skipped"] = state.get("skipped", 0) + 1
+        now = time.time()
+        state["seconds"] += now - t_prev
+        t_prev = now
+        state["step"] += 1
+        state["samples"]["omr"] = state["samples"].get("omr", 0) + len(px)
+        window.append(float(loss))
+        if state["step"] % 25 == 0:
+            print(f"step {state['step']} {state['seconds'] / 60:.1f} min lr {lr:.2e} loss {np.mean(window):.4f} "
+                  f"samples {state['samples']['omr']}", file=sys.stderr, flush=True)
+            window = []
+        if now - last_refresh > 300:
+            train.refresh()
+            last_refresh = time.time()
+        if now - last_eval > 60 * args.eval_every:
+            save(best=evaluate())
+            last_eval = last_save = time.time()
+            t_prev = time.time()  # evaluation time is not training time
+        elif now - last_save > 60 * args.save_every:
+            save()
+            last_save = time.time()
+            t_prev = time.time()
+    save(best=evaluate(final=True))
+    print(f"done: step {state['step']}, best dev {state.get('best')}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     }
     model::ModelBundle bundle(bundle_dir);
     const auto& v = bundle.vocabulary();
-    auto& tr = bundle.translator("i2a");
+    auto& tr = bundle.translator(model::Direction::TowardAudio);
     std::mt19937 rng(1);
     std::uniform_int_distribution<int> d(0, v.codebook_size(tokens::Modality::Midi) - 1);
     std::vector<model::DecodeRequest> requests;
@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     std::cout << "| batch | threads | cache | C++ steps/s | C++ frames/s | Python steps/s | C++ / Python |\n";
     std::cout << "|---:|---:|---|---:|---:|---:|---:|\n";
     for (int threads : {1, 2}) {
-        model::set_num_threads(threads);
+        model::set_threads(threads);
         for (int batch : {1, 8}) {
             for (bool cached : {true, false}) {
                 model::DecodeOptions opt;

@@ -10,7 +10,7 @@ PACKAGES=(
   # libraries
   libtorch-dev libopenblas0-openmp libopencv-dev libsndfile1-dev libsamplerate0-dev
   libtinyxml2-dev libcli11-dev libspdlog-dev libgtest-dev libzip-dev nlohmann-json3-dev
-  libfluidsynth-dev libpoppler-cpp-dev
+  libfluidsynth-dev libpoppler-cpp-dev libssl-dev
   # training, data and test tools
   python3-torch python3-numpy python3-mir-eval libjemalloc2
   fluid-soundfont-gm timgm6mb-soundfont musescore3

@@ -7,12 +7,15 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "task_command.hpp"
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
 #include "umt/core/files.hpp"
 #include "umt/io/audio.hpp"
 #include "umt/io/image.hpp"
+#include "umt/layout/systems.hpp"
 #include "umt/model/bundle.hpp"
+#include "umt/model/runtime.hpp"
 #include "umt/tasks/tasks.hpp"
 
 namespace umt::cli {
@@ -69,7 +72,7 @@ void run_image(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
     auto& codec = bundle.image_codec();
     const int k = bundle.vocabulary().codebook_size(tokens::Modality::Image);
     std::vector<tokens::CodeGrid> grids;
-    tasks::Timings timings;
+    Timings timings;
     if (is_codes_file(job.input)) {
         auto j = read_codes(job.input, "image");
         if (!j.contains("systems") || !j["systems"].is_array() || j["systems"].empty())
@@ -86,7 +89,7 @@ void run_image(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
         }
     } else {
         auto systems = tasks::read_systems(bundle, job.input, &timings);
-        tasks::StageTimer timer(&timings, "encode");
+        StageTimer timer(&timings, "encode");
         for (const auto& s : systems) grids.push_back(codec.encode(tasks::to_codec_image(s)));
         timer.stop();
         if (!a.codes.empty()) {
@@ -102,11 +105,11 @@ void run_image(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
         }
     }
     if (!job.output.empty()) {
-        tasks::StageTimer timer(&timings, "decode");
+        StageTimer timer(&timings, "decode");
         std::vector<cv::Mat> decoded;
         for (const auto& g : grids) decoded.push_back(tasks::from_codec_image(codec.decode(g)));
         timer.stop();
-        write_image(decoded.size() == 1 ? decoded[0] : tasks::stack_page(decoded), job.output);
+        write_image(decoded.size() == 1 ? decoded[0] : layout::stack_page(decoded), job.output);
     }
     spdlog::info("codec: {}: {} system(s); {}", job.input, grids.size(), timings.summary());
 }
@@ -119,7 +122,7 @@ void run_audio(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
     const int rate = bundle.sample_rate();
     std::vector<tokens::AudioFrame> frames;
     int out_rate = a.rate_hz > 0 ? a.rate_hz : rate;
-    tasks::Timings timings;  // encode and decode only: their sum gives the real-time factor
+    Timings timings;  // encode and decode only: their sum gives the real-time factor
     if (is_codes_file(job.input)) {
         auto j = read_codes(job.input, "audio");
         if (j.value("sample_rate", 0) != rate || j.value("hop_samples", 0) != bundle.hop_samples())
@@ -134,7 +137,7 @@ void run_audio(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
         if (original.samples.empty()) throw Error(job.input, "no audio samples");
         if (a.rate_hz <= 0) out_rate = original.sample_rate_hz;
         Audio audio = resample(original, rate);
-        tasks::StageTimer timer(&timings, "encode");
+        StageTimer timer(&timings, "encode");
         frames = codec.encode(audio.samples);
         timer.stop();
         if (!a.codes.empty()) {
@@ -147,7 +150,7 @@ void run_audio(model::ModelBundle& bundle, const Job& job, const CodecArgs& a) {
     }
     const double seconds = double(frames.size()) * bundle.hop_samples() / rate;
     if (!job.output.empty()) {
-        tasks::StageTimer timer(&timings, "decode");
+        StageTimer timer(&timings, "decode");
         Audio out{rate, codec.decode(frames)};
         timer.stop();
         AudioWriteOptions w;
@@ -184,11 +187,9 @@ void register_codec(CLI::App& app, GlobalOptions& g, int& rc) {
         sub->callback([a, kind, &g, &rc] {
             if (a->output.empty() && a->codes.empty()) throw UsageError("umt codec " + kind + ": give -o OUTPUT and/or --codes FILE");
             if (!a->codes.empty() && a->inputs.size() != 1) throw UsageError("umt codec " + kind + ": --codes takes one input");
-            std::string dir = resolve_models_dir(g);
-            if (!fs::exists(fs::path(dir) / "manifest.json"))
-                throw umt::Error("umt codec: no model bundle installed (looked in " + dir + "); pass --models DIR or set UMT_MODELS");
-            model::ModelBundle bundle(dir);
-            tasks::set_threads(a->threads);
+            auto opened = open_bundle(g, "umt codec");
+            auto& bundle = *opened;
+            model::set_threads(a->threads);
             // Folders expand to images / audio only (a folder from `umt systems` also holds systems.json);
             // a codes file is decoded when named explicitly.
             const auto& exts = kind == "image" ? image_read_extensions() : audio_read_extensions();

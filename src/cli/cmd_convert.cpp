@@ -16,6 +16,7 @@
 #include "umt/io/losses.hpp"
 #include "umt/io/midi.hpp"
 #include "umt/io/musicxml.hpp"
+#include "umt/io/notation_file.hpp"
 
 namespace umt::cli {
 
@@ -41,26 +42,6 @@ struct ConvertReport {
     Losses lost;
 };
 
-// Canonical format names: musicxml (text), mxl, lmx, mid.
-std::string format_of_ext(const std::string& ext) {
-    if (ext == "musicxml" || ext == "xml") return "musicxml";
-    if (ext == "mxl") return "mxl";
-    if (ext == "lmx" || ext == "txt") return "lmx";
-    if (ext == "mid" || ext == "midi" || ext == "smf") return "mid";
-    return "";
-}
-
-// Stdin has no extension: a zip is .mxl, '<' (or a UTF-16 BOM) is MusicXML, else LMX.
-std::string sniff(const std::string& bytes) {
-    if (bytes.compare(0, 2, "PK") == 0) return "mxl";
-    if (bytes.compare(0, 4, "MThd") == 0) return "mid";
-    size_t i = bytes.find_first_not_of(" \t\r\n");
-    if (i == std::string::npos) return "lmx";
-    unsigned char c = static_cast<unsigned char>(bytes[i]);
-    if (c == '<' || c == 0xEF || c == 0xFF || c == 0xFE) return "musicxml";
-    return "lmx";
-}
-
 Score read_lmx(const std::string& text, const std::string& source, bool lenient) {
     std::vector<std::string> tokens = lmx::tokenize(text);
     if (tokens.empty()) throw Error(source, "empty LMX file");
@@ -82,9 +63,9 @@ void convert_one(const Job& job, const ConvertArgs& a, std::string out_format, C
     if (in_format.empty()) {
         if (job.input == "-") {
             bytes = read_file(job.input);
-            in_format = sniff(bytes);
+            in_format = sniff_notation_format(bytes);
         } else {
-            in_format = format_of_ext(extension_of(job.input));
+            in_format = notation_format_of_extension(extension_of(job.input));
             if (in_format.empty())
                 throw Error(job.input, "unknown input format (expected .musicxml, .xml, .mxl, .lmx or .mid)");
         }
@@ -127,13 +108,8 @@ void convert_one(const Job& job, const ConvertArgs& a, std::string out_format, C
         }
         const Part& part = score.parts[index];
         if (in_format != "mid") report = {"LMX", lmx_losses(score, index)};
-        std::string text;
-        if (a.systems) {
-            for (const auto& sys : lmx::linearize_systems(part)) text += lmx::join(sys) + "\n";
-        } else {
-            text = lmx::join(lmx::linearize(part)) + "\n";
-        }
-        write_file_atomic(job.output, text);
+        write_lmx_file(a.systems ? lmx::linearize_systems(part) : std::vector<std::vector<std::string>>{lmx::linearize(part)},
+                       job.output);
     } else if (out_format == "musicxml") {
         write_file_atomic(job.output, write_musicxml(score));
     } else if (out_format == "mxl") {
@@ -192,7 +168,7 @@ void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
         if (out_format.empty()) {
             if (!many && a->output != "-") {
                 std::error_code ec;
-                if (!fs::is_directory(a->output, ec)) out_format = format_of_ext(extension_of(a->output));
+                if (!fs::is_directory(a->output, ec)) out_format = notation_format_of_extension(extension_of(a->output));
                 if (out_format.empty() && !fs::is_directory(a->output, ec))
                     throw UsageError(a->output + ": unknown output format (use .musicxml, .xml, .mxl, .lmx or --to)");
             } else if (a->output != "-") {

@@ -1,6 +1,5 @@
 // umt info: prints the model bundle's card and verifies it (hashes, vocabulary, loadable modules).
 #include <iostream>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -36,7 +35,7 @@ void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
             rc = kFailed;
             throw umt::Error(dir, "no model bundle installed yet (no manifest.json); pass --models DIR or set UMT_MODELS");
         }
-        umt::model::set_num_threads(*threads > 0 ? *threads : int(std::max(1u, std::thread::hardware_concurrency())));
+        umt::model::set_threads(*threads);
         umt::model::ModelBundle bundle(dir);
         bundle.load_all();
         std::cout << bundle.summary();

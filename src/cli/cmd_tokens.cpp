@@ -1,4 +1,4 @@
-// umt tokens: the MIDI event tokens the translators read and write (DESIGN.md section 2), for
+// umt tokens: the MIDI event tokens the translators read and write (docs/DESIGN.md section 2), for
 // training-data preparation in scripts/ and for looking at what a model sees.
 #include <fstream>
 #include <iostream>

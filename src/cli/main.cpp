@@ -27,7 +27,6 @@ int main(int argc, char** argv) {
     register_eval(app, g, rc);
     register_info(app, g, rc);
     register_systems(app, g, rc);
-    register_synth(app, g, rc);
     register_model_tasks(app, g, rc);
     register_generate(app, g, rc);
     register_codec(app, g, rc);

@@ -1,4 +1,4 @@
-// The fixed LMX vocabulary (224 tokens, LMX.md order) and the tokenizer.
+// The fixed LMX vocabulary (224 tokens, docs/LMX.md order) and the tokenizer.
 #include <sstream>
 #include <unordered_set>
 

@@ -11,6 +11,8 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
+#include "umt/core/error.hpp"
+
 namespace umt::layout {
 
 namespace {
@@ -764,6 +766,23 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
 
 std::vector<SystemCrop> detect_systems(const cv::Mat& gray, const LayoutOptions& opts) {
     return analyze_page(gray, opts).systems;
+}
+
+cv::Mat stack_page(const std::vector<cv::Mat>& systems, int gap_px) {
+    if (systems.empty()) throw Error("no systems to put on a page");
+    int width = 0, height = 0;
+    for (const auto& s : systems) {
+        width = std::max(width, s.cols);
+        height += s.rows;
+    }
+    height += gap_px * int(systems.size() - 1);
+    cv::Mat page(height, width, CV_8UC1, cv::Scalar(255));
+    int y = 0;
+    for (const auto& s : systems) {
+        s.copyTo(page(cv::Rect(0, y, s.cols, s.rows)));
+        y += s.rows + gap_px;
+    }
+    return page;
 }
 
 }  // namespace umt::layout

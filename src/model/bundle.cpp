@@ -55,58 +55,156 @@ ModelBundle::ModelBundle(const std::string& dir) : dir_(dir) {
             throw Error(path, "SHA-256 mismatch (the manifest says " + expected.substr(0, 12) + "..., the file has " +
                                   got.substr(0, 12) + "...): the file is damaged or the manifest was edited");
     }
+    config_ = BundleConfig::from_manifest(manifest_, mpath);
 }
 
 ModelBundle::~ModelBundle() = default;
 
-std::string ModelBundle::path_of(const std::string& file) const { return (fs::path(dir_) / file).string(); }
+const char* manifest_key(Direction direction) { return direction == Direction::TowardAudio ? "i2a" : "a2i"; }
 
-Translator& ModelBundle::translator(const std::string& direction) {
-    const auto& t = manifest_["translators"];
-    if (!t.contains(direction))
-        throw Error(path_of("manifest.json"), "the bundle has no translator for the " + direction + " direction");
-    std::string file = t[direction].get<std::string>();
+namespace {
+
+// An optional entry modalities.<modality>.<key>; null when the manifest lacks it.
+const nlohmann::json* modality_entry(const nlohmann::json& m, const char* modality, const char* key) {
+    if (!m.contains("modalities") || !m["modalities"].contains(modality) || !m["modalities"][modality].contains(key))
+        return nullptr;
+    return &m["modalities"][modality][key];
+}
+
+std::optional<int> modality_int(const nlohmann::json& m, const char* modality, const char* key) {
+    const auto* e = modality_entry(m, modality, key);
+    if (!e || !e->is_number_integer()) return std::nullopt;
+    return e->get<int>();
+}
+
+std::string input_of(const nlohmann::json& m, const char* modality, const std::string& mpath) {
+    const auto* e = modality_entry(m, modality, "input");
+    if (!e) return "tokens";
+    if (!e->is_string()) throw Error(mpath, std::string("modalities.") + modality + ".input must be a string");
+    return e->get<std::string>();
+}
+
+// modalities.audio.features, every entry a positive number (the integers integral).
+AudioFeatures features_of(const nlohmann::json& m, const std::string& mpath) {
+    const auto* e = modality_entry(m, "audio", "features");
+    if (!e) throw Error(mpath, "the audio input is \"features\" but the manifest lacks modalities.audio.features");
+    if (!e->is_object()) throw Error(mpath, "modalities.audio.features must be an object");
+    auto positive_int = [&](const char* key) {
+        const auto it = e->find(key);
+        if (it == e->end() || !it->is_number_integer() || it->get<int64_t>() <= 0 || it->get<int64_t>() > 1000000)
+            throw Error(mpath, std::string("modalities.audio.features.") + key + " must be a positive integer");
+        return it->get<int>();
+    };
+    AudioFeatures f;
+    f.sample_rate = positive_int("sample_rate");
+    f.hop_samples = positive_int("hop_samples");
+    f.mel_bins = positive_int("mel_bins");
+    const auto it = e->find("window_s");
+    if (it == e->end() || !it->is_number() || !(it->get<double>() > 0.0))
+        throw Error(mpath, "modalities.audio.features.window_s must be a positive number of seconds");
+    f.window_s = it->get<double>();
+    if (f.window_s * f.sample_rate < f.hop_samples)
+        throw Error(mpath, "modalities.audio.features.window_s is shorter than one hop");
+    return f;
+}
+
+AmtDefaults amt_of(const nlohmann::json& m, const std::string& mpath) {
+    AmtDefaults a;
+    if (!m.contains("tasks") || !m["tasks"].is_object() || !m["tasks"].contains("amt")) return a;
+    const auto& e = m["tasks"]["amt"];
+    if (!e.is_object()) throw Error(mpath, "tasks.amt must be an object");
+    if (e.contains("decoder")) {
+        if (!e["decoder"].is_string() || (e["decoder"] != "frames" && e["decoder"] != "tokens"))
+            throw Error(mpath, "tasks.amt.decoder must be \"frames\" or \"tokens\"");
+        a.decoder = e["decoder"].get<std::string>();
+    }
+    for (auto [key, slot] : {std::pair{"onset_threshold", &a.onset_threshold}, std::pair{"frame_threshold", &a.frame_threshold}}) {
+        if (!e.contains(key)) continue;
+        if (!e[key].is_number() || !(e[key].get<double>() > 0.0 && e[key].get<double>() < 1.0))
+            throw Error(mpath, std::string("tasks.amt.") + key + " must be a number between 0 and 1");
+        *slot = e[key].get<double>();
+    }
+    return a;
+}
+
+}  // namespace
+
+BundleConfig BundleConfig::from_manifest(const nlohmann::json& m, const std::string& mpath) {
+    BundleConfig c;
+    if (m.contains("name") && m["name"].is_string()) c.name = m["name"].get<std::string>();
+    c.image_input = input_of(m, "image", mpath);
+    c.audio_input = input_of(m, "audio", mpath);
+    c.staff_height_px = modality_int(m, "image", "staff_height_px");
+    c.sample_rate_hz = modality_int(m, "audio", "sample_rate");
+    c.hop_samples = modality_int(m, "audio", "hop_samples");
+    if (const auto* e = modality_entry(m, "midi", "segment_s")) {
+        if (!e->is_number()) throw Error(mpath, "modalities.midi.segment_s must be a number of seconds");
+        c.midi_segment_s = e->get<double>();
+    }
+    if (c.audio_input == "features") c.audio_features = features_of(m, mpath);
+    c.amt = amt_of(m, mpath);
+    if (m.contains("tasks") && m["tasks"].is_array()) {
+        c.tasks.emplace();
+        for (const auto& t : m["tasks"])
+            if (t.is_string()) c.tasks->push_back(t.get<std::string>());
+    }
+    for (const auto& [key, file] : m["translators"].items()) c.translators[key] = file.get<std::string>();
+    if (m["codecs"].contains("image")) c.image_codec_file = m["codecs"]["image"].get<std::string>();
+    if (m["codecs"].contains("audio")) c.audio_codec_file = m["codecs"]["audio"].get<std::string>();
+    return c;
+}
+
+std::string ModelBundle::path_of(const std::string& file) const { return (fs::path(dir_) / file).string(); }
+std::string ModelBundle::manifest_path() const { return path_of("manifest.json"); }
+
+Translator& ModelBundle::translator_file(const std::string& file) {
     auto& slot = translators_[file];
     if (!slot) slot = std::make_unique<Translator>(path_of(file), *vocab_);
     return *slot;
 }
 
+Translator& ModelBundle::translator(Direction direction) {
+    auto it = config_.translators.find(manifest_key(direction));
+    if (it == config_.translators.end())
+        throw Error(manifest_path(), std::string("the bundle has no translator for the ") + manifest_key(direction) +
+                                         " direction");
+    return translator_file(it->second);
+}
+
 ImageCodec& ModelBundle::image_codec() {
     if (!image_codec_) {
-        if (!manifest_["codecs"].contains("image")) throw Error(path_of("manifest.json"), "the bundle has no image codec");
-        image_codec_ = std::make_unique<ImageCodec>(path_of(manifest_["codecs"]["image"].get<std::string>()));
+        if (config_.image_codec_file.empty()) throw Error(manifest_path(), "the bundle has no image codec");
+        image_codec_ = std::make_unique<ImageCodec>(path_of(config_.image_codec_file));
     }
     return *image_codec_;
 }
 
 AudioCodec& ModelBundle::audio_codec() {
     if (!audio_codec_) {
-        if (!manifest_["codecs"].contains("audio")) throw Error(path_of("manifest.json"), "the bundle has no audio codec");
-        audio_codec_ = std::make_unique<AudioCodec>(path_of(manifest_["codecs"]["audio"].get<std::string>()), hop_samples());
+        if (config_.audio_codec_file.empty()) throw Error(manifest_path(), "the bundle has no audio codec");
+        audio_codec_ = std::make_unique<AudioCodec>(path_of(config_.audio_codec_file), hop_samples());
     }
     return *audio_codec_;
 }
 
 void ModelBundle::load_all() {
-    for (const auto& [direction, file] : manifest_["translators"].items()) translator(direction);
-    if (manifest_["codecs"].contains("image")) image_codec();
-    if (manifest_["codecs"].contains("audio")) audio_codec();
+    for (const auto& [key, file] : config_.translators) translator_file(file);
+    if (!config_.image_codec_file.empty()) image_codec();
+    if (!config_.audio_codec_file.empty()) audio_codec();
 }
 
 namespace {
 
-int modality_int(const nlohmann::json& m, const char* modality, const char* key, const std::string& mpath) {
-    if (!m.contains("modalities") || !m["modalities"].contains(modality) || !m["modalities"][modality].contains(key) ||
-        !m["modalities"][modality][key].is_number_integer())
-        throw Error(mpath, std::string("the manifest lacks modalities.") + modality + "." + key);
-    return m["modalities"][modality][key].get<int>();
+int required(const std::optional<int>& value, const char* entry, const std::string& mpath) {
+    if (!value) throw Error(mpath, std::string("the manifest lacks modalities.") + entry);
+    return *value;
 }
 
 }  // namespace
 
-int ModelBundle::staff_height_px() const { return modality_int(manifest_, "image", "staff_height_px", path_of("manifest.json")); }
-int ModelBundle::sample_rate() const { return modality_int(manifest_, "audio", "sample_rate", path_of("manifest.json")); }
-int ModelBundle::hop_samples() const { return modality_int(manifest_, "audio", "hop_samples", path_of("manifest.json")); }
+int ModelBundle::staff_height_px() const { return required(config_.staff_height_px, "image.staff_height_px", manifest_path()); }
+int ModelBundle::sample_rate() const { return required(config_.sample_rate_hz, "audio.sample_rate", manifest_path()); }
+int ModelBundle::hop_samples() const { return required(config_.hop_samples, "audio.hop_samples", manifest_path()); }
 
 std::string ModelBundle::summary() const {
     std::ostringstream o;

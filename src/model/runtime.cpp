@@ -1,13 +1,17 @@
 #include "umt/model/runtime.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include <torch/torch.h>
 
 namespace umt::model {
 
 std::string torch_version() { return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH); }
 
-void set_num_threads(int n) {
-    if (n > 0) torch::set_num_threads(n);
+void set_threads(int threads) {
+    if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    torch::set_num_threads(threads);
 }
 
 }  // namespace umt::model

@@ -1,11 +1,10 @@
-// The decoding loop (DESIGN.md section 5) over the TorchScript translator; Python twin: umt_model/decode.py.
+// The decoding loop (docs/DESIGN.md section 5) over the TorchScript translator; Python twin: umt_model/decode.py.
 #include "umt/model/translator.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <random>
 #include <utility>
 
 #include <torch/script.h>
@@ -13,12 +12,19 @@
 
 #include "umt/core/error.hpp"
 #include "umt/model/codec.hpp"
+#include "umt/model/stop_rule.hpp"
+#include "sampler.hpp"
 
 namespace umt::model {
 
 using tokens::Frame;
 using tokens::kSlots;
 using tokens::Position;
+
+void DecodeOptions::validate() const {
+    sampler.validate();
+    if (batch_size < 1) throw Error("batch size must be >= 1");
+}
 
 void SamplerOptions::validate() const {
     if (kind == Kind::Greedy) return;
@@ -94,16 +100,18 @@ std::pair<torch::Tensor, torch::Tensor> wave_input(const std::vector<size_t>& ro
                                                    const std::vector<DecodeRequest>& requests) {
     size_t n = 0;
     for (size_t r : rows) {
-        if (requests[r].wave.samples.empty()) throw Error("decode request: a batch mixes audio and other inputs");
+        if (requests[r].wave.samples.empty() || requests[r].pixels.width > 0)
+            throw Error("decode request: a batch mixes audio and other inputs");
         n = std::max(n, requests[r].wave.samples.size());
     }
     const int64_t b = int64_t(rows.size());
     auto wave = torch::zeros({b, int64_t(n)}, torch::kFloat);
     auto length = torch::zeros({b}, torch::kLong);
+    auto* len = length.data_ptr<int64_t>();
     for (int64_t i = 0; i < b; ++i) {
         const auto& x = requests[rows[size_t(i)]].wave.samples;
         std::copy(x.begin(), x.end(), wave[i].data_ptr<float>());
-        length[i] = int64_t(x.size());
+        len[i] = int64_t(x.size());
     }
     return {wave, length};
 }
@@ -117,7 +125,8 @@ std::pair<torch::Tensor, torch::Tensor> ink_input(const std::vector<size_t>& row
     int h = 0, w = 0;
     for (size_t r : rows) {
         const auto& im = requests[r].pixels;
-        if (im.width <= 0) throw Error("decode request: a batch mixes pixel and frame inputs");
+        if (im.width <= 0 || !requests[r].wave.samples.empty())
+            throw Error("decode request: a batch mixes pixel and other inputs");
         if (im.height % kCell || im.width % kCell || im.ink.size() != size_t(im.height) * size_t(im.width))
             throw Error("decode request: a pixel input must be 16-pixel cells, height x width bytes");
         h = std::max(h, im.height);
@@ -138,57 +147,7 @@ std::pair<torch::Tensor, torch::Tensor> ink_input(const std::vector<size_t>& row
     return {ink, size};
 }
 
-// One generator per request so results do not depend on how requests are batched.
-std::mt19937_64 request_rng(uint64_t seed, size_t index) {
-    std::seed_seq seq{uint32_t(seed), uint32_t(seed >> 32), uint32_t(index), uint32_t(uint64_t(index) >> 32)};
-    return std::mt19937_64(seq);
-}
-
-int64_t sample_row(const float* logits, int64_t n, const SamplerOptions& s, std::mt19937_64& rng) {
-    std::vector<std::pair<float, int64_t>> cand;
-    cand.reserve(256);
-    for (int64_t i = 0; i < n; ++i)
-        if (std::isfinite(logits[i])) cand.emplace_back(logits[i] / s.temperature, i);
-    if (cand.empty()) return 0;
-    std::sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-    if (s.top_k > 0 && size_t(s.top_k) < cand.size()) cand.resize(size_t(s.top_k));
-    double mx = cand[0].first, total = 0.0;
-    std::vector<double> prob(cand.size());
-    for (size_t i = 0; i < cand.size(); ++i) total += prob[i] = std::exp(double(cand[i].first) - mx);
-    size_t keep = cand.size();
-    if (s.top_p < 1.0f) {
-        double acc = 0.0;
-        for (size_t i = 0; i < cand.size(); ++i) {
-            acc += prob[i] / total;
-            if (acc >= s.top_p) {
-                keep = i + 1;
-                break;
-            }
-        }
-    }
-    double kept = std::accumulate(prob.begin(), prob.begin() + long(keep), 0.0);
-    double u = std::uniform_real_distribution<double>(0.0, kept)(rng);
-    for (size_t i = 0; i < keep; ++i) {
-        u -= prob[i];
-        if (u < 0.0) return cand[i].second;
-    }
-    return cand[keep - 1].second;
-}
-
 }  // namespace
-
-size_t repeated_tail(const std::vector<Frame>& frames, int repeats) {
-    constexpr size_t kMaxPeriod = 32, kMinSpan = 12;
-    const size_t n = frames.size();
-    for (size_t p = 1; p <= kMaxPeriod; ++p) {
-        size_t r = std::max(size_t(repeats), (kMinSpan + p - 1) / p);
-        if (n < p * r) continue;
-        bool cycle = true;
-        for (size_t i = 0; i < p * (r - 1) && cycle; ++i) cycle = frames[n - 1 - i] == frames[n - 1 - i - p];
-        if (cycle) return p * (r - 1);
-    }
-    return 0;
-}
 
 Translator::Translator(const std::string& path, const tokens::Vocabulary& vocabulary)
     : impl_(std::make_unique<Impl>()), vocab_(&vocabulary) {
@@ -225,174 +184,192 @@ std::vector<HeardNote> Translator::transcribe_frames(const std::vector<float>& s
     if (samples.empty()) return out;
     c10::InferenceMode inference_mode;
     auto wave = torch::from_blob(const_cast<float*>(samples.data()), {int64_t(samples.size())}, torch::kFloat);
-    auto notes = (*method)({wave, int64_t(target), onset_threshold, frame_threshold}).toTensor().contiguous();
+    auto notes = (*method)({wave, int64_t(target), onset_threshold, frame_threshold}).toTensor().to(torch::kFloat).contiguous();
     const auto* p = notes.data_ptr<float>();
     for (int64_t i = 0; i < notes.size(0); ++i, p += 4)
         out.push_back({int(std::lround(p[0])), double(p[1]), double(p[2]), int(std::lround(p[3]))});
     return out;
 }
 
-std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& requests, const DecodeOptions& opt,
-                                             DecodeStats* stats) const {
-    opt.sampler.validate();
-    if (opt.batch_size < 1) throw Error("batch size must be >= 1");
-    const auto& V = *vocab_;
-    const auto target = opt.target;
-    auto started = std::chrono::steady_clock::now();
-    c10::InferenceMode inference_mode;  // cheaper than NoGradGuard: no version counters or autograd metadata
-    auto& mod = impl_->module;
-    auto encode = mod.get_method("encode");
-    auto encode_pixels = mod.find_method("encode_pixels");  // bundles before the pixel stem lack it
-    auto encode_audio = mod.find_method("encode_audio");    // bundles before the mel stem lack it
-    auto init_cross = mod.get_method("init_cross");
-    auto decode_step = mod.get_method("decode_step");
-    auto sub_step = mod.get_method("sub_step");
+namespace {
 
-    std::vector<DecodeResult> results(requests.size());
-    // Rows of one batch share the prefix length, so every row is at the same step.
+// The TorchScript methods of the interface (docs/DESIGN.md section 4).
+struct Methods {
+    explicit Methods(torch::jit::Module& mod)
+        : encode(mod.get_method("encode")),
+          encode_pixels(mod.find_method("encode_pixels")),  // bundles before the pixel stem lack it
+          encode_audio(mod.find_method("encode_audio")),    // bundles before the mel stem lack it
+          init_cross(mod.get_method("init_cross")),
+          decode_step(mod.get_method("decode_step")),
+          sub_step(mod.get_method("sub_step")) {}
+    torch::jit::Method encode;
+    c10::optional<torch::jit::Method> encode_pixels;
+    c10::optional<torch::jit::Method> encode_audio;
+    torch::jit::Method init_cross;
+    torch::jit::Method decode_step;
+    torch::jit::Method sub_step;
+};
+
+// Batches of at most batch_size requests; rows of one batch share the prefix length, so every
+// row is at the same step.
+std::vector<std::vector<size_t>> batches_by_prefix(const std::vector<DecodeRequest>& requests, int batch_size) {
     std::vector<size_t> order(requests.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return requests[a].prefix.size() < requests[b].prefix.size(); });
+    std::vector<std::vector<size_t>> batches;
     for (size_t i0 = 0; i0 < order.size();) {
         size_t i1 = i0;
-        while (i1 < order.size() && int(i1 - i0) < opt.batch_size &&
+        while (i1 < order.size() && int(i1 - i0) < batch_size &&
                requests[order[i1]].prefix.size() == requests[order[i0]].prefix.size())
             ++i1;
-        std::vector<size_t> rows(order.begin() + long(i0), order.begin() + long(i1));
+        batches.emplace_back(order.begin() + long(i0), order.begin() + long(i1));
         i0 = i1;
-        const int64_t b = int64_t(rows.size());
-        const size_t prefix_len = requests[rows[0]].prefix.size();
-        int max_steps = opt.max_steps > 0 ? opt.max_steps : V.max_length(target) - 1 - int(prefix_len);
-        if (max_steps < 1) throw Error("the prefix fills the model's whole output length");
-        // Each row may stop earlier at its own limit; the batch runs until its longest limit.
-        std::vector<int> row_limit;
-        for (size_t r : rows) {
-            int lim = requests[r].max_steps > 0 ? std::min(requests[r].max_steps, max_steps) : max_steps;
-            row_limit.push_back(lim);
-        }
-        max_steps = *std::max_element(row_limit.begin(), row_limit.end());
+    }
+    return batches;
+}
 
-        auto tgt_all = torch::full({b}, int64_t(target), torch::kLong);
-        c10::intrusive_ptr<c10::ivalue::Tuple> enc;
-        if (requests[rows[0]].pixels.width > 0) {
-            if (!encode_pixels) throw Error("this translator does not read pixels (no encode_pixels)");
-            auto [ink, size] = ink_input(rows, requests);
-            enc = (*encode_pixels)({ink, size, tgt_all}).toTuple();
-        } else if (!requests[rows[0]].wave.samples.empty()) {
-            if (!encode_audio) throw Error("this translator does not hear audio features (no encode_audio)");
-            auto [wave, length] = wave_input(rows, requests);
-            enc = (*encode_audio)({wave, length, tgt_all}).toTuple();
-        } else {
-            auto [src, src_pos] = frame_input(rows, requests);
-            enc = encode({src, src_pos, tgt_all}).toTuple();
-        }
-        torch::Tensor memory = enc->elements()[0].toTensor();
-        torch::Tensor mask = enc->elements()[1].toTensor();
-        c10::IValue cross = init_cross({memory});
-        c10::IValue cache = empty_cache();
+// The encoder's memory and key mask for one batch (pixel, waveform or frame inputs; one kind per batch).
+std::pair<torch::Tensor, torch::Tensor> encode_batch(Methods& m, const std::vector<size_t>& rows,
+                                                     const std::vector<DecodeRequest>& requests, tokens::Modality target) {
+    auto tgt_all = torch::full({int64_t(rows.size())}, int64_t(target), torch::kLong);
+    c10::intrusive_ptr<c10::ivalue::Tuple> enc;
+    if (requests[rows[0]].pixels.width > 0) {
+        if (!m.encode_pixels) throw Error("this translator does not read pixels (no encode_pixels)");
+        auto [ink, size] = ink_input(rows, requests);
+        enc = (*m.encode_pixels)({ink, size, tgt_all}).toTuple();
+    } else if (!requests[rows[0]].wave.samples.empty()) {
+        if (!m.encode_audio) throw Error("this translator does not hear audio features (no encode_audio)");
+        auto [wave, length] = wave_input(rows, requests);
+        enc = (*m.encode_audio)({wave, length, tgt_all}).toTuple();
+    } else {
+        auto [src, src_pos] = frame_input(rows, requests);
+        enc = m.encode({src, src_pos, tgt_all}).toTuple();
+    }
+    return {enc->elements()[0].toTensor(), enc->elements()[1].toTensor()};
+}
 
-        std::vector<tokens::PositionTracker> trackers;
-        std::vector<std::vector<Frame>> seqs(static_cast<size_t>(b));
-        std::vector<std::vector<Position>> positions(static_cast<size_t>(b));
-        std::vector<std::mt19937_64> rngs;
-        for (int64_t i = 0; i < b; ++i) {
-            trackers.emplace_back(V, target);
-            auto& seq = seqs[size_t(i)];
-            seq.push_back(V.begin(target));
-            for (const auto& f : requests[rows[size_t(i)]].prefix) seq.push_back(f);
-            for (const auto& f : seq) positions[size_t(i)].push_back(trackers.back().next(f));
-            rngs.push_back(request_rng(opt.sampler.seed, rows[size_t(i)]));
-        }
-        std::vector<int64_t> alive(static_cast<size_t>(b));
-        std::iota(alive.begin(), alive.end(), 0);
-        torch::Tensor new_frames = frames_tensor(seqs);
-        torch::Tensor new_pos = pos_tensor(positions);
-
-        for (int step = 0; step < max_steps; ++step) {
-            torch::Tensor hidden;
-            if (opt.use_cache) {
-                auto out = decode_step({new_frames, new_pos, cross, mask, cache}).toTuple();
-                hidden = out->elements()[0].toTensor();
-                cache = out->elements()[1];
-            } else {
-                std::vector<std::vector<Frame>> fs;
-                std::vector<std::vector<Position>> ps;
-                for (int64_t r : alive) {
-                    fs.push_back(seqs[size_t(r)]);
-                    ps.push_back(positions[size_t(r)]);
-                }
-                auto out = decode_step({frames_tensor(fs), pos_tensor(ps), cross, mask, empty_cache()}).toTuple();
-                hidden = out->elements()[0].toTensor();
-            }
-            if (stats) ++stats->steps;
-            const int64_t n = int64_t(alive.size());
-            torch::Tensor h = hidden.select(1, hidden.size(1) - 1);
-            torch::Tensor frame = torch::zeros({n, kSlots}, torch::kLong);
-            torch::Tensor tgt = torch::full({n}, int64_t(target), torch::kLong);
-            std::vector<bool> whole(static_cast<size_t>(n), false);
-            auto* fp = frame.data_ptr<int64_t>();
-            for (int j = 0; j < kSlots; ++j) {
-                torch::Tensor logits = sub_step({h, frame.slice(1, 0, j), tgt}).toTensor();
-                if (opt.sampler.kind == SamplerOptions::Kind::Greedy) {
-                    torch::Tensor tok = logits.argmax(-1).contiguous();
-                    const auto* tp = tok.data_ptr<int64_t>();
-                    for (int64_t k = 0; k < n; ++k) fp[k * kSlots + j] = tp[k];
-                } else {
-                    torch::Tensor lg = logits.to(torch::kFloat).contiguous();
-                    const float* lp = lg.data_ptr<float>();
-                    const int64_t vsize = lg.size(1);
-                    for (int64_t k = 0; k < n; ++k)
-                        fp[k * kSlots + j] = sample_row(lp + k * vsize, vsize, opt.sampler, rngs[size_t(alive[size_t(k)])]);
-                }
-                for (int64_t k = 0; k < n; ++k) {
-                    if (j == 0) whole[size_t(k)] = V.is_whole_frame(fp[k * kSlots]);
-                    else if (whole[size_t(k)]) fp[k * kSlots + j] = fp[k * kSlots];
-                }
-            }
-            std::vector<int64_t> keep;
-            std::vector<std::vector<Frame>> next_frames;
-            std::vector<std::vector<Position>> next_pos;
-            for (int64_t k = 0; k < n; ++k) {
-                int64_t r = alive[size_t(k)];
-                Frame f;
-                std::copy(fp + k * kSlots, fp + (k + 1) * kSlots, f.begin());
-                auto& res = results[rows[size_t(r)]];
-                if (stats) ++stats->row_steps;
-                if (V.is_end(target, f)) {
-                    res.ended = true;
-                    continue;
-                }
-                res.frames.push_back(f);
-                if (opt.repetition_stop > 1) {
-                    if (size_t drop = repeated_tail(res.frames, opt.repetition_stop)) {
-                        res.frames.resize(res.frames.size() - drop);
-                        res.looped = true;
-                        continue;
-                    }
-                }
-                if (step + 1 >= row_limit[size_t(r)]) continue;  // this row's limit: drops out
-                seqs[size_t(r)].push_back(f);
-                Position p = trackers[size_t(r)].next(f);
-                positions[size_t(r)].push_back(p);
-                keep.push_back(k);
-                next_frames.push_back({f});
-                next_pos.push_back({p});
-            }
-            if (keep.empty()) break;
-            if (int64_t(keep.size()) < n) {
-                auto idx = torch::tensor(keep, torch::kLong);
-                cross = select_rows(cross, idx);
-                mask = mask.index_select(0, idx);
-                if (opt.use_cache) cache = select_rows(cache, idx);
-            }
-            std::vector<int64_t> still;
-            for (int64_t k : keep) still.push_back(alive[size_t(k)]);
-            alive = std::move(still);
-            new_frames = frames_tensor(next_frames);
-            new_pos = pos_tensor(next_pos);
+// The sub-decoder's 4 slots of every alive row's next frame: slot j sees slots < j, and an id
+// that fills a whole frame (SEP, a height token) in slot 0 is repeated in every slot.
+torch::Tensor next_frames(Methods& m, const tokens::Vocabulary& V, const torch::Tensor& h, tokens::Modality target,
+                          const std::vector<int64_t>& alive, Sampler& sampler) {
+    const int64_t n = int64_t(alive.size());
+    torch::Tensor frame = torch::zeros({n, kSlots}, torch::kLong);
+    torch::Tensor tgt = torch::full({n}, int64_t(target), torch::kLong);
+    std::vector<bool> whole(static_cast<size_t>(n), false);
+    auto* fp = frame.data_ptr<int64_t>();
+    for (int j = 0; j < kSlots; ++j) {
+        torch::Tensor logits = m.sub_step({h, frame.slice(1, 0, j), tgt}).toTensor();
+        sampler.pick(logits, alive, fp + j, kSlots);
+        for (int64_t k = 0; k < n; ++k) {
+            if (j == 0) whole[size_t(k)] = V.is_whole_frame(fp[k * kSlots]);
+            else if (whole[size_t(k)]) fp[k * kSlots + j] = fp[k * kSlots];
         }
     }
+    return frame;
+}
+
+// One batch of requests through the loop: encode, then one frame per step until every row stopped.
+void decode_batch(Methods& m, const tokens::Vocabulary& V, const std::vector<DecodeRequest>& requests,
+                  const std::vector<size_t>& rows, const DecodeOptions& opt, std::vector<DecodeResult>& results,
+                  DecodeStats* stats) {
+    const auto target = opt.target;
+    const int64_t b = int64_t(rows.size());
+    const size_t prefix_len = requests[rows[0]].prefix.size();
+    int max_steps = opt.max_steps > 0 ? opt.max_steps : V.max_length(target) - 1 - int(prefix_len);
+    if (max_steps < 1) throw Error("the prefix fills the model's whole output length");
+    // Each row may stop earlier at its own limit; the batch runs until its longest limit.
+    std::vector<int> row_limit;
+    for (size_t r : rows)
+        row_limit.push_back(requests[r].max_steps > 0 ? std::min(requests[r].max_steps, max_steps) : max_steps);
+    max_steps = *std::max_element(row_limit.begin(), row_limit.end());
+
+    auto [memory, mask] = encode_batch(m, rows, requests, target);
+    c10::IValue cross = m.init_cross({memory});
+    c10::IValue cache = empty_cache();
+
+    std::vector<tokens::PositionTracker> trackers;
+    std::vector<std::vector<Frame>> seqs(static_cast<size_t>(b));
+    std::vector<std::vector<Position>> positions(static_cast<size_t>(b));
+    for (int64_t i = 0; i < b; ++i) {
+        trackers.emplace_back(V, target);
+        auto& seq = seqs[size_t(i)];
+        seq.push_back(V.begin(target));
+        for (const auto& f : requests[rows[size_t(i)]].prefix) seq.push_back(f);
+        for (const auto& f : seq) positions[size_t(i)].push_back(trackers.back().next(f));
+    }
+    Sampler sampler(opt.sampler, rows);
+    const StopRule stop(V, target, opt.repetition_stop);
+    std::vector<int64_t> alive(static_cast<size_t>(b));
+    std::iota(alive.begin(), alive.end(), 0);
+    torch::Tensor new_frames = frames_tensor(seqs);
+    torch::Tensor new_pos = pos_tensor(positions);
+
+    for (int step = 0; step < max_steps; ++step) {
+        torch::Tensor hidden;
+        if (opt.use_cache) {
+            auto out = m.decode_step({new_frames, new_pos, cross, mask, cache}).toTuple();
+            hidden = out->elements()[0].toTensor();
+            cache = out->elements()[1];
+        } else {
+            std::vector<std::vector<Frame>> fs;
+            std::vector<std::vector<Position>> ps;
+            for (int64_t r : alive) {
+                fs.push_back(seqs[size_t(r)]);
+                ps.push_back(positions[size_t(r)]);
+            }
+            hidden = m.decode_step({frames_tensor(fs), pos_tensor(ps), cross, mask, empty_cache()}).toTuple()->elements()[0].toTensor();
+        }
+        if (stats) ++stats->steps;
+        torch::Tensor frame = next_frames(m, V, hidden.select(1, hidden.size(1) - 1), target, alive, sampler);
+        const auto* fp = frame.data_ptr<int64_t>();
+        const int64_t n = int64_t(alive.size());
+        std::vector<int64_t> keep;
+        std::vector<std::vector<Frame>> next_frame;
+        std::vector<std::vector<Position>> next_pos;
+        for (int64_t k = 0; k < n; ++k) {
+            int64_t r = alive[size_t(k)];
+            Frame f;
+            std::copy(fp + k * kSlots, fp + (k + 1) * kSlots, f.begin());
+            auto& res = results[rows[size_t(r)]];
+            if (stats) ++stats->row_steps;
+            auto verdict = stop.accept(f, step, row_limit[size_t(r)], res.frames);
+            res.ended = verdict == StopRule::Verdict::Ended;
+            res.looped = verdict == StopRule::Verdict::Looped;
+            if (verdict != StopRule::Verdict::Continue) continue;  // the row drops out
+            seqs[size_t(r)].push_back(f);
+            Position p = trackers[size_t(r)].next(f);
+            positions[size_t(r)].push_back(p);
+            keep.push_back(k);
+            next_frame.push_back({f});
+            next_pos.push_back({p});
+        }
+        if (keep.empty()) break;
+        if (int64_t(keep.size()) < n) {
+            auto idx = torch::tensor(keep, torch::kLong);
+            cross = select_rows(cross, idx);
+            mask = mask.index_select(0, idx);
+            if (opt.use_cache) cache = select_rows(cache, idx);
+        }
+        std::vector<int64_t> still;
+        for (int64_t k : keep) still.push_back(alive[size_t(k)]);
+        alive = std::move(still);
+        new_frames = frames_tensor(next_frame);
+        new_pos = pos_tensor(next_pos);
+    }
+}
+
+}  // namespace
+
+std::vector<DecodeResult> Translator::decode(const std::vector<DecodeRequest>& requests, const DecodeOptions& opt,
+                                             DecodeStats* stats) const {
+    opt.validate();
+    auto started = std::chrono::steady_clock::now();
+    c10::InferenceMode inference_mode;  // cheaper than NoGradGuard: no version counters or autograd metadata
+    Methods methods(impl_->module);
+    std::vector<DecodeResult> results(requests.size());
+    for (const auto& rows : batches_by_prefix(requests, opt.batch_size))
+        decode_batch(methods, *vocab_, requests, rows, opt, results, stats);
     if (stats)
         stats->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return results;

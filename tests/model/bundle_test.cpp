@@ -6,6 +6,7 @@
 #include "model_fixture.hpp"
 #include "umt/core/error.hpp"
 #include "umt/model/bundle.hpp"
+#include "umt/model/sha256.hpp"
 
 namespace umt {
 namespace {
@@ -26,6 +27,16 @@ void truncate_file(const std::string& path) {
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST(Sha256, KnownDigests) {
+    // FIPS 180-2 test vectors, and one longer than a block.
+    EXPECT_EQ(model::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(model::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(model::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(model::sha256_hex(std::string(1000000, 'a')),
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
 
 TEST(Bundle, InfoPrintsTheCardOfAGoodBundle) {
     auto r = umt_info(testing::tiny_bundle());

@@ -2,11 +2,14 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "model_fixture.hpp"
 #include "umt/core/error.hpp"
 #include "umt/model/bundle.hpp"
+#include "umt/tasks/amt.hpp"
+#include "umt/tasks/inputs.hpp"
 
 namespace umt {
 namespace {
@@ -60,7 +63,7 @@ protected:
     // Decodes with every combination of batching and caching and checks each against `expected`.
     void expect_all_modes(Modality target, const std::vector<Sequence>& inputs,
                           const std::vector<std::vector<Frame>>& expected, model::ModelBundle* bundle = nullptr) {
-        auto& tr = (bundle ? bundle : bundle_)->translator("i2a");
+        auto& tr = (bundle ? bundle : bundle_)->translator(model::Direction::TowardAudio);
         for (bool cache : {true, false})
             for (int batch : {1, 3, 8}) {
                 model::DecodeOptions opt;
@@ -131,7 +134,7 @@ TEST_F(DecodeTest, PixelStemsMatchPythonReferenceBatchedAndCached) {
         ASSERT_EQ(expected.size(), ims.size());
         std::set<std::vector<Frame>> distinct(expected.begin(), expected.end());
         EXPECT_GE(distinct.size(), 2u) << "the random stem should make outputs depend on the image";
-        auto& tr = pixels.translator("i2a");
+        auto& tr = pixels.translator(model::Direction::TowardAudio);
         for (bool cache : {true, false})
             for (int batch : {1, 4}) {
                 model::DecodeOptions opt;
@@ -178,7 +181,7 @@ TEST_F(DecodeTest, PrefixMatchesPythonAndContinuesGreedyOutput) {
     model::DecodeOptions opt;
     opt.target = Modality::Audio;
     opt.max_steps = 12;
-    auto& tr = bundle_->translator("i2a");
+    auto& tr = bundle_->translator(model::Direction::TowardAudio);
     auto full = tr.decode(requests_of({in.midi[4]}), opt);
     ASSERT_GE(full[0].frames.size(), 5u);
     std::vector<Frame> prefix(full[0].frames.begin(), full[0].frames.begin() + 4);
@@ -193,7 +196,7 @@ TEST_F(DecodeTest, PrefixMatchesPythonAndContinuesGreedyOutput) {
 TEST_F(DecodeTest, SamplingIsSeededAndIndependentOfBatching) {
     const auto& v = bundle_->vocabulary();
     auto in = make_inputs(v);
-    auto& tr = bundle_->translator("i2a");
+    auto& tr = bundle_->translator(model::Direction::TowardAudio);
     model::DecodeOptions opt;
     opt.target = Modality::Audio;
     opt.max_steps = 20;
@@ -225,7 +228,7 @@ TEST_F(DecodeTest, ImageTargetFollowsHeightTokensAndMasks) {
     opt.target = Modality::Image;
     opt.max_steps = 30;
     opt.sampler = model::SamplerOptions::sample(1.5f, 0, 1.0f, 3);
-    auto out = bundle_->translator("a2i").decode(requests_of(in.images), opt);
+    auto out = bundle_->translator(model::Direction::TowardImage).decode(requests_of(in.images), opt);
     for (const auto& r : out)
         for (const auto& f : r.frames) {
             if (v.is_whole_frame(f[0])) {
@@ -237,7 +240,7 @@ TEST_F(DecodeTest, ImageTargetFollowsHeightTokensAndMasks) {
         }
     model::DecodeOptions bad = opt;
     bad.sampler.top_p = 0.0f;
-    EXPECT_THROW(bundle_->translator("a2i").decode(requests_of(in.images), bad), Error);
+    EXPECT_THROW(bundle_->translator(model::Direction::TowardImage).decode(requests_of(in.images), bad), Error);
 }
 
 TEST_F(DecodeTest, CodecsHaveTheManifestShapes) {
@@ -275,7 +278,7 @@ TEST_F(DecodeTest, CodecsHaveTheManifestShapes) {
 TEST(FrameHeadTest, TranscribeFramesMatchesPythonOnTheSameModule) {
     const std::string dir = testing::tiny_mel_bundle();
     model::ModelBundle bundle(dir);
-    auto& tr = bundle.translator("a2i");
+    auto& tr = bundle.translator(model::Direction::TowardImage);
     ASSERT_TRUE(tr.has_frame_head());
     std::vector<float> wave(16000 * 9 + 123);  // several 4.096 s windows and a short last one
     std::mt19937 rng(3);
@@ -320,8 +323,8 @@ TEST(FrameHeadTest, TranscribeFramesMatchesPythonOnTheSameModule) {
     }
     EXPECT_THROW(tr.transcribe_frames(wave, tokens::Modality::Midi, 0.0, 0.5), Error);
     model::ModelBundle tokens_only(testing::tiny_bundle());
-    EXPECT_FALSE(tokens_only.translator("a2i").has_frame_head());
-    EXPECT_THROW(tokens_only.translator("a2i").transcribe_frames(wave, tokens::Modality::Midi, 0.5, 0.5), Error)
+    EXPECT_FALSE(tokens_only.translator(model::Direction::TowardImage).has_frame_head());
+    EXPECT_THROW(tokens_only.translator(model::Direction::TowardImage).transcribe_frames(wave, tokens::Modality::Midi, 0.5, 0.5), Error)
         << "a translator without a frame head says so";
 }
 
@@ -329,7 +332,7 @@ TEST(FrameHeadTest, TranscribeFramesMatchesPythonOnTheSameModule) {
 // with others of other lengths (the encoder masks each input's own frames).
 TEST(FrameHeadTest, WaveformRequestsDecodeTheSameAloneAndBatched) {
     model::ModelBundle bundle(testing::tiny_mel_bundle());
-    auto& tr = bundle.translator("a2i");
+    auto& tr = bundle.translator(model::Direction::TowardImage);
     std::vector<model::DecodeRequest> reqs(3);
     for (size_t r = 0; r < reqs.size(); ++r) {
         reqs[r].wave.samples.resize(8000 * (r + 2));
@@ -348,6 +351,110 @@ TEST(FrameHeadTest, WaveformRequestsDecodeTheSameAloneAndBatched) {
     model::DecodeRequest mixed;
     mixed.input = bundle.vocabulary().midi_frames(std::vector<int>{5, 6});
     EXPECT_THROW(tr.decode({reqs[0], mixed}, opt), Error) << "a batch does not mix audio and frame inputs";
+}
+
+// The manifest's features block and tasks.amt are read and checked once, into BundleConfig.
+TEST(FrameHeadTest, BundleConfigReadsAndChecksTheAudioFeatures) {
+    const std::string dir = testing::tiny_mel_bundle();
+    const std::string mpath = dir + "/manifest.json";
+    const auto manifest = nlohmann::json::parse(read_file(mpath));
+    auto c = model::BundleConfig::from_manifest(manifest, mpath);
+    EXPECT_EQ(c.audio_input, "features");
+    ASSERT_TRUE(c.audio_features.has_value());
+    EXPECT_EQ(c.audio_features->sample_rate, 16000);
+    EXPECT_EQ(c.audio_features->hop_samples, 256);
+    EXPECT_EQ(c.audio_features->mel_bins, 229);
+    EXPECT_NEAR(c.audio_features->window_s, 4.096, 1e-9);
+    EXPECT_FALSE(c.amt.decoder || c.amt.onset_threshold || c.amt.frame_threshold);
+    EXPECT_FALSE(model::BundleConfig::from_manifest(nlohmann::json::parse(read_file(testing::tiny_bundle() + "/manifest.json")),
+                                                    mpath)
+                     .audio_features)
+        << "a bundle hearing codec tokens has no features";
+
+    auto edited = [&](const std::function<void(nlohmann::json&)>& edit) {
+        auto m = manifest;
+        edit(m);
+        return model::BundleConfig::from_manifest(m, mpath);
+    };
+    c = edited([](nlohmann::json& m) {
+        m["tasks"] = {{"amt", {{"decoder", "tokens"}, {"onset_threshold", 0.3}, {"frame_threshold", 0.4}}}};
+    });
+    EXPECT_EQ(c.amt.decoder.value_or(""), "tokens");
+    EXPECT_DOUBLE_EQ(c.amt.onset_threshold.value_or(0), 0.3);
+    EXPECT_DOUBLE_EQ(c.amt.frame_threshold.value_or(0), 0.4);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["tasks"] = {{"amt", {{"decoder", "beams"}}}}; }), Error);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["tasks"] = {{"amt", {{"onset_threshold", 1.0}}}}; }), Error);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["audio"].erase("features"); }), Error);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["audio"]["features"]["mel_bins"] = 0; }), Error);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["audio"]["features"]["sample_rate"] = 16000.5; }), Error);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["audio"]["features"]["window_s"] = "4.096"; }), Error);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["audio"]["features"].erase("hop_samples"); }), Error);
+}
+
+// Transcription of a bundle that hears features: the frame head by default (the notes
+// transcribe_frames reads in the audio at the features' rate, sorted), or the decoding loop over
+// waveform windows of the features' window length.
+TEST(FrameHeadTest, TranscribeReadsTheFrameHeadOrWaveformWindows) {
+    model::ModelBundle bundle(testing::tiny_mel_bundle());
+    auto& tr = bundle.translator(model::Direction::TowardImage);
+    EXPECT_TRUE(tasks::hears_features(bundle));
+    EXPECT_NEAR(tasks::audio_window_s(bundle), 4.096, 1e-9);
+    Audio audio;
+    audio.sample_rate_hz = 22050;  // not the features' rate: transcription resamples
+    audio.samples.resize(size_t(22050 * 5.5));
+    for (size_t i = 0; i < audio.samples.size(); ++i)
+        audio.samples[i] = 0.3f * float(std::sin(2 * M_PI * 330.0 * double(i) / 22050.0)) * float(i % 11025 < 6000);
+
+    const auto how = tasks::transcribe_defaults(bundle);
+    EXPECT_EQ(how.decoder, "frames");
+    EXPECT_DOUBLE_EQ(how.onset_threshold, 0.5);
+    tasks::TranscribeOptions loose = how;
+    loose.onset_threshold = 0.45;
+    loose.frame_threshold = 0.55;
+    tasks::DecodeSettings s;
+    Performance perf = tasks::transcribe(bundle, audio, s, nullptr, &loose);
+    const auto heard = tr.transcribe_frames(resample(audio, 16000).samples, tokens::Modality::Midi, 0.45, 0.55);
+    ASSERT_FALSE(heard.empty()) << "a random frame head gives probabilities near 0.5: some notes";
+    ASSERT_EQ(perf.notes.size(), heard.size());
+    std::multiset<std::pair<int, long>> want, got;
+    for (const auto& n : heard) want.insert({n.pitch, std::lround(n.onset_s * 1e4)});
+    for (size_t i = 0; i < perf.notes.size(); ++i) {
+        const auto& n = perf.notes[i];
+        got.insert({n.pitch, std::lround(n.onset_s * 1e4)});
+        EXPECT_LT(n.onset_s, n.offset_s);
+        EXPECT_GE(n.velocity, 1);
+        EXPECT_LE(n.velocity, 127);
+        if (i) EXPECT_LE(perf.notes[i - 1].onset_s, n.onset_s) << "sorted by onset";
+    }
+    EXPECT_EQ(got, want) << "the frame head's notes, as they are";
+
+    // The token path and audio -> image hear the same windows: waveforms at the features' rate.
+    auto requests = tasks::audio_window_requests(bundle, audio, tasks::audio_window_s(bundle), nullptr,
+                                                 [](double dur) { return int(std::ceil(dur)); });
+    const size_t n16 = resample(audio, 16000).samples.size();
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_EQ(requests[0].wave.samples.size(), 65536u);
+    EXPECT_EQ(requests[1].wave.samples.size(), n16 - 65536u);
+    EXPECT_EQ(requests[1].max_steps, 2);
+    for (const auto& r : requests) EXPECT_TRUE(r.input.frames.empty());
+    tasks::TranscribeOptions tokens_way = how;
+    tokens_way.decoder = "tokens";
+    s.max_len = 24;
+    Performance by_tokens = tasks::transcribe(bundle, audio, s, nullptr, &tokens_way);
+    // Stitched at the features' window starts; a random model's time shifts reach the MIDI
+    // vocabulary's whole segment (10 s) past the last window's start.
+    for (const auto& n : by_tokens.notes) {
+        EXPECT_LT(n.onset_s, n.offset_s);
+        EXPECT_LE(n.offset_s, 4.096 + midi_tokens::kDefaultSegmentSeconds + 1e-6);
+    }
+    tasks::TranscribeOptions unknown = how;
+    unknown.decoder = "beams";
+    EXPECT_THROW(tasks::transcribe(bundle, audio, s, nullptr, &unknown), Error);
+
+    model::ModelBundle tokens_only(testing::tiny_bundle());
+    EXPECT_FALSE(tasks::hears_features(tokens_only));
+    EXPECT_EQ(tasks::transcribe_defaults(tokens_only).decoder, "tokens");
+    EXPECT_THROW(tasks::transcribe(tokens_only, audio, s, nullptr, &how), Error) << "no frame head: use tokens";
 }
 
 }  // namespace

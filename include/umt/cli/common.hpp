@@ -51,8 +51,7 @@ void register_convert(CLI::App& app, GlobalOptions& g, int& rc);
 void register_eval(CLI::App& app, GlobalOptions& g, int& rc);
 void register_info(CLI::App& app, GlobalOptions& g, int& rc);
 void register_systems(CLI::App& app, GlobalOptions& g, int& rc);
-void register_synth(CLI::App& app, GlobalOptions& g, int& rc);
-void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc);  // omr amt engrave i2a a2i
+void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc);  // the task table: omr amt engrave synth i2a a2i
 void register_generate(CLI::App& app, GlobalOptions& g, int& rc);      // procedural training scores
 void register_codec(CLI::App& app, GlobalOptions& g, int& rc);         // codec round trips
 void register_tokens(CLI::App& app, GlobalOptions& g, int& rc);        // MIDI event tokens (developer)

@@ -1,4 +1,4 @@
-// Symbol error rate (LMX.md "Metric"): token Levenshtein distance, micro-averaged over a set.
+// Symbol error rate (docs/LMX.md "Metric"): token Levenshtein distance, micro-averaged over a set.
 #pragma once
 
 #include <cstdint>

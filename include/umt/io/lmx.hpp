@@ -1,6 +1,6 @@
 // LMX (Linearized MusicXML, Mayer et al. ICDAR 2024): vocabulary, linearizer, delinearizer.
 //
-// The token language is specified in ../shared/LMX.md; the linearizer reproduces the
+// The token language is specified in docs/LMX.md; the linearizer reproduces the
 // reference implementation (ufal/olimpic-icdar24) token for token.
 #pragma once
 
@@ -11,11 +11,11 @@
 
 namespace umt::lmx {
 
-// The full 224-token vocabulary in a fixed order, grouped as in LMX.md:
+// The full 224-token vocabulary in a fixed order, grouped as in docs/LMX.md:
 // measure; key:fifths:-7..7; time, beats:1..16, beat-type:2,4,8,16; clef:G1..G5,
 // C1..C5, F1..F5; print-object:no, grace, grace:slash, chord; pitches C0..B9
 // (octave-major, steps C D E F G A B); rest, forward, backup; voice:1..12; note
-// types 1024th..maxima, rest:measure; the 29 time modifications in LMX.md order;
+// types 1024th..maxima, rest:measure; the 29 time modifications in docs/LMX.md order;
 // dot; accidentals; stems; staff:1..3; beams; tied/tuplet; notations; tremolos.
 // This is also the reference implementation's ALL_TOKENS order. Never reorder:
 // model vocabularies are built from it.

@@ -55,6 +55,10 @@ struct PageLayout {
     std::vector<SystemCrop> systems;  // top to bottom
 };
 
+// Systems stacked top to bottom on a white page as wide as the widest, with gap_px between them
+// (the inverse of the split: generated systems back onto one page). Throws umt::Error when empty.
+cv::Mat stack_page(const std::vector<cv::Mat>& systems, int gap_px = 16);
+
 // Full analysis of one page (8-bit gray, white background). A page without staves
 // gives an empty result, not an error.
 PageLayout analyze_page(const cv::Mat& gray, const LayoutOptions& opts = {});

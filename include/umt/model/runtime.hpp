@@ -6,7 +6,8 @@
 namespace umt::model {
 
 std::string torch_version();
-// Sets the intra-op thread count used by every model run (0 = leave torch's default).
-void set_num_threads(int n);
+// Sets the intra-op thread count used by every model run for the whole process
+// (0 = the hardware concurrency).
+void set_threads(int threads);
 
 }  // namespace umt::model

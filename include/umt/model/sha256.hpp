@@ -1,4 +1,4 @@
-// SHA-256 of files, to check a model bundle against the hashes in its manifest.
+// SHA-256 of files, to check a model bundle against the hashes in its manifest (OpenSSL libcrypto).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// One decoding loop for every task (DESIGN.md section 5) around a TorchScript translator.
+// One decoding loop for every task (docs/DESIGN.md section 5) around a TorchScript translator.
 //
 // Encode once; start from the target's begin frame (plus an optional prefix); each step runs
 // decode_step on the new frame with a key/value cache, then the sub-decoder 4 times with masks
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "umt/model/stop_rule.hpp"
 #include "umt/tokens/vocabulary.hpp"
 
 namespace umt::model {
@@ -41,6 +42,8 @@ struct DecodeOptions {
     // (and over at least 12 frames); the repeats after the first copy are dropped. An undertrained
     // decoder loops; a real single-stream target (LMX, MIDI events) does not repeat like that.
     int repetition_stop = 0;
+    // Throws umt::Error explaining an invalid setting.
+    void validate() const;
 };
 
 // An image for a translator that reads pixels (a bundle whose image input is "pixels"): ink =
@@ -84,10 +87,6 @@ struct DecodeStats {
     int64_t row_steps = 0;   // frames generated over all rows
     double seconds = 0.0;
 };
-
-// The repetition stop's test: when frames end in a cycle of 1..32 frames repeated `repeats` times
-// (over at least 12 frames), the length of the tail to drop to keep one copy; else 0.
-size_t repeated_tail(const std::vector<tokens::Frame>& frames, int repeats);
 
 class Translator {
 public:

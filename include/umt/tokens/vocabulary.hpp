@@ -1,4 +1,4 @@
-// The unified vocabulary (DESIGN.md section 3): one id space for every modality, frames of 4 ids,
+// The unified vocabulary (docs/DESIGN.md section 3): one id space for every modality, frames of 4 ids,
 // positions, and the frame builders that turn LMX / MIDI tokens and image / audio codes into frames.
 //
 // The layout is computed from the bundle manifest's "vocabulary" object. The Python twin is

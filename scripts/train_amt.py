@@ -28,6 +28,7 @@ from train_translator import Frames, learning_rate, load_with_fresh_heads, witho
 from umt_model.amt_data import WINDOW_SAMPLES, AmtWindows, midi_vocabulary  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.hearing import HOP, SAMPLE_RATE, WINDOW_FRAMES, frame_targets, notes_of  # noqa: E402
+from umt_model import trainer  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
 from umt_model.network import Translator, default_network  # noqa: E402
 from umt_model.vocab import MIDI, N_SLOTS, Layout  # noqa: E402
@@ -168,14 +169,9 @@ def main():
     ck_path = os.path.join(args.run, "checkpoint.pt")
     state = {"step": 0, "seconds": 0.0, "samples": {}, "frames": 0, "best_f1": -1.0}
     init_info = None
-    if os.path.exists(ck_path):
-        ck = torch.load(ck_path, map_location="cpu")
-        if ck["network"] != net:
-            raise SystemExit(f"{ck_path}: network {ck['network']} differs from the flags {net}")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        state, init_info = ck["state"], ck.get("init")
-        print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
+    resumed = trainer.resume(ck_path, model, opt, net)
+    if resumed:
+        state, init_info = resumed
     elif args.init and os.path.isdir(args.init):
         bman = load_manifest(args.init)
         shipped = bman.get("networks", {}).get("a2i", bman["network"])
@@ -214,12 +210,7 @@ def main():
                 "token_loss": args.token_loss, "token_every": args.token_every, "audio_stem": "mel", "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
-        torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
-        os.replace(ck_path + ".tmp", ck_path)
-        body["model"] = {k: v.half() if v.is_floating_point() else v for k, v in body["model"].items()}
-        for name in ["model.pt"] + (["best.pt"] if best else []):
-            torch.save(body, os.path.join(args.run, name + ".tmp"))
-            os.replace(os.path.join(args.run, name + ".tmp"), os.path.join(args.run, name))
+        trainer.save(args.run, body, opt, best)
 
     def evaluate(final=False):
         d = dev.evaluate(model)
@@ -246,13 +237,7 @@ def main():
             g["lr"] = lr
         tokens = args.token_loss if state["step"] % max(args.token_every, 1) == 0 else 0.0
         loss = model(wave, length, target, tf, tp, token_weight=tokens, frame_targets=y, frame_weight=args.frame_loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        if torch.isfinite(norm):
-            opt.step()
-        else:
-            state["skipped"] = state.get("skipped", 0) + 1
+        trainer.step(model, opt, loss, state)
         now = time.time()
         state["seconds"] += now - t_prev
         t_prev = now

@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
 from train_translator import Frames, LmxEvents, collate_pixels, learning_rate, lmx_names  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
+from umt_model import trainer  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
 from umt_model.network import Translator, default_network  # noqa: E402
 from umt_model.vocab import LMX, Layout  # noqa: E402
@@ -350,14 +351,9 @@ def main():
     ck_path = os.path.join(args.run, "checkpoint.pt")
     state = {"step": 0, "seconds": 0.0, "samples": {}, "best_ser": 1e9}
     init_info = None
-    if os.path.exists(ck_path):
-        ck = torch.load(ck_path, map_location="cpu")
-        if ck["network"] != net:
-            raise SystemExit(f"{ck_path}: network {ck['network']} differs from the flags {net}")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        state, init_info = ck["state"], ck.get("init")
-        print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
+    resumed = trainer.resume(ck_path, model, opt, net)
+    if resumed:
+        state, init_info = resumed
     elif args.init:
         init_info = init_weights(model, args.init)
         print(f"initialised from {args.init}; fresh: {init_info['fresh']}", file=sys.stderr)
@@ -379,12 +375,7 @@ def main():
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
-        torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
-        os.replace(ck_path + ".tmp", ck_path)
-        body["model"] = {k: v.half() if v.is_floating_point() else v for k, v in body["model"].items()}
-        for name in ["model.pt"] + (["best.pt"] if best else []):
-            torch.save(body, os.path.join(args.run, name + ".tmp"))
-            os.replace(os.path.join(args.run, name + ".tmp"), os.path.join(args.run, name))
+        trainer.save(args.run, body, opt, best)
 
     def evaluate(final=False):
         t0 = time.time()
@@ -417,13 +408,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         loss = model(px, size, target, tf, tp, ctc_targets=ctc, ctc_weight=args.ctc_loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        if torch.isfinite(norm):
-            opt.step()
-        else:
-            state["skipped"] = state.get("skipped", 0) + 1
+        trainer.step(model, opt, loss, state)
         now = time.time()
         state["seconds"] += now - t_prev
         t_prev = now

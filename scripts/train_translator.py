@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare_tokens import lmx_vocabulary, read_gray  # noqa: E402
 from umt_model.bundle import load_codec, load_manifest  # noqa: E402
+from umt_model import trainer  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
 from umt_model.network import ROLL_PITCHES, Translator, default_network  # noqa: E402
 from umt_model.vocab import AUDIO, IMAGE, LMX, MIDI, N_SLOTS, Layout  # noqa: E402
@@ -636,16 +637,9 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
     state = {"step": 0, "seconds": 0.0, "samples": {}, "frames": 0}
     init_info = None
-    if os.path.exists(ck_path):
-        ck = torch.load(ck_path, map_location="cpu")
-        if ck["network"] != net:
-            raise SystemExit(f"{ck_path}: network {ck['network']} differs from the flags {net}")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        state = ck["state"]
-        init_info = ck.get("init")
-        if rank == 0:
-            print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
+    resumed = trainer.resume(ck_path, model, opt, net, announce=rank == 0)
+    if resumed:
+        state, init_info = resumed
     elif args.init and os.path.isdir(args.init):  # a bundle: continue from its shipped translator
         bman = load_manifest(args.init)
         shipped = bman.get("networks", {}).get(args.direction, bman["network"])

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "task_command.hpp"
+#include "umt/cli/batch.hpp"
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
 #include "umt/core/files.hpp"
@@ -31,7 +32,7 @@ struct CodecArgs {
     std::string output;
     std::string codes;
     int rate_hz = 0;
-    int threads = 0;
+    BatchFlags batch;
 };
 
 bool is_codes_file(const std::string& path) { return extension_of(path) == "json"; }
@@ -165,7 +166,7 @@ void add_common(CLI::App* sub, CodecArgs& a, const char* what) {
     sub->add_option("inputs", a.inputs, std::string(what) + ", or a codes file (.json) to decode; files or folders")->required();
     sub->add_option("-o,--output", a.output, "Reconstructed output file, or a folder for several inputs");
     sub->add_option("--codes", a.codes, "Also write the codes (JSON: format umt-codes) to this file (one input only)");
-    sub->add_option("--threads", a.threads, "CPU threads for the codec (default: all cores)")->check(CLI::Range(1, 256));
+    add_batch_flags(sub, a.batch);
 }
 
 }  // namespace
@@ -185,21 +186,33 @@ void register_codec(CLI::App& app, GlobalOptions& g, int& rc) {
             sub->add_option("--rate", a->rate_hz, "Output sample rate in Hz (default: the input's; codes input: the codec's)")
                 ->check(CLI::Range(8000, 96000));
         sub->callback([a, kind, &g, &rc] {
+            if (a->inputs.empty() && a->batch.inputs_list.empty()) throw UsageError("umt codec " + kind + ": no input given");
             if (a->output.empty() && a->codes.empty()) throw UsageError("umt codec " + kind + ": give -o OUTPUT and/or --codes FILE");
             if (!a->codes.empty() && a->inputs.size() != 1) throw UsageError("umt codec " + kind + ": --codes takes one input");
-            auto opened = open_bundle(g, "umt codec");
-            auto& bundle = *opened;
-            model::set_threads(a->threads);
             // Folders expand to images / audio only (a folder from `umt systems` also holds systems.json);
             // a codes file is decoded when named explicitly.
-            const auto& exts = kind == "image" ? image_read_extensions() : audio_read_extensions();
-            std::vector<Job> jobs;
+            BatchPlan plan;
             if (a->output.empty()) {
-                jobs.push_back({a->inputs[0], ""});
+                plan.jobs.push_back({a->inputs[0], ""});
+                plan.planned = 1;
+                plan.finished = [](const Job&) { return false; };
             } else {
-                jobs = plan_jobs(a->inputs, a->output, exts, kind == "image" ? "png" : "wav");
+                BatchSpec spec;
+                spec.verb = "codec " + kind;
+                spec.inputs = a->inputs;
+                spec.output = a->output;
+                spec.input_exts = kind == "image" ? image_read_extensions() : audio_read_extensions();
+                spec.output_exts = kind == "image" ? std::vector<std::string>{"png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"}
+                                                   : std::vector<std::string>{"wav", "flac", "ogg", "oga"};
+                spec.out_ext = kind == "image" ? "png" : "wav";
+                plan = plan_batch(spec, a->batch);
             }
-            rc = run_jobs(jobs, g, "codec " + kind, [&](const Job& job) {
+            model::set_threads(threads_per_job(a->batch, g));
+            auto opened = open_bundle(g, "umt codec");
+            auto& bundle = *opened;
+            if (a->batch.jobs > 1 && plan.jobs.size() > 1) bundle.load_all();
+            rc = run_batch(plan, a->batch, g, "codec " + kind, [&](const Job& job, JobContext& ctx) {
+                model::set_threads(ctx.threads);
                 if (kind == "image") run_image(bundle, job, *a);
                 else run_audio(bundle, job, *a);
             });

@@ -1,12 +1,15 @@
 // umt convert: exact conversions between MusicXML (.musicxml/.xml/.mxl), LMX and MIDI.
 #include <iostream>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include <nlohmann/json.hpp>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "umt/cli/batch.hpp"
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
 #include "umt/core/files.hpp"
@@ -57,7 +60,8 @@ Score read_lmx(const std::string& text, const std::string& source, bool lenient)
     return score;
 }
 
-void convert_one(const Job& job, const ConvertArgs& a, std::string out_format, ConvertReport& report) {
+void convert_one(const Job& job, const ConvertArgs& a, std::string out_format, ConvertReport& report, Timings& t) {
+    StageTimer read_timer(&t, "read");
     std::string in_format = a.from;
     std::string bytes;
     if (in_format.empty()) {
@@ -71,6 +75,7 @@ void convert_one(const Job& job, const ConvertArgs& a, std::string out_format, C
         }
     }
     if (bytes.empty()) bytes = read_file(job.input);
+    read_timer.stop();
 
     if (out_format.empty()) out_format = in_format == "lmx" ? "musicxml" : "lmx";
     Score score;
@@ -137,9 +142,10 @@ void convert_one(const Job& job, const ConvertArgs& a, std::string out_format, C
 
 void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
     auto a = std::make_shared<ConvertArgs>();
+    auto batch = std::make_shared<BatchFlags>();
     auto* sub = app.add_subcommand(
         "convert", "Exact conversions: MusicXML (.musicxml/.xml/.mxl) <-> LMX (.lmx), notation -> MusicXML/.mxl/MIDI (.mid)");
-    sub->add_option("inputs", a->inputs, "Input files or folders ('-' = stdin)")->required();
+    sub->add_option("inputs", a->inputs, "Input files or folders ('-' = stdin)");
     sub->add_option("-o,--output", a->output,
                     "Output file (format from its extension; '-' = stdout), or a folder for several inputs")
         ->required();
@@ -158,37 +164,50 @@ void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
     sub->add_option("--json", a->json,
                     "Write a JSON report to this file ('-' = stdout): per input, the output, ok or the error, and what "
                     "the target format could not hold");
-    sub->callback([a, &g, &rc] {
+    add_batch_flags(sub, *batch);
+    sub->callback([a, batch, &g, &rc] {
         std::string out_format = a->to;
-        bool many = a->inputs.size() > 1;
-        if (!many && a->inputs[0] != "-") {
-            std::error_code ec;
-            many = fs::is_directory(a->inputs[0], ec);
+        std::error_code ec;
+        if (a->inputs.empty() && batch->inputs_list.empty()) throw UsageError("convert: no input given (files, folders or --inputs LIST)");
+        bool many = a->inputs.size() > 1 || !batch->inputs_list.empty();
+        if (!many && a->inputs[0] != "-") many = fs::is_directory(a->inputs[0], ec);
+        const bool to_folder = many || fs::is_directory(a->output, ec) || a->output.back() == '/';
+        if (!to_folder && !is_stream_output(a->output)) {
+            // A file output: its extension is the format, and --to may only agree with it.
+            std::string ext = extension_of(a->output);
+            std::string named = ext == "txt" ? "" : notation_format_of_extension(ext);
+            if (named.empty())
+                throw UsageError(a->output + ": unknown output format" + (ext.empty() ? "" : " '." + ext + "'") +
+                                 " (use .musicxml, .xml, .mxl, .lmx or .mid)");
+            if (!out_format.empty() && out_format != named)
+                throw UsageError(a->output + ": the name says " + named + " but --to says " + out_format +
+                                 "; drop --to or rename the output");
+            out_format = named;
+        } else if (out_format.empty() && to_folder) {
+            throw UsageError("an output folder needs --to lmx|musicxml|mxl|mid");
         }
-        if (out_format.empty()) {
-            if (!many && a->output != "-") {
-                std::error_code ec;
-                if (!fs::is_directory(a->output, ec)) out_format = notation_format_of_extension(extension_of(a->output));
-                if (out_format.empty() && !fs::is_directory(a->output, ec))
-                    throw UsageError(a->output + ": unknown output format (use .musicxml, .xml, .mxl, .lmx or --to)");
-            } else if (a->output != "-") {
-                throw UsageError("an output folder needs --to lmx|musicxml|mxl|mid");
-            }
-            // stdout without --to: decided per input (LMX in -> MusicXML out, else LMX).
-        }
-        std::string out_ext = out_format.empty() ? "lmx" : out_format;
-        auto jobs = plan_jobs(a->inputs, a->output, {"musicxml", "xml", "mxl", "lmx", "mid", "midi"}, out_ext);
+        // stdout (or another stream) without --to: decided per input (LMX in -> MusicXML out, else LMX).
         if (a->json == "-" && a->output == "-") throw UsageError("--json - and -o - would both write to stdout");
-        nlohmann::json results = nlohmann::json::array();
-        rc = run_jobs(jobs, g, "convert", [&](const Job& job) {
+        BatchSpec spec;
+        spec.verb = "convert";
+        spec.inputs = a->inputs;
+        spec.output = a->output;
+        spec.input_exts = {"musicxml", "xml", "mxl", "lmx", "mid", "midi"};
+        spec.output_exts = {"musicxml", "xml", "mxl", "lmx", "mid", "midi", "smf"};
+        spec.out_ext = out_format.empty() ? "lmx" : out_format;
+        auto plan = plan_batch(spec, *batch);
+        std::mutex mu;
+        std::map<std::string, nlohmann::json> results;  // by input, written in plan order
+        rc = run_batch(plan, *batch, g, "convert", [&](const Job& job, JobContext& ctx) {
             nlohmann::json entry = {{"input", job.input}, {"output", job.output}};
             ConvertReport report;
             try {
-                convert_one(job, *a, out_format, report);
+                convert_one(job, *a, out_format, report, ctx.timings);
             } catch (const std::exception& e) {
                 entry["status"] = "failed";
                 entry["error"] = e.what();
-                results.push_back(entry);
+                std::lock_guard<std::mutex> lock(mu);
+                results[job.input] = entry;
                 throw;
             }
             entry["status"] = "ok";
@@ -196,14 +215,20 @@ void register_convert(CLI::App& app, GlobalOptions& g, int& rc) {
             for (const auto& l : report.lost) lost[l.what] = l.count;
             if (!report.lost.empty()) entry["not_representable_in"] = report.target;
             entry["not_representable"] = lost;
-            results.push_back(entry);
+            {
+                std::lock_guard<std::mutex> lock(mu);
+                results[job.input] = entry;
+            }
             // Once per file, with counts, so that nothing is dropped silently.
             if (std::string what = describe(report.lost); !what.empty())
                 spdlog::warn("{}: {} not representable in {}", job.output == "-" ? job.input : job.output, what,
                              report.target);
         });
         if (!a->json.empty()) {
-            std::string text = results.dump(2) + "\n";
+            nlohmann::json array = nlohmann::json::array();
+            for (const auto& job : plan.jobs)
+                if (auto it = results.find(job.input); it != results.end()) array.push_back(it->second);
+            std::string text = array.dump(2) + "\n";
             if (a->json == "-") std::cout << text;
             else write_file_atomic(a->json, text);
         }

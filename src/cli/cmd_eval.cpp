@@ -89,8 +89,8 @@ Pairing pair_inputs(const std::string& ref, const std::string& hyp, const std::v
     }
     p.unmatched_hyps = hyps.size();
     if (!p.missing.empty())
-        spdlog::warn("{} of {} references have no hypothesis in {}: scored as empty hypotheses", p.missing.size(),
-                     p.pairs.size(), hyp);
+        spdlog::error("{} of {} references have no hypothesis in {}: scored as empty hypotheses", p.missing.size(),
+                      p.pairs.size(), hyp);
     if (p.unmatched_hyps) spdlog::warn("{} hypothesis files in {} have no reference: ignored", p.unmatched_hyps, hyp);
     return p;
 }
@@ -149,7 +149,8 @@ void run_ser(const CommonArgs& a, int& rc) {
     for (const auto& it : r.items) hyp_tokens += it.hyp_tokens;
     if (a.json) {
         json j;
-        j["ser"] = r.ser();
+        // Nothing scored is no score at all, never a perfect one.
+        j["ser"] = r.items.empty() ? json(nullptr) : json(r.ser());
         j["errors"] = r.errors;
         j["ref_tokens"] = r.ref_tokens;
         j["hyp_tokens"] = hyp_tokens;
@@ -180,7 +181,8 @@ void run_ser(const CommonArgs& a, int& rc) {
         o << line;
         std::cout << o.str();
     }
-    rc = failed.empty() ? kOk : kFailed;
+    // A missing hypothesis is a failure: it is scored as empty, listed, and the exit status says so.
+    rc = failed.empty() && pairing.missing.empty() ? kOk : kFailed;
 }
 
 // --- note F1 -----------------------------------------------------------------
@@ -216,14 +218,16 @@ void run_notes(const NotesArgs& a, int& rc) {
     eval::MacroPrf mo = acc.macro_onset(), moo = acc.macro_onset_offset();
     if (a.json) {
         json j;
-        j["precision"] = m.onset.precision();
-        j["recall"] = m.onset.recall();
-        j["onset_f1"] = m.onset.f1();
-        j["onset_precision"] = m.onset.precision();
-        j["onset_recall"] = m.onset.recall();
-        j["onset_offset_precision"] = m.onset_offset.precision();
-        j["onset_offset_recall"] = m.onset_offset.recall();
-        j["onset_offset_f1"] = m.onset_offset.f1();
+        // Nothing scored is no score at all, never a perfect one.
+        auto score = [&](double v) { return acc.files().empty() ? json(nullptr) : json(v); };
+        j["precision"] = score(m.onset.precision());
+        j["recall"] = score(m.onset.recall());
+        j["onset_f1"] = score(m.onset.f1());
+        j["onset_precision"] = score(m.onset.precision());
+        j["onset_recall"] = score(m.onset.recall());
+        j["onset_offset_precision"] = score(m.onset_offset.precision());
+        j["onset_offset_recall"] = score(m.onset_offset.recall());
+        j["onset_offset_f1"] = score(m.onset_offset.f1());
         j["matched_onset"] = m.onset.matched;
         j["matched_onset_offset"] = m.onset_offset.matched;
         j["ref_notes"] = m.onset.ref_notes;
@@ -271,7 +275,8 @@ void run_notes(const NotesArgs& a, int& rc) {
           << (a.align ? "; hypothesis DTW-aligned" : "") << "\n";
         std::cout << o.str();
     }
-    rc = failed.empty() ? kOk : kFailed;
+    // A missing hypothesis is a failure: it is scored as empty, listed, and the exit status says so.
+    rc = failed.empty() && pairing.missing.empty() ? kOk : kFailed;
 }
 
 // --- histogram EMD -----------------------------------------------------------
@@ -306,8 +311,8 @@ void run_emd(const CommonArgs& a, int& rc) {
     }
     if (a.json) {
         json j;
-        j["pitch_emd"] = mp;
-        j["duration_emd"] = md;
+        j["pitch_emd"] = rows.empty() ? json(nullptr) : json(mp);
+        j["duration_emd"] = rows.empty() ? json(nullptr) : json(md);
         j["files"] = rows.size();
         j["missing"] = pairing.missing;
         j["failed"] = failed;
@@ -329,7 +334,8 @@ void run_emd(const CommonArgs& a, int& rc) {
         std::snprintf(line, sizeof line, "%-40s %14.4f %16.4f\n", total.c_str(), mp, md);
         std::cout << line;
     }
-    rc = failed.empty() ? kOk : kFailed;
+    // A missing hypothesis is a failure: it is scored as empty, listed, and the exit status says so.
+    rc = failed.empty() && pairing.missing.empty() ? kOk : kFailed;
 }
 
 }  // namespace

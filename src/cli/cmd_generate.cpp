@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "umt/cli/batch.hpp"
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
 #include "umt/core/files.hpp"
@@ -43,20 +44,27 @@ void register_generate(CLI::App& app, GlobalOptions& g, int& rc) {
                     "Output file (.musicxml, .xml or .mxl; only with --count 1) or folder")
         ->required();
     sub->callback([args, &g, &rc] {
-        const bool to_file = is_score_file(args->output) || args->output == "-";
+        // A name with an extension is a file and must be a score; anything else is a folder.
+        const bool to_file = is_score_file(args->output) || is_stream_output(args->output);
+        const std::string ext = extension_of(args->output);
+        std::error_code ec;
+        if (!to_file && !ext.empty() && !fs::is_directory(args->output, ec) && args->output.back() != '/')
+            throw UsageError("generate: -o " + args->output + ": generate writes MusicXML (.musicxml, .xml, .mxl), not ." +
+                             ext + "; for a folder end the name with /");
         if (to_file && args->count != 1)
             throw UsageError("generate: -o " + args->output + " is a file; use a folder with --count " +
                              std::to_string(args->count));
-        std::vector<Job> jobs;
+        BatchPlan plan;
         for (int i = 0; i < args->count; ++i) {
             const uint64_t seed = args->seed + static_cast<uint64_t>(i);
             std::string out = to_file ? args->output
                                       : (fs::path(args->output) / ("gen-" + std::to_string(seed) + ".musicxml")).string();
-            jobs.push_back({std::to_string(seed), out});
+            plan.jobs.push_back({std::to_string(seed), out});
         }
-        if (!to_file) fs::create_directories(args->output);
+        plan.planned = plan.jobs.size();
+        plan.finished = [](const Job&) { return false; };
         const int measures = args->measures;
-        rc = run_jobs(jobs, g, "generate", [measures](const Job& job) {
+        rc = run_batch(plan, BatchFlags{}, g, "generate", [measures](const Job& job, JobContext&) {
             GeneratorOptions opts;
             opts.seed = std::stoull(job.input);
             opts.measures = measures;

@@ -15,12 +15,10 @@ namespace umt::cli {
 void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
     auto* sub = app.add_subcommand("info", "Print the model bundle's manifest summary and verify its files");
     sub->fallthrough();  // umt info --models DIR as well as umt --models DIR info
-    auto threads = std::make_shared<int>(0);
-    sub->add_option("--threads", *threads, "Threads for the network (default: all cores)")->check(CLI::NonNegativeNumber);
     auto vocab = std::make_shared<std::string>();
     sub->add_option("--vocabulary", *vocab, "Print this build's LMX or MIDI token vocabulary, one token a line, and exit")
         ->check(CLI::IsMember({"lmx", "midi"}));
-    sub->callback([&g, &rc, threads, vocab] {
+    sub->callback([&g, &rc, vocab] {
         if (!vocab->empty()) {
             if (*vocab == "lmx")
                 for (const auto& t : lmx::vocabulary()) std::cout << t << "\n";
@@ -35,7 +33,7 @@ void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
             rc = kFailed;
             throw umt::Error(dir, "no model bundle installed yet (no manifest.json); pass --models DIR or set UMT_MODELS");
         }
-        umt::model::set_threads(*threads);
+        umt::model::set_threads(g.threads);
         umt::model::ModelBundle bundle(dir);
         bundle.load_all();
         std::cout << bundle.summary();

@@ -2,6 +2,7 @@
 // one subcommand per entry of the task table, and their staged alternatives (MuseScore engraving,
 // FluidSynth synthesis, OMR -> playback -> synthesis, AMT -> quantize -> engrave).
 #include <memory>
+#include <mutex>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -50,10 +51,56 @@ struct TaskArgs {
     tasks::SynthOptions neural;
     CLI::Option* rate_opt = nullptr;
     TaskFlags flags;
+    BatchFlags batch;
 };
 
 const std::vector<std::string> kNotationExts{"musicxml", "xml", "mxl", "lmx"};
 const std::vector<std::string> kMidiExts{"mid", "midi", "smf"};
+// What each kind of output may be named (the writers choose the format by the extension).
+const std::vector<std::string> kScoreOutExts{"musicxml", "xml", "mxl", "lmx"};
+const std::vector<std::string> kMidiOutExts{"mid", "midi"};
+const std::vector<std::string> kAudioOutExts{"wav", "flac", "ogg", "oga"};
+const std::vector<std::string> kImageOutExts{"png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"};
+
+// FluidSynth renderers are not shared between threads: one per --jobs worker, the SoundFont
+// loaded by each the first time it is needed.
+class RendererPool {
+public:
+    explicit RendererPool(synth::FluidSynthOptions opts = {}) : opts_(std::move(opts)) {}
+    template <typename Fn>
+    auto with(Fn fn) {
+        std::unique_ptr<synth::FluidSynthRenderer> r;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (!free_.empty()) {
+                r = std::move(free_.back());
+                free_.pop_back();
+            }
+        }
+        if (!r) r = std::make_unique<synth::FluidSynthRenderer>(opts_);
+        struct Back {
+            RendererPool* pool;
+            std::unique_ptr<synth::FluidSynthRenderer>& r;
+            ~Back() {
+                std::lock_guard<std::mutex> lock(pool->mu_);
+                pool->free_.push_back(std::move(r));
+            }
+        } back{this, r};
+        return fn(*r);
+    }
+    // The first renderer, made now: a bad SoundFont is a usage problem found before any job.
+    void warm() {
+        auto r = std::make_unique<synth::FluidSynthRenderer>(opts_);
+        spdlog::info("synth: SoundFont {}", r->options().soundfont);
+        std::lock_guard<std::mutex> lock(mu_);
+        free_.push_back(std::move(r));
+    }
+
+private:
+    synth::FluidSynthOptions opts_;
+    std::mutex mu_;
+    std::vector<std::unique_ptr<synth::FluidSynthRenderer>> free_;
+};
 
 // The bundle a task needs: the installed one, or an error saying what to pass.
 std::function<std::unique_ptr<model::ModelBundle>(Timings*)> required_bundle(const GlobalOptions& g,
@@ -109,7 +156,7 @@ tasks::OmrResult run_omr(model::ModelBundle& bundle, const std::string& input, c
 
 void add_omr(CLI::App* sub, TaskArgs& a) {
     a.format = "musicxml";
-    sub->add_option("inputs", a.inputs, "Page images, system images or PDFs, or folders")->required();
+    sub->add_option("inputs", a.inputs, "Page images, system images or PDFs, or folders");
     sub->add_option("-o,--output", a.output, "Output .musicxml/.mxl/.lmx ('-' = stdout), or a folder")->required();
     sub->add_option("--format", a.format, "Output format for folder output")->check(CLI::IsMember({"musicxml", "mxl", "lmx"}));
     sub->add_flag("--one-part", a.one_part,
@@ -117,7 +164,8 @@ void add_omr(CLI::App* sub, TaskArgs& a) {
 }
 
 int run_omr_task(TaskArgs& a, const GlobalOptions& g) {
-    TaskRun run{"omr", &a.flags, a.inputs, a.output, image_read_extensions(), a.format, required_bundle(g, "omr"), {}};
+    TaskRun run{"omr", &a.flags, a.inputs, a.output, image_read_extensions(), a.format, kScoreOutExts, &a.batch,
+                required_bundle(g, "omr"), {}};
     run.run_job = [&a](model::ModelBundle* bundle, const tasks::DecodeSettings& s, const Job& job, Timings& t) {
         auto r = run_omr(*bundle, job.input, s, &t, a.one_part);
         StageTimer timer(&t, "write");
@@ -129,7 +177,7 @@ int run_omr_task(TaskArgs& a, const GlobalOptions& g) {
 }
 
 void add_amt(CLI::App* sub, TaskArgs& a) {
-    sub->add_option("inputs", a.inputs, "Audio files (wav flac ogg ...) or folders")->required();
+    sub->add_option("inputs", a.inputs, "Audio files (wav flac ogg ...) or folders");
     sub->add_option("-o,--output", a.output, "Output .mid, or a folder")->required();
     sub->add_option("--decoder", a.decoder,
                     "frames: the A2I's onsets-and-frames head; tokens: the decoding loop (default: the bundle's)")
@@ -152,7 +200,8 @@ tasks::TranscribeOptions transcribe_options(const TaskArgs& a, const model::Mode
 }
 
 int run_amt_task(TaskArgs& a, const GlobalOptions& g) {
-    TaskRun run{"amt", &a.flags, a.inputs, a.output, audio_read_extensions(), "mid", required_bundle(g, "amt"), {}};
+    TaskRun run{"amt", &a.flags, a.inputs, a.output, audio_read_extensions(), "mid", kMidiOutExts, &a.batch,
+                required_bundle(g, "amt"), {}};
     run.run_job = [&a](model::ModelBundle* bundle, const tasks::DecodeSettings& s, const Job& job, Timings& t) {
         const auto how = transcribe_options(a, *bundle);
         Audio audio = read_audio_timed(job.input, &t);
@@ -167,7 +216,7 @@ int run_amt_task(TaskArgs& a, const GlobalOptions& g) {
 }
 
 void add_engrave(CLI::App* sub, TaskArgs& a) {
-    sub->add_option("inputs", a.inputs, "MusicXML (.musicxml .xml .mxl) or LMX files, or folders")->required();
+    sub->add_option("inputs", a.inputs, "MusicXML (.musicxml .xml .mxl) or LMX files, or folders");
     sub->add_option("-o,--output", a.output, "Output .png, or a folder")->required();
     sub->add_option("--engine", a.engine, "neural (the model bundle; the default when it can engrave) or musescore (MuseScore 3)")
         ->check(CLI::IsMember({"neural", "musescore"}));
@@ -176,7 +225,7 @@ void add_engrave(CLI::App* sub, TaskArgs& a) {
 }
 
 int run_engrave_task(TaskArgs& a, const GlobalOptions& g) {
-    TaskRun run{"engrave", &a.flags, a.inputs, a.output, kNotationExts, "png", {}, {}};
+    TaskRun run{"engrave", &a.flags, a.inputs, a.output, kNotationExts, "png", kImageOutExts, &a.batch, {}, {}};
     run.open = [&a, &g](Timings* load) -> std::unique_ptr<model::ModelBundle> {
         if (a.engine == "musescore") return nullptr;
         StageTimer timer(load, "load");
@@ -210,7 +259,7 @@ int run_engrave_task(TaskArgs& a, const GlobalOptions& g) {
 
 void add_synth(CLI::App* sub, TaskArgs& a) {
     a.format = "wav";
-    sub->add_option("inputs", a.inputs, "MIDI files or folders (.mid, .midi)")->required();
+    sub->add_option("inputs", a.inputs, "MIDI files or folders (.mid, .midi)");
     sub->add_option("-o,--output", a.output, "Output audio file (.wav/.flac/.ogg, '-' = WAV on stdout), or a folder for several inputs")->required();
     sub->add_option("--engine", a.engine,
                     "Synthesis engine: neural (the model bundle; the default when it can synthesize) or fluidsynth")
@@ -232,24 +281,43 @@ void add_synth(CLI::App* sub, TaskArgs& a) {
 // FluidSynth renders the MIDI file itself, so every controller and pitch bend is honoured, not
 // only what Performance keeps; it needs no decoding settings.
 int run_fluidsynth(TaskArgs& a, const GlobalOptions& g) {
-    auto jobs = plan_jobs(a.inputs, a.output, kMidiExts, a.format);
+    BatchSpec spec;
+    spec.verb = "synth";
+    spec.inputs = a.inputs;
+    spec.output = a.output;
+    spec.input_exts = kMidiExts;
+    spec.output_exts = kAudioOutExts;
+    spec.out_ext = a.format;
+    auto plan = plan_batch(spec, a.batch);
     synth::FluidSynthOptions opts;
     opts.soundfont = a.soundfont;
     opts.sample_rate_hz = a.rate_hz;
     opts.gain = a.gain;
     opts.reverb = !a.no_reverb;
-    // One renderer for the whole batch: the SoundFont loads once.
-    synth::FluidSynthRenderer renderer(opts);
-    spdlog::info("synth: SoundFont {}", renderer.options().soundfont);
+    // One renderer per worker for the whole batch: each SoundFont loads once.
+    RendererPool renderers(opts);
+    renderers.warm();
     AudioWriteOptions wopts;
     wopts.bits = a.bits;
-    return run_jobs(jobs, g, "synth", [&](const Job& job) {
-        std::string bytes = read_file(job.input);
-        // parse_midi gives a precise error for a damaged file; FluidSynth's player would skip it silently.
-        Performance perf = parse_midi(bytes, job.input);
+    return run_batch(plan, a.batch, g, "synth", [&](const Job& job, JobContext& ctx) {
+        std::string bytes;
+        Performance perf;
+        {
+            StageTimer timer(&ctx.timings, "read");
+            bytes = read_file(job.input);
+            // parse_midi gives a precise error for a damaged file; FluidSynth's player would skip it silently.
+            perf = parse_midi(bytes, job.input);
+        }
         if (perf.notes.empty()) throw umt::Error(job.input, "MIDI file has no notes to render");
-        Audio audio = renderer.render_midi(bytes, job.input);
-        write_audio(audio, job.output, wopts);
+        Audio audio;
+        {
+            StageTimer timer(&ctx.timings, "synth");
+            audio = renderers.with([&](synth::FluidSynthRenderer& r) { return r.render_midi(bytes, job.input); });
+        }
+        {
+            StageTimer timer(&ctx.timings, "write");
+            write_audio(audio, job.output, wopts);
+        }
         spdlog::info("synth: {} -> {} ({:.1f} s)", job.input, job.output, audio.duration_s());
     });
 }
@@ -264,7 +332,7 @@ int run_synth_task(TaskArgs& a, const GlobalOptions& g) {
             spdlog::info("synth: no model bundle that can synthesize (looked in {}); using fluidsynth", resolve_models_dir(g));
     }
     if (!bundle) return run_fluidsynth(a, g);
-    TaskRun run{"synth", &a.flags, a.inputs, a.output, kMidiExts, a.format, {}, {}};
+    TaskRun run{"synth", &a.flags, a.inputs, a.output, kMidiExts, a.format, kAudioOutExts, &a.batch, {}, {}};
     run.open = [&bundle](Timings*) { return std::move(bundle); };
     AudioWriteOptions wopts;
     wopts.bits = a.bits;
@@ -288,7 +356,7 @@ int run_synth_task(TaskArgs& a, const GlobalOptions& g) {
 }
 
 void add_i2a(CLI::App* sub, TaskArgs& a) {
-    sub->add_option("inputs", a.inputs, "Page images, system images or PDFs, or folders")->required();
+    sub->add_option("inputs", a.inputs, "Page images, system images or PDFs, or folders");
     sub->add_option("-o,--output", a.output, "Output .wav/.flac/.ogg, or a folder")->required();
     sub->add_option("--pipeline", a.pipeline, "direct (image tokens -> audio tokens; plays each system's lowest staff group, the piano) or staged (OMR of every part -> playback -> synth)")
         ->check(CLI::IsMember({"direct", "staged"}));
@@ -299,11 +367,14 @@ void add_i2a(CLI::App* sub, TaskArgs& a) {
 }
 
 int run_i2a_task(TaskArgs& a, const GlobalOptions& g) {
-    auto renderer = std::make_shared<std::unique_ptr<synth::FluidSynthRenderer>>();
-    TaskRun run{"i2a", &a.flags, a.inputs, a.output, image_read_extensions(), "wav", {}, {}};
+    auto renderer = std::make_shared<std::unique_ptr<RendererPool>>();
+    TaskRun run{"i2a", &a.flags, a.inputs, a.output, image_read_extensions(), "wav", kAudioOutExts, &a.batch, {}, {}};
     run.open = [&a, &g, renderer](Timings* load) {
         auto bundle = required_bundle(g, "i2a")(load);
-        if (a.pipeline == "staged" && a.engine != "neural") *renderer = std::make_unique<synth::FluidSynthRenderer>();
+        if (a.pipeline == "staged" && a.engine != "neural") {
+            *renderer = std::make_unique<RendererPool>();
+            (*renderer)->warm();
+        }
         return bundle;
     };
     run.run_job = [&a, renderer](model::ModelBundle* bundle, const tasks::DecodeSettings& s, const Job& job, Timings& t) {
@@ -320,7 +391,7 @@ int run_i2a_task(TaskArgs& a, const GlobalOptions& g) {
             if (perf.notes.empty()) throw umt::Error(job.input, "the recognized score has no notes to play");
             if (*renderer) {
                 StageTimer timer(&t, "synth");
-                audio = (*renderer)->render(perf);
+                audio = (*renderer)->with([&](synth::FluidSynthRenderer& r) { return r.render(perf); });
             } else {
                 audio = tasks::synthesize(*bundle, perf, s, {}, &t);
             }
@@ -332,7 +403,7 @@ int run_i2a_task(TaskArgs& a, const GlobalOptions& g) {
 }
 
 void add_a2i(CLI::App* sub, TaskArgs& a) {
-    sub->add_option("inputs", a.inputs, "Audio files or folders")->required();
+    sub->add_option("inputs", a.inputs, "Audio files or folders");
     sub->add_option("-o,--output", a.output, "Output .png, or a folder")->required();
     sub->add_option("--pipeline", a.pipeline, "direct (audio tokens -> image tokens) or staged (AMT -> quantize -> engrave)")
         ->check(CLI::IsMember({"direct", "staged"}));
@@ -342,7 +413,8 @@ void add_a2i(CLI::App* sub, TaskArgs& a) {
 }
 
 int run_a2i_task(TaskArgs& a, const GlobalOptions& g) {
-    TaskRun run{"a2i", &a.flags, a.inputs, a.output, audio_read_extensions(), "png", required_bundle(g, "a2i"), {}};
+    TaskRun run{"a2i", &a.flags, a.inputs, a.output, audio_read_extensions(), "png", kImageOutExts, &a.batch,
+                required_bundle(g, "a2i"), {}};
     run.run_job = [&a](model::ModelBundle* bundle, const tasks::DecodeSettings& s, const Job& job, Timings& t) {
         Audio audio = read_audio_timed(job.input, &t);
         cv::Mat page;
@@ -397,6 +469,7 @@ void register_model_tasks(CLI::App& app, GlobalOptions& g, int& rc) {
         sub->fallthrough();  // umt omr --models DIR ... as well as umt --models DIR omr ...
         command.add(sub, *a);
         add_task_flags(sub, a->flags);
+        add_batch_flags(sub, a->batch);
         sub->callback([a, &g, &rc, run = command.run] { rc = run(*a, g); });
     }
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "umt/cli/batch.hpp"
 #include "umt/cli/common.hpp"
 #include "umt/core/error.hpp"
 #include "umt/io/midi.hpp"
@@ -97,9 +98,10 @@ void register_tokens(CLI::App& app, GlobalOptions& g, int& rc) {
             rc = failed ? kFailed : kOk;
             return;
         }
-        std::vector<Job> jobs;
-        for (const auto& p : args->inputs) jobs.push_back({p, "-"});
-        rc = run_jobs(jobs, g, "tokens", [&](const Job& job) {
+        BatchPlan plan;
+        for (const auto& p : args->inputs) plan.jobs.push_back({p, "-"});
+        plan.planned = plan.jobs.size();
+        rc = run_batch(plan, BatchFlags{}, g, "tokens", [&](const Job& job, JobContext&) {
             auto segs = midi_tokens::encode(load(job.input, sustain), args->window_s);
             for (size_t i = 0; i < segs.size(); ++i) emit(job.input, double(i) * args->window_s, segs[i]);
         });

@@ -2,6 +2,7 @@
 #include "task_command.hpp"
 
 #include <filesystem>
+#include <mutex>
 
 #include <spdlog/spdlog.h>
 
@@ -33,7 +34,6 @@ void add_task_flags(CLI::App* sub, TaskFlags& f) {
     sub->add_option("--max-len", f.max_len, "Frames generated per sequence at most (default: tied to the input size)")
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--batch", f.batch, "Sequences (systems, windows) decoded together")->check(CLI::Range(1, 256));
-    sub->add_option("--threads", f.threads, "Torch threads (default: hardware concurrency)")->check(CLI::NonNegativeNumber);
 }
 
 namespace {
@@ -63,15 +63,32 @@ std::unique_ptr<model::ModelBundle> open_capable_bundle(const GlobalOptions& g, 
 
 int run_task(const TaskRun& run, const GlobalOptions& g) {
     auto s = run.flags->settings();
-    model::set_threads(run.flags->threads);
-    auto jobs = plan_jobs(run.inputs, run.output, run.input_exts, run.out_ext);
+    BatchSpec spec;
+    spec.verb = run.verb;
+    spec.inputs = run.inputs;
+    spec.output = run.output;
+    spec.input_exts = run.input_exts;
+    spec.out_ext = run.out_ext;
+    spec.output_exts = run.output_exts;
+    static const BatchFlags kNoBatch;
+    const BatchFlags& batch = run.batch ? *run.batch : kNoBatch;
+    auto plan = plan_batch(spec, batch);
+    model::set_threads(threads_per_job(batch, g));
     Timings load;
     std::unique_ptr<model::ModelBundle> bundle = run.open(&load);
-    return run_jobs(jobs, g, run.verb, [&](const Job& job) {
-        Timings t = load;
-        run.run_job(bundle.get(), s, job, t);
-        if (run.log_timings) spdlog::info("{}: {} -> {}: {}", run.verb, job.input, job.output, t.summary());
-        load = {};
+    // Workers share the bundle: its modules load before they start.
+    if (bundle && batch.jobs > 1 && plan.jobs.size() > 1) bundle->load_all();
+    std::mutex load_mu;
+    return run_batch(plan, batch, g, run.verb, [&](const Job& job, JobContext& ctx) {
+        // Torch's thread count is per calling thread (OpenMP): each worker sets its own.
+        model::set_threads(ctx.threads);
+        {
+            std::lock_guard<std::mutex> lock(load_mu);
+            ctx.timings = load;
+            load = {};
+        }
+        run.run_job(bundle.get(), s, job, ctx.timings);
+        if (run.log_timings) spdlog::info("{}: {} -> {}: {}", run.verb, job.input, job.output, ctx.timings.summary());
     });
 }
 

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "umt/cli/batch.hpp"
 #include "umt/cli/common.hpp"
 #include "umt/core/timings.hpp"
 #include "umt/model/bundle.hpp"
@@ -24,7 +25,6 @@ struct TaskFlags {
     uint64_t seed = 0;
     int max_len = 0;
     int batch = 8;
-    int threads = 0;
     CLI::Option* temperature_opt = nullptr;
     CLI::Option* top_p_opt = nullptr;
     CLI::Option* top_k_opt = nullptr;
@@ -52,15 +52,17 @@ struct TaskRun {
     std::string output;
     std::vector<std::string> input_exts;  // what folders are searched for
     std::string out_ext;                  // of each job's output in an output folder
+    std::vector<std::string> output_exts;  // what a file output may end in
+    const BatchFlags* batch = nullptr;
     // The bundle for the run (null: the task runs without one), its load timed on `load`.
     std::function<std::unique_ptr<model::ModelBundle>(Timings* load)> open;
     // One job; its stages timed on `t`.
     std::function<void(model::ModelBundle* bundle, const tasks::DecodeSettings& s, const Job& job, Timings& t)> run_job;
     bool log_timings = true;  // false: run_job logs the job itself
 };
-// Checks the settings, sets the threads, plans the jobs, opens the bundle, then runs every job
-// (going on past failures) and logs each one's stage timings, the bundle's load in the first.
-// Returns the exit code of run_jobs.
+// Checks the settings, plans the jobs, opens the bundle (and loads its modules when --jobs runs
+// several at once), then runs every job through the batch engine, each with its share of the
+// threads, and logs its stage timings, the bundle's load in the first. Returns run_batch's code.
 int run_task(const TaskRun& run, const GlobalOptions& g);
 
 }  // namespace umt::cli

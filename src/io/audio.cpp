@@ -207,7 +207,8 @@ void write_audio(const Audio& audio, const std::string& path, const AudioWriteOp
         converted = resample(audio, opts.sample_rate_hz, opts.quality);
         src = &converted;
     }
-    std::string ext = path == "-" ? "wav" : extension_of(path);
+    // A stream without an extension (stdout, a pipe) gets WAV.
+    std::string ext = extension_of(path).empty() && is_stream_output(path) ? "wav" : extension_of(path);
     int major = 0;
     if (ext == "wav") major = SF_FORMAT_WAV;
     else if (ext == "flac") major = SF_FORMAT_FLAC;

@@ -169,7 +169,7 @@ void write_image(const cv::Mat& image, const std::string& path) {
             throw Error(path, std::string("cannot write image: ") + e.what());
         }
         if (!ok) throw Error(path, "cannot write image (unknown extension or write error)");
-    });
+    }, "png");
 }
 
 }  // namespace umt

@@ -591,9 +591,15 @@ struct ZipCloser {
     ~ZipCloser() { if (z) zip_discard(z); }
 };
 
-bool zip_entry(zip_t* z, const std::string& name, std::string& out) {
+bool zip_entry(zip_t* z, const std::string& name, std::string& out, const std::string& source) {
     zip_stat_t st;
     if (zip_stat(z, name.c_str(), 0, &st) != 0) return false;
+    auto too_big = [&] {
+        return Error(source, ".mxl entry '" + name + "' expands to more than " + std::to_string(kMaxMxlEntryBytes >> 20) +
+                                 " MB (a zip bomb?); not read");
+    };
+    // The size the archive claims is checked first; the bytes read are counted too, since it can lie.
+    if ((st.valid & ZIP_STAT_SIZE) && st.size > kMaxMxlEntryBytes) throw too_big();
     zip_file_t* f = zip_fopen(z, name.c_str(), 0);
     if (!f) return false;
     out.clear();
@@ -601,7 +607,10 @@ bool zip_entry(zip_t* z, const std::string& name, std::string& out) {
     zip_int64_t n;
     while ((n = zip_fread(f, buf, sizeof buf)) > 0) {
         out.append(buf, static_cast<size_t>(n));
-        if (out.size() > (size_t(1) << 30)) break;  // a zip bomb is not a score
+        if (out.size() > kMaxMxlEntryBytes) {
+            zip_fclose(f);
+            throw too_big();
+        }
     }
     zip_fclose(f);
     return n >= 0;
@@ -626,7 +635,7 @@ Score parse_mxl(const std::string& bytes, const std::string& source) {
     ZipCloser closer{z};
     std::string root_name;
     std::string container;
-    if (zip_entry(z, "META-INF/container.xml", container)) {
+    if (zip_entry(z, "META-INF/container.xml", container, source)) {
         tinyxml2::XMLDocument doc;
         if (doc.Parse(container.data(), container.size()) != tinyxml2::XML_SUCCESS)
             throw Error(source, ".mxl has an unreadable META-INF/container.xml");
@@ -655,7 +664,7 @@ Score parse_mxl(const std::string& bytes, const std::string& source) {
         if (root_name.empty()) throw Error(source, ".mxl has no META-INF/container.xml and no MusicXML file");
     }
     std::string xml;
-    if (!zip_entry(z, root_name, xml)) throw Error(source, ".mxl root file '" + root_name + "' is missing or unreadable");
+    if (!zip_entry(z, root_name, xml, source)) throw Error(source, ".mxl root file '" + root_name + "' is missing or unreadable");
     return parse_musicxml(xml, source);
 }
 

@@ -59,7 +59,28 @@ std::string find_default_soundfont() {
 struct FluidSynthRenderer::Impl {
     fluid_settings_t* settings = nullptr;
     fluid_synth_t* synth = nullptr;
+    std::string soundfont;
+    bool used = false;
     std::vector<float> left, right;
+    // A render starts from a synthesizer that has rendered nothing: a system reset leaves the
+    // reverb and chorus lines ringing with the last file, so its output would depend on what
+    // was rendered before it (and on how a batch is split between workers). The new synth is
+    // made before the old one goes, so FluidSynth's sample cache keeps the SoundFont's samples
+    // in memory and only the preset table is read again.
+    void fresh() {
+        if (!used) {
+            used = true;
+            return;
+        }
+        fluid_synth_t* next = new_fluid_synth(settings);
+        if (!next) throw Error("fluidsynth: cannot create a synthesizer");
+        if (fluid_synth_sfload(next, soundfont.c_str(), 1) == FLUID_FAILED) {
+            delete_fluid_synth(next);
+            throw Error(soundfont, "FluidSynth cannot load this SoundFont");
+        }
+        delete_fluid_synth(synth);
+        synth = next;
+    }
     ~Impl() {
         if (synth) delete_fluid_synth(synth);
         if (settings) delete_fluid_settings(settings);
@@ -121,6 +142,7 @@ FluidSynthRenderer::FluidSynthRenderer(const FluidSynthOptions& opts) : impl_(ne
     if (!impl_->synth) throw Error("fluidsynth: cannot create a synthesizer");
     if (fluid_synth_sfload(impl_->synth, opts_.soundfont.c_str(), 1) == FLUID_FAILED)
         throw Error(opts_.soundfont, "FluidSynth cannot load this SoundFont");
+    impl_->soundfont = opts_.soundfont;
 }
 
 FluidSynthRenderer::~FluidSynthRenderer() = default;
@@ -146,6 +168,7 @@ Audio finished_audio(std::vector<float> samples, int sample_rate_hz, const std::
 
 Audio FluidSynthRenderer::render(const Performance& perf) {
     if (perf.notes.empty()) throw Error("synth: the performance has no notes to render");
+    impl_->fresh();
     fluid_synth_t* synth = impl_->synth;
     fluid_synth_system_reset(synth);
     const double sr = opts_.sample_rate_hz;
@@ -251,6 +274,7 @@ Audio FluidSynthRenderer::render_midi(const std::string& smf_bytes, const std::s
     if (smf_bytes.size() < 14 || smf_bytes.compare(0, 4, "MThd") != 0)
         throw Error(source, "not a Standard MIDI File (no MThd header)");
     if (smf_bytes.find("MTrk", 14) == std::string::npos) throw Error(source, "MIDI file has no track (MTrk) chunk");
+    impl_->fresh();
     fluid_synth_t* synth = impl_->synth;
     fluid_synth_system_reset(synth);
     fluid_player_t* player = new_fluid_player(synth);

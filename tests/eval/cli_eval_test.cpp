@@ -65,7 +65,7 @@ umt::NoteEvent note(double on, double off, int pitch) {
 
 TEST_F(EvalCli, SerFoldersJson) {
     CliRun r = run("eval ser " + data("ref") + " " + data("hyp") + " --json");
-    ASSERT_EQ(r.rc, 0) << r.err;
+    ASSERT_EQ(r.rc, 1) << r.err;  // a missing hypothesis is a failure
     auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["errors"].get<int>(), 6);
     EXPECT_EQ(j["ref_tokens"].get<int>(), 22);
@@ -119,7 +119,7 @@ TEST_F(EvalCli, NotesFoldersMatchByStemWithMissing) {
     umt::save_midi(p, (dir_ / "r" / "y.mid").string());
     umt::save_midi(p, (dir_ / "h" / "x.midi").string());
     CliRun r = run("eval notes " + (dir_ / "r").string() + " " + (dir_ / "h").string() + " --json");
-    ASSERT_EQ(r.rc, 0) << r.err;
+    ASSERT_EQ(r.rc, 1) << r.err;  // a missing hypothesis is a failure
     auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["files"].get<int>(), 2);
     EXPECT_EQ(j["missing"], nlohmann::json::array({"y.mid"}));

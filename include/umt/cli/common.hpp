@@ -1,4 +1,4 @@
-// What every subcommand shares: global flags, batch planning and running, exit codes.
+// What every subcommand shares: global flags, exit codes, the model folder (the batch engine: batch.hpp).
 #pragma once
 
 #include <functional>
@@ -16,29 +16,13 @@ struct GlobalOptions {
     bool quiet = false;
     int verbose = 0;
     std::string models_dir;  // --models, else $UMT_MODELS, else the shipped models/default
+    int threads = 0;         // --threads: model threads per job (0: the cores split between --jobs)
 };
 
 // A usage error (bad flag combination, unknown format): exit code 2.
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
-
-struct Job {
-    std::string input;
-    std::string output;
-};
-
-// Expands inputs (files, folders searched recursively for `input_exts`) into jobs.
-// With one plain-file input, `output` is the output file ("-" allowed). With several
-// inputs or a folder, `output` is a folder (created) and each job writes
-// DIR/<stem>.<out_ext>. Throws UsageError when that cannot work.
-std::vector<Job> plan_jobs(const std::vector<std::string>& inputs, const std::string& output,
-                           const std::vector<std::string>& input_exts, const std::string& out_ext);
-
-// Runs every job, going on past failures; prints progress to stderr when it is a
-// terminal (and not quiet) and the list of failures at the end. Returns kOk or kFailed.
-int run_jobs(const std::vector<Job>& jobs, const GlobalOptions& g, const std::string& verb,
-             const std::function<void(const Job&)>& fn);
 
 bool progress_enabled(const GlobalOptions& g);
 

@@ -13,6 +13,7 @@ public:
     void add(const std::string& stage, double seconds);
     std::string summary() const;  // "load 0.12 s, layout 0.40 s, ...; total 0.52 s"
     double total() const;
+    const std::vector<std::pair<std::string, double>>& stages() const { return stages_; }
 
 private:
     std::vector<std::pair<std::string, double>> stages_;

@@ -5,6 +5,7 @@
 // Score model does not represent. Errors are umt::Error naming the file.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "umt/core/score.hpp"
@@ -15,6 +16,9 @@ namespace umt {
 Score parse_musicxml(const std::string& xml, const std::string& source);
 
 // Reads the bytes of an .mxl archive: META-INF/container.xml -> root file.
+// An .mxl entry larger than this once decompressed is refused (a zip bomb is not a score; the
+// largest OpenScore Lieder score is under 2 MB).
+constexpr size_t kMaxMxlEntryBytes = size_t(100) << 20;
 Score parse_mxl(const std::string& bytes, const std::string& source);
 
 // Reads a file ("-" = stdin); .mxl or MusicXML text, chosen by content (a zip is an

@@ -16,6 +16,8 @@ PACKAGES=(
   fluid-soundfont-gm timgm6mb-soundfont musescore3
   # data factory (scripts/build_dataset.py): page images, SVG rasterizing, eval SoundFont
   python3-opencv python3-scipy librsvg2-bin musescore-general-soundfont
+  # the Slurm job-array test (tests/cli/slurm_test.cpp starts a private single-node cluster)
+  slurm-wlm munge
 )
 
 missing=()

@@ -9,16 +9,21 @@
 #include "umt/tokens/midi_tokens.hpp"
 #include "umt/model/bundle.hpp"
 #include "umt/model/runtime.hpp"
+#include "umt/model/sha256.hpp"
 
 namespace umt::cli {
 
 void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
     auto* sub = app.add_subcommand("info", "Print the model bundle's manifest summary and verify its files");
     sub->fallthrough();  // umt info --models DIR as well as umt --models DIR info
+    auto verify = std::make_shared<bool>(false);
+    sub->add_flag("--verify", *verify,
+                  "Read and hash every file again (default: a file whose size, times and inode are unchanged since it "
+                  "was last verified is not re-read)");
     auto vocab = std::make_shared<std::string>();
     sub->add_option("--vocabulary", *vocab, "Print this build's LMX or MIDI token vocabulary, one token a line, and exit")
         ->check(CLI::IsMember({"lmx", "midi"}));
-    sub->callback([&g, &rc, vocab] {
+    sub->callback([&g, &rc, vocab, verify] {
         if (!vocab->empty()) {
             if (*vocab == "lmx")
                 for (const auto& t : lmx::vocabulary()) std::cout << t << "\n";
@@ -34,6 +39,7 @@ void register_info(CLI::App& app, GlobalOptions& g, int& rc) {
             throw umt::Error(dir, "no model bundle installed yet (no manifest.json); pass --models DIR or set UMT_MODELS");
         }
         umt::model::set_threads(g.threads);
+        if (*verify) umt::model::set_hash_cache_enabled(false);
         umt::model::ModelBundle bundle(dir);
         bundle.load_all();
         std::cout << bundle.summary();

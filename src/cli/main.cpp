@@ -1,5 +1,9 @@
 // umt: the unified music translator. Entry point: global flags and subcommand dispatch.
+#include <dlfcn.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -10,9 +14,9 @@
 
 namespace {
 
-// The first word that is neither an option nor an option's value, when it names no subcommand
-// (CLI11 alone would answer "A subcommand is required").
-std::string unknown_subcommand(CLI::App& app, int argc, char** argv) {
+// The first word that is neither an option nor an option's value: the subcommand, if any
+// (CLI11 alone would answer "A subcommand is required" for an unknown one).
+std::string first_word(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--") return "";
@@ -20,14 +24,56 @@ std::string unknown_subcommand(CLI::App& app, int argc, char** argv) {
             if ((a == "--models" || a == "--threads") && i + 1 < argc) ++i;
             continue;
         }
-        try {
-            app.get_subcommand(a);
-            return "";
-        } catch (const CLI::OptionNotFound&) {
-            return a;
-        }
+        return a;
     }
     return "";
+}
+
+bool asks_for_help(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        if (std::string a = argv[i]; a == "-h" || a == "--help") return true;
+    return false;
+}
+
+bool is_subcommand(CLI::App& app, const std::string& name) {
+    try {
+        app.get_subcommand(name);
+        return true;
+    } catch (const CLI::OptionNotFound&) {
+        return false;
+    }
+}
+
+// Opens libumt_media.so beside the executable (or in ../lib/umt when installed) and registers
+// its subcommands. Returns why it could not, or "".
+std::string load_media(CLI::App& app, umt::cli::GlobalOptions& g, int& rc) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    std::vector<fs::path> candidates;
+    if (const char* env = std::getenv("UMT_MEDIA_LIBRARY"); env && *env) candidates.push_back(env);
+    if (!ec) {
+        candidates.push_back(exe.parent_path() / "libumt_media.so");
+        candidates.push_back(exe.parent_path() / ".." / "lib" / "umt" / "libumt_media.so");
+    }
+    std::string tried;
+    for (const auto& path : candidates) {
+        if (!fs::exists(path, ec)) {
+            tried += (tried.empty() ? "" : ", ") + path.string();
+            continue;
+        }
+        void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!lib) return std::string("cannot load ") + path.string() + ": " + dlerror();
+        auto abi = reinterpret_cast<int (*)()>(dlsym(lib, "umt_media_abi"));
+        auto reg = reinterpret_cast<void (*)(CLI::App&, umt::cli::GlobalOptions&, int&)>(dlsym(lib, "umt_register_media"));
+        if (!abi || !reg) return path.string() + ": not a umt media library (no umt_register_media)";
+        if (abi() != umt::cli::kMediaAbi)
+            return path.string() + ": built for another umt (interface " + std::to_string(abi()) + ", this umt " +
+                   std::to_string(umt::cli::kMediaAbi) + "); rebuild";
+        reg(app, g, rc);
+        return "";
+    }
+    return "the model, image and audio subcommands are in libumt_media.so, which is not installed (looked for " + tried + ")";
 }
 
 }  // namespace
@@ -55,12 +101,17 @@ int main(int argc, char** argv) {
 
     register_convert(app, g, rc);
     register_eval(app, g, rc);
-    register_info(app, g, rc);
-    register_systems(app, g, rc);
-    register_model_tasks(app, g, rc);
     register_generate(app, g, rc);
-    register_codec(app, g, rc);
     register_tokens(app, g, rc);
+    // The model, image and audio subcommands live in a library opened only when needed.
+    const std::string first = first_word(argc, argv);
+    const auto& media = media_subcommands();
+    if (std::find(media.begin(), media.end(), first) != media.end() || (first.empty() && asks_for_help(argc, argv))) {
+        if (std::string why = load_media(app, g, rc); !why.empty()) {
+            spdlog::error("{}", why);
+            return kFailed;
+        }
+    }
 
     app.parse_complete_callback([&] {
         auto level = g.quiet ? spdlog::level::err
@@ -71,11 +122,13 @@ int main(int argc, char** argv) {
         logger->sinks().front()->set_level(level);
         logger->set_level(std::min(level, spdlog::level::warn));
     });
-    if (std::string unknown = unknown_subcommand(app, argc, argv); !unknown.empty()) {
+    if (!first.empty() && !is_subcommand(app, first)) {
         std::string names;
         for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
             names += (names.empty() ? "" : ", ") + sub->get_name();
-        spdlog::error("unknown subcommand '{}' (the subcommands: {}; umt --help)", unknown, names);
+        for (const auto& m : media)
+            if (!is_subcommand(app, m)) names += ", " + m;
+        spdlog::error("unknown subcommand '{}' (the subcommands: {}; umt --help)", first, names);
         return kUsage;
     }
     try {

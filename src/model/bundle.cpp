@@ -50,7 +50,7 @@ ModelBundle::ModelBundle(const std::string& dir) : dir_(dir) {
         if (expected.size() != 64) throw Error(mpath, "no sha256 for " + name);
         std::string path = path_of(name);
         if (!fs::exists(path)) throw Error(path, "missing: the manifest lists it but the bundle lacks it");
-        std::string got = sha256_hex(read_file(path, true));
+        std::string got = sha256_file(path);
         if (got != expected)
             throw Error(path, "SHA-256 mismatch (the manifest says " + expected.substr(0, 12) + "..., the file has " +
                                   got.substr(0, 12) + "...): the file is damaged or the manifest was edited");

@@ -30,6 +30,17 @@ bool progress_enabled(const GlobalOptions& g);
 // next to the executable's source tree or installed share folder.
 std::string resolve_models_dir(const GlobalOptions& g);
 
+// The subcommands in libumt_media.so (src/cli/media_entry.cpp), opened by main only when one
+// of them runs (or for --help); the rest are in the executable, free of libtorch, OpenCV,
+// poppler and FluidSynth.
+inline const std::vector<std::string>& media_subcommands() {
+    static const std::vector<std::string> names{"info", "systems", "omr", "amt", "engrave", "synth", "i2a", "a2i", "codec"};
+    return names;
+}
+// Bumped when GlobalOptions or the registration signature changes: main refuses a library
+// built against another layout.
+constexpr int kMediaAbi = 1;
+
 // Each subcommand registers itself (one file per subcommand in src/cli/).
 void register_convert(CLI::App& app, GlobalOptions& g, int& rc);
 void register_eval(CLI::App& app, GlobalOptions& g, int& rc);

@@ -79,6 +79,12 @@ void expand_folder(const std::string& root, const BatchSpec& spec, const BatchFl
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         std::error_code ec2;
+        // Hidden files and folders are not inputs: among them the temporary files of a run
+        // that was killed while writing into this folder.
+        if (it->path().filename().string().rfind('.', 0) == 0) {
+            if (it->is_directory(ec2)) it.disable_recursion_pending();
+            continue;
+        }
         if (!it->is_regular_file(ec2)) continue;
         fs::path rel = it->path().lexically_relative(root);
         std::string ext = extension_of(it->path().string());

@@ -73,6 +73,8 @@ protected:
         r = umt("-q generate --count " + std::to_string(n) + " --measures 4 --seed 50 -o " + p(folder + "/b/"));
         ASSERT_EQ(r.rc, 0) << r.output;
         std::ofstream(p(folder + "/b/broken.musicxml")) << "<score-partwise><part";
+        // Hidden files (a killed run's temporary files among them) are not inputs.
+        std::ofstream(p(folder + "/b/.gen-50.lmx.tmp123-4.musicxml")) << "<score-partwise";
     }
 };
 

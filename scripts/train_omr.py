@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
 from train_translator import Frames, LmxEvents, collate_pixels, learning_rate, lmx_names  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
+from umt_model.guide import AttentionRecorder, column_targets, guided_loss, reading_places  # noqa: E402
 from umt_model import trainer  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
 from umt_model.network import Translator, default_network  # noqa: E402
@@ -164,7 +165,7 @@ def make_batch(examples, weights, budget, rng, frames, events, max_rows):
     for k, (_, ids) in enumerate(chosen):
         c = events.of(ids)
         ctc[k, :len(c)] = torch.tensor(c, dtype=torch.long)
-    return px, size, target, tf, tp, ctc
+    return px, size, target, tf, tp, ctc, [ids for _, ids in chosen], [im.cols for im, _ in chosen]
 
 
 def edit_distance(a, b):
@@ -280,9 +281,13 @@ def dev_sets(args, ids):
     return sets
 
 
-def init_weights(model, source):
+ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "pos_a", "target_emb")
+
+
+def init_weights(model, source, encoder_only=False):
     """Weights of a bundle's I2A (folder) or a run's model.pt / checkpoint.pt; parameters whose
-    shape differs (another stem or heads) or that the source lacks start fresh."""
+    shape differs (another stem or heads) or that the source lacks start fresh, and with
+    encoder_only so does everything after the encoder (the decoder, its embeddings and output)."""
     if os.path.isdir(source):
         man = load_manifest(source)
         weights = torch.jit.load(os.path.join(source, man["translators"]["i2a"])).state_dict()
@@ -294,7 +299,7 @@ def init_weights(model, source):
                 "samples": ck["state"].get("samples", {})}
     own = model.state_dict()
     keep = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()
-            if k in own and own[k].shape == v.shape}
+            if k in own and own[k].shape == v.shape and (not encoder_only or k.split(".")[0] in ENCODER_PARTS)}
     fresh = sorted(k for k in own if k not in keep)
     model.load_state_dict(dict(own, **keep))
     info["fresh"] = sorted({k.split(".")[0] for k in fresh})
@@ -313,6 +318,9 @@ def main():
     ap.add_argument("--run", required=True)
     ap.add_argument("--models", default="models/default", help="bundle whose vocabulary the tokens use")
     ap.add_argument("--init", help="a bundle folder (its I2A) or a run's model.pt / checkpoint.pt")
+    ap.add_argument("--init-encoder-only", action="store_true",
+                    help="take only the encoder (stem, layers, CTC head) from --init; the decoder starts fresh, "
+                         "without the language model of a decoder that learnt to write without reading")
     ap.add_argument("--minutes", type=float, required=True, help="run length in training minutes (cosine)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--min-lr-ratio", type=float, default=0.05)
@@ -320,6 +328,12 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--budget", type=float, default=2.0, help="padded ink pixels per batch, millions")
     ap.add_argument("--ctc-loss", type=float, default=0.3, help="weight of the encoder's CTC loss")
+    ap.add_argument("--input-dropout", type=float, default=0.0,
+                    help="blank this share of the decoder's teacher-forced LMX inputs (not begin)")
+    ap.add_argument("--guide", type=float, default=0.0,
+                    help="weight of the guided-attention loss (umt_model/guide.py): the decoder's cross-attention "
+                         "pulled towards where on the image the token being written is")
+    ap.add_argument("--guide-heads", type=int, default=3, help="guided heads of each decoder layer (the rest free)")
     ap.add_argument("--image-stem", choices=["pixels", "pixels8"], default="pixels8")
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--heads", type=int, default=4)
@@ -355,7 +369,7 @@ def main():
     if resumed:
         state, init_info = resumed
     elif args.init:
-        init_info = init_weights(model, args.init)
+        init_info = init_weights(model, args.init, args.init_encoder_only)
         print(f"initialised from {args.init}; fresh: {init_info['fresh']}", file=sys.stderr)
 
     train = Examples(args.excerpts, args.systems, ids, layout)
@@ -371,7 +385,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "image_stem": args.image_stem, "data": "excerpts (1-4 measures, verovio)"
+                "ctc_loss": args.ctc_loss, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
@@ -394,7 +408,9 @@ def main():
     progress = lambda: state["seconds"] / (60 * args.minutes)  # noqa: E731
     last_save = last_eval = last_refresh = time.time()
     t_prev = time.time()
-    window, ctc_window = [], []
+    window, guide_window = [], []
+    recorder = AttentionRecorder(model, args.guide_heads)
+    places = reading_places(names)
     model.train()
     while progress() < 1.0:
         weights = curriculum(progress(), bool(train.by_kind[4]))
@@ -402,12 +418,25 @@ def main():
             if not train.by_kind[k]:
                 weights[k] = 0.0
         weights = weights / weights.sum()
-        px, size, target, tf, tp, ctc = make_batch(train, weights, args.budget * 1e6, rng, frames, events,
+        px, size, target, tf, tp, ctc, batch_ids, batch_cols = make_batch(train, weights, args.budget * 1e6, rng, frames, events,
                                                    layout.max_height)
         lr = learning_rate(args, state["step"], progress())
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = model(px, size, target, tf, tp, ctc_targets=ctc, ctc_weight=args.ctc_loss)
+        tgt_in = None
+        if args.input_dropout > 0:  # the language model alone cannot predict what it does not see
+            drop = torch.rand(tf.shape[:2]) < args.input_dropout
+            drop[:, 0] = False
+            tgt_in = tf.clone()
+            tgt_in[:, :, 0] = tgt_in[:, :, 0].masked_fill(drop, 0)  # PAD embeds to zero
+        recorder.on = args.guide > 0
+        loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc, ctc_weight=args.ctc_loss)
+        recorder.on = False
+        if args.guide > 0:
+            g_target, g_sigma = column_targets(places, batch_ids, [c * model.columns_per_cell for c in batch_cols])
+            g = guided_loss(recorder.take(), g_target, g_sigma)
+            guide_window.append(float(g))
+            loss = loss + args.guide * g
         trainer.step(model, opt, loss, state)
         now = time.time()
         state["seconds"] += now - t_prev
@@ -417,8 +446,9 @@ def main():
         window.append(float(loss))
         if state["step"] % 25 == 0:
             print(f"step {state['step']} {state['seconds'] / 60:.1f} min lr {lr:.2e} loss {np.mean(window):.4f} "
-                  f"samples {state['samples']['omr']}", file=sys.stderr, flush=True)
-            window = []
+                  f"samples {state['samples']['omr']}" + (f" guide {np.mean(guide_window):.3f}" if guide_window else ""),
+                  file=sys.stderr, flush=True)
+            window, guide_window = [], []
         if now - last_refresh > 300:
             train.refresh()
             last_refresh = time.time()

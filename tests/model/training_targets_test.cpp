@@ -116,5 +116,42 @@ TEST(TrainingTargets, AmtTokenWindowsReadAsNotes) {
     EXPECT_EQ(run_python(code, ""), "[(77, 0.0, 0.2, 80), (48, None, 0.2, 0), (60, 0.2, 0.3, 90), (60, 0.3, None, 90)]");
 }
 
+TEST(TrainingTargets, GuidedAttentionPlacesFollowTheMusicVoiceByVoice) {
+    // scripts/umt_model/guide.py: the header tokens before the first note sit in the header, a note
+    // at its onset's share of its measure (measured by the longest voice), its attributes with it;
+    // a backup sits where its voice ended; after it the lower staff starts again at the
+    // measure's start; the second measure is measure 1. The expected columns put the header (5 + |fifths| + 2 for a time signature staff
+    // spaces) first and the measures side by side; the loss is ~0 for attention on the expected
+    // column and larger for attention spread over the image.
+    const std::string code =
+        "import sys, torch; sys.path.insert(0, sys.argv[1]); "
+        "from umt_model.guide import reading_places, column_targets, guided_loss; "
+        "names = open(sys.argv[2]).read().split(); ids = {t: i for i, t in enumerate(names)}; "
+        "lmx = ('measure key:fifths:2 time beats:2 beat-type:4 clef:G2 staff:1 clef:F4 staff:2 '"
+        " 'C5 voice:1 quarter staff:1 chord E5 quarter D5 quarter sharp backup half C3 voice:5 half staff:2 '"
+        " 'measure rest voice:1 half staff:1').split(); "
+        "p = reading_places(names); pl, m, hdr = p([ids[t] for t in lmx]); "
+        "at = lambda k: tuple(round(v, 2) for v in pl[k]); "
+        "print(m, hdr, at(0), at(6), at(9), at(12), at(14), at(16), at(18), at(19), at(21), at(25), at(26)); "
+        "tg, sg = column_targets(p, [[ids[t] for t in lmx]], [49]); "
+        "print([round(float(v), 1) for v in tg[0, [0, 9, 16, 21, 26]]], float(sg[0]), bool(torch.isnan(tg[0, len(lmx)]))); "
+        "t = len(lmx) + 1; s = 49; c = torch.nan_to_num(tg[0]).round().long().clamp(0, s - 1); "
+        "sharp = torch.zeros(1, 1, t, s); sharp[0, 0, torch.arange(t), c] = 1.0; flat = torch.full((1, 1, t, s), 1.0 / s); "
+        "a, b = float(guided_loss([sharp], tg, sg)), float(guided_loss([flat], tg, sg)); print(a < 0.01, b > 0.5)";
+    fs::path dir = fs::temp_directory_path() / ("umt-guide-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    {
+        std::ofstream names(dir / "names.txt");
+        for (const auto& t : lmx::vocabulary()) names << t << "\n";
+    }
+    std::string out = run_python(code, (dir / "names.txt").string());
+    fs::remove_all(dir);
+    // header 5 + 2 + 2 = 9 columns of 49: two measures of 20 columns each
+    EXPECT_EQ(out,
+              "2 9 (-1, 0.0) (-1, 0.0) (0, 0.0) (0, 0.0) (0, 0.0) (0, 0.5) (0, 0.5) (0, 1.0) (0, 0.0) (1, 0.0) (1, 0.0)\n"
+              "[4.5, 9.0, 19.0, 9.0, 29.0] 5.0 True\n"
+              "True True");
+}
+
 }  // namespace
 }  // namespace umt

@@ -140,6 +140,31 @@ TEST_F(TasksTest, OmrBatchedEqualsUnbatchedAndSeedsReproduce) {
     EXPECT_NE(read_file(path("s1.lmx")), read_file(path("b1.lmx")));  // greedy differs from sampling
 }
 
+TEST_F(TasksTest, ParallelJobsShareTheBundleAndWriteTheBytesOfOneJob) {
+    // Four inputs at once in one process (--jobs 4, one thread each) against one at a time:
+    // the shared bundle's modules serve concurrent decodes, and sampling stays per request.
+    std::string sys = system_png();
+    fs::create_directories(path("in/x"));
+    fs::copy_file(kPage, path("in/page.png"));
+    fs::copy_file(sys, path("in/x/system.png"));
+    fs::copy_file(sys, path("in/x/again.png"));
+    fs::copy_file(kPage, path("in/x/page2.png"));
+    fs::create_directories(path("scores"));
+    fs::copy_file(kScore, path("scores/one.musicxml"));
+    fs::copy_file(kScore, path("scores/two.musicxml"));
+    for (const std::string jobs : {"1", "4"}) {
+        auto r = umt("omr", path("in") + " -o " + path("omr" + jobs) + " --format lmx --max-len 30 --temperature 1 --seed 3 --jobs " + jobs);
+        ASSERT_EQ(r.rc, 0) << r.output;
+        r = umt("engrave", path("scores") + " -o " + path("eng" + jobs) + " --max-len 60 --seed 2 --jobs " + jobs);
+        ASSERT_EQ(r.rc, 0) << r.output;
+    }
+    for (const std::string f : {"page.lmx", "x/system.lmx", "x/again.lmx", "x/page2.lmx"})
+        EXPECT_EQ(read_file(path("omr1/" + f)), read_file(path("omr4/" + f))) << f;
+    EXPECT_EQ(read_file(path("omr1/x/system.lmx")), read_file(path("omr1/x/again.lmx")));
+    EXPECT_EQ(read_file(path("eng1/one.png")), read_file(path("eng4/one.png")));
+    EXPECT_EQ(read_file(path("eng1/one.png")), read_file(path("eng4/two.png")));
+}
+
 TEST_F(TasksTest, OmrReadsASystemImageAsOneSystem) {
     std::string sys = system_png();
     auto r = umt("omr", sys + " -o " + path("sys.lmx") + " --max-len 30");

@@ -176,8 +176,12 @@ void run_ser(const CommonArgs& a, int& rc) {
                 o << line;
             }
         std::string total = "total (" + std::to_string(r.items.size()) + " files, micro)";
-        std::snprintf(line, sizeof line, "%-40s %10zu %10zu %10zu %8.2f\n", total.c_str(), r.ref_tokens, hyp_tokens,
-                      r.errors, r.ser());
+        if (r.items.empty())  // nothing scored: no number, never a perfect 0.00
+            std::snprintf(line, sizeof line, "%-40s %10zu %10zu %10zu %8s\n", total.c_str(), r.ref_tokens, hyp_tokens,
+                          r.errors, "-");
+        else
+            std::snprintf(line, sizeof line, "%-40s %10zu %10zu %10zu %8.2f\n", total.c_str(), r.ref_tokens, hyp_tokens,
+                          r.errors, r.ser());
         o << line;
         std::cout << o.str();
     }
@@ -331,7 +335,8 @@ void run_emd(const CommonArgs& a, int& rc) {
                 std::cout << line;
             }
         std::string total = "mean (" + std::to_string(rows.size()) + " files)";
-        std::snprintf(line, sizeof line, "%-40s %14.4f %16.4f\n", total.c_str(), mp, md);
+        if (rows.empty()) std::snprintf(line, sizeof line, "%-40s %14s %16s\n", total.c_str(), "-", "-");
+        else std::snprintf(line, sizeof line, "%-40s %14.4f %16.4f\n", total.c_str(), mp, md);
         std::cout << line;
     }
     // A missing hypothesis is a failure: it is scored as empty, listed, and the exit status says so.

@@ -62,15 +62,17 @@ protected:
 
 TEST_F(FileContract, DevStdoutIsWrittenAsAStreamAndStaysALink) {
     std::string want = expected_lmx();
+    const bool was_link = fs::is_symlink("/dev/stdout");
     auto r = sh(kExe + " -q convert song.musicxml -o /dev/stdout --to lmx | cat > got.lmx");
     EXPECT_EQ(r.rc, 0) << r.output;
-    EXPECT_TRUE(fs::is_symlink("/dev/stdout")) << "/dev/stdout was replaced";
+    EXPECT_EQ(fs::is_symlink("/dev/stdout"), was_link) << "/dev/stdout was replaced";
+    EXPECT_FALSE(fs::is_regular_file(fs::symlink_status("/dev/stdout"))) << "/dev/stdout was replaced by a file";
     EXPECT_EQ(read_file(p("got.lmx"), true), want);
     // stdout redirected to a file: the file gets the bytes (not a renamed-over inode).
     r = sh(kExe + " -q convert song.musicxml -o /dev/stdout --to lmx > redirected.lmx");
     EXPECT_EQ(r.rc, 0) << r.output;
     EXPECT_EQ(read_file(p("redirected.lmx"), true), want);
-    EXPECT_TRUE(fs::is_symlink("/dev/stdout"));
+    EXPECT_EQ(fs::is_symlink("/dev/stdout"), was_link);
 }
 
 TEST_F(FileContract, FifoAndProcessSubstitutionAreStreams) {
@@ -153,6 +155,11 @@ TEST_F(FileContract, MissingHypothesisIsAFailureAndNeverAPerfectScore) {
     EXPECT_EQ(r.rc, 1) << r.output;
     auto j = nlohmann::json::parse(read_file(p("ser.json")));
     EXPECT_TRUE(j["ser"].is_null()) << r.output;
+    // The table says so too: no 0.00.
+    r = testing::run_command("(" + kExe + " eval ser " + p("ref.lmx") + " " + p("nothere.lmx") + " > " + p("ser.txt") + " 2> " +
+                             p("err.txt") + ")");
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(read_file(p("ser.txt")).find("0.00"), std::string::npos) << read_file(p("ser.txt"));
     fs::create_directories(dir / "ref");
     fs::create_directories(dir / "emptyhyp");
     fs::copy_file(p("ref.lmx"), dir / "ref" / "a.lmx");

@@ -249,14 +249,15 @@ const std::array<Value, 13> kValues = {{{Rational(4), "whole", 0}, {Rational(3),
                                         {Rational(1, 16), "64th", 0}, {Rational(1, 32), "128th", 0}}};
 
 // Splits a span into notatable values that respect the metre: each piece is the longest value
-// that fits and starts on a multiple of its own length (undotted) or of a third of it (dotted).
+// that fits and starts on a multiple of half its length (a syncopated quarter after an eighth is
+// written as one note), of a third of it when dotted, and a whole note only on a bar line.
 std::vector<const Value*> split_span(Rational start, Rational len) {
     std::vector<const Value*> out;
     while (len > Rational(0)) {
         const Value* pick = nullptr;
         for (const auto& v : kValues) {
             if (v.len > len) continue;
-            const Rational unit = v.dots ? v.len / Rational(3) : v.len;
+            const Rational unit = v.dots ? v.len / Rational(3) : v.len >= Rational(4) ? v.len : v.len / Rational(2);
             if ((start / unit).den() != 1) continue;
             pick = &v;
             break;
@@ -946,13 +947,17 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
         Rational written;
         for (int staff = 0; staff < 2; ++staff) {
             const auto& vs = voices[staff];
+            // The voices that play in this measure are numbered from the staff's first (1 or 5).
+            std::vector<int> number_of(std::max<size_t>(1, vs.size()), -1);
             int voices_here = 0;
-            for (const auto& v : vs)
-                for (const Chord& c : v)
-                    if (c.on < m_off && c.off > m_on) { ++voices_here; break; }
-            const size_t n_voices = std::max<size_t>(1, vs.size());
+            for (size_t v = 0; v < vs.size(); ++v)
+                for (const Chord& c : vs[v])
+                    if (c.on < m_off && c.off > m_on) { number_of[v] = staff * 4 + 1 + voices_here++; break; }
+            if (voices_here == 0) number_of[0] = staff * 4 + 1;
+            const size_t n_voices = number_of.size();
             for (size_t v = 0; v < n_voices; ++v) {
-                const int voice_number = staff * 4 + static_cast<int>(v) + 1;
+                if (number_of[v] < 0) continue;  // silent here
+                const int voice_number = number_of[v];
                 // Items of this voice in the measure: chords and the rests between them.
                 struct Item { Rational on, off; const Chord* chord; };
                 std::vector<Item> items;
@@ -1045,7 +1050,7 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
                         const Item& it = items[ii];
                         std::string stem;
                         if (it.chord) {
-                            if (voices_here >= 2) stem = v == 0 ? "up" : "down";
+                            if (voices_here >= 2) stem = voice_number == staff * 4 + 1 ? "up" : "down";
                             else stem = (it.chord->low + it.chord->high) / 2.0 >= middle ? "down" : "up";
                         }
                         for (size_t k = 0; k < pieces[ii].size(); ++k) {

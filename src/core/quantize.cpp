@@ -553,13 +553,18 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
             }
             int ternary = 0, divided = 0;
             for (const auto& [k, fs] : per_beat) {
-                double e2 = 0, e3 = 0;
-                for (double f : fs) {
-                    e2 += std::pow(f * 4 - std::round(f * 4), 2) / 16.0;
-                    e3 += std::pow(f * 3 - std::round(f * 3), 2) / 9.0;
-                }
+                // The cheaper of halves/quarters and thirds/sixths, as the grid choice below costs them.
+                auto cost = [&](std::initializer_list<int> divs) {
+                    double best = 1e18;
+                    for (int div : divs) {
+                        double c = grid_penalty(div, false);
+                        for (double f : fs) c += std::pow(f - std::round(f * div) / div, 2) / (0.05 * 0.05);
+                        best = std::min(best, c);
+                    }
+                    return best;
+                };
                 ++divided;
-                if (e3 + 1e-4 < e2 * 0.5) ++ternary;
+                if (cost({3, 6}) < cost({2, 4})) ++ternary;
             }
             if (divided >= 4 && ternary > 0.6 * divided) compound = true;
         }

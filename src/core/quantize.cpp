@@ -491,6 +491,12 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
     perf.notes.erase(std::remove_if(perf.notes.begin(), perf.notes.end(), [](const NoteEvent& n) { return n.is_drum(); }),
                      perf.notes.end());
     perf.sort();
+    // The beat tracker keeps a few arrays of 10 ms frames; hours of music are not a score.
+    constexpr double kMaxSeconds = 3 * 3600.0;
+    for (const auto& n : perf.notes)
+        if (!(n.onset_s >= 0 && n.onset_s <= kMaxSeconds && n.offset_s <= kMaxSeconds + 60))
+            throw Error("quantize: a note at " + std::to_string(static_cast<long long>(n.onset_s)) +
+                        " s; performances longer than 3 hours are refused");
 
     // ---- Score time: quarters (as doubles) of every onset and offset. A score MIDI and a
     // performance played to the file's click keep the file's tempo map; any other performance

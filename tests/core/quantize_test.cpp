@@ -141,6 +141,9 @@ TEST(Quantize, SpellsAccidentalsAndRejectsBadOptions) {
     bad = {};
     bad.max_voices_per_staff = 0;
     EXPECT_THROW(umt::quantize_performance(Performance{}, bad), umt::Error);
+    Performance hours;  // a note five hours in: refused, not hours of frames allocated
+    hours.notes.push_back(NoteEvent{18000.0, 18001.0, 60, 80, 0, 0});
+    EXPECT_THROW(umt::quantize_performance(hours), umt::Error);
 }
 
 

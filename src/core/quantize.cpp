@@ -494,7 +494,7 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
     // The beat tracker keeps a few arrays of 10 ms frames; hours of music are not a score.
     constexpr double kMaxSeconds = 3 * 3600.0;
     for (const auto& n : perf.notes)
-        if (!(n.onset_s >= 0 && n.onset_s <= kMaxSeconds && n.offset_s <= kMaxSeconds + 60))
+        if (!(n.onset_s >= -60 && n.onset_s <= kMaxSeconds && n.offset_s <= kMaxSeconds + 60))
             throw Error("quantize: a note at " + std::to_string(static_cast<long long>(n.onset_s)) +
                         " s; performances longer than 3 hours are refused");
 

@@ -22,6 +22,8 @@ void Performance::sort() {
     });
     std::stable_sort(pedals.begin(), pedals.end(), [](const PedalEvent& a, const PedalEvent& b) { return a.time_s < b.time_s; });
     std::stable_sort(tempos.begin(), tempos.end(), [](const TempoChange& a, const TempoChange& b) { return a.time_s < b.time_s; });
+    std::stable_sort(meters.begin(), meters.end(), [](const MeterChange& a, const MeterChange& b) { return a.time_s < b.time_s; });
+    std::stable_sort(keys.begin(), keys.end(), [](const KeyChange& a, const KeyChange& b) { return a.time_s < b.time_s; });
 }
 
 Performance Performance::with_sustain_applied() const {

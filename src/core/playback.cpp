@@ -435,6 +435,45 @@ Performance render_score(const Score& score, const PlaybackOptions& opts) {
     tempo.set(tempo_changes);
     Performance perf;
     perf.tempos = tempo.changes();
+    // Time and key signatures of the played part (the first when all play), in playing order. A
+    // measure shorter or longer than its signature (a pickup) is marked with its own length when
+    // MIDI can write it, so a reader finds the barlines again.
+    if (!score.parts.empty()) {
+        const Part& part = score.parts[opts.part >= 0 ? opts.part : 0];
+        TimeSignature time;
+        std::optional<Key> key;
+        MeterChange last{-1.0, 0, 0};
+        std::optional<KeyChange> last_key;
+        for (size_t s = 0; s < order.size(); ++s) {
+            if (order[s] >= part.measures.size()) continue;
+            for (const auto& e : part.measures[order[s]].elements)
+                if (const auto* a = std::get_if<Attributes>(&e)) {
+                    if (a->time) time = *a->time;
+                    if (a->key) key = a->key;
+                }
+            const double at = tempo.seconds(starts[s]);
+            MeterChange mc{at, time.beats, time.beat_type};
+            const Rational len = lengths[order[s]];
+            if (!len.is_zero() && len != time.measure_length()) {
+                // len = beats * 4 / beat_type with beat_type a power of two up to 64.
+                for (int bt = 4; bt <= 64; bt *= 2) {
+                    const Rational beats = len * Rational(bt, 4);
+                    if (beats.den() == 1 && beats.num() <= 255) { mc.beats = static_cast<int>(beats.num()); mc.beat_type = bt; break; }
+                }
+            }
+            if (mc.beats != last.beats || mc.beat_type != last.beat_type) {
+                perf.meters.push_back(mc);
+                last = mc;
+            }
+            if (key) {
+                const KeyChange kc{at, key->fifths, key->mode == "minor"};
+                if (!last_key || last_key->fifths != kc.fifths || last_key->minor != kc.minor) {
+                    perf.keys.push_back(kc);
+                    last_key = kc;
+                }
+            }
+        }
+    }
     int next_channel = 0;
     for (size_t pi = 0; pi < score.parts.size(); ++pi) {
         const Part& part = score.parts[pi];

@@ -127,9 +127,9 @@ struct RawEvent {
     int64_t tick;
     int track;
     size_t order;
-    uint8_t status;   // channel status byte, or 0xFF for tempo
+    uint8_t status;   // channel status byte, or 0xFF for a meta event (d1 = its type)
     uint8_t d1, d2;
-    uint32_t tempo_us;
+    uint32_t tempo_us;  // tempo: microseconds per quarter; time signature: log2 of the beat type; key: minor
 };
 
 void parse_track(Reader& r, size_t end, int track, std::vector<RawEvent>& out, size_t& order) {
@@ -154,7 +154,14 @@ void parse_track(Reader& r, size_t end, int track, std::vector<RawEvent>& out, s
             }
             if (type == 0x51 && len >= 3) {
                 const uint32_t us = r.be(3, end);
-                out.push_back({tick, track, order++, 0xFF, 0, 0, us});
+                out.push_back({tick, track, order++, 0xFF, 0x51, 0, us});
+            } else if (type == 0x58 && len >= 2) {
+                const uint8_t num = r.u8(end), den_pow = r.u8(end);
+                if (num > 0 && den_pow <= 6) out.push_back({tick, track, order++, 0xFF, 0x58, num, den_pow});
+            } else if (type == 0x59 && len >= 2) {
+                const uint8_t sf = r.u8(end), mi = r.u8(end);
+                const int fifths = static_cast<int8_t>(sf);
+                if (fifths >= -7 && fifths <= 7 && mi <= 1) out.push_back({tick, track, order++, 0xFF, 0x59, sf, mi});
             }
             r.seek(data + len);
             continue;
@@ -249,12 +256,25 @@ Performance parse_midi(const std::string& bytes, const std::string& source) {
     Performance perf;
     TempoMap map(tpq, smpte_sec_per_tick);
     for (const auto& e : events)
-        if (e.status == 0xFF && smpte_sec_per_tick == 0.0) map.add(e.tick, e.tempo_us);
+        if (e.status == 0xFF && e.d1 == 0x51 && smpte_sec_per_tick == 0.0) map.add(e.tick, e.tempo_us);
     if (smpte_sec_per_tick == 0.0) {
         bool any_tempo = false;
-        for (const auto& e : events) any_tempo |= e.status == 0xFF;
+        for (const auto& e : events) any_tempo |= e.status == 0xFF && e.d1 == 0x51;
         if (any_tempo)
             for (const auto& a : map.anchors()) perf.tempos.push_back({a.sec, 60e6 / a.us_per_quarter});
+        perf.ticks_per_quarter = tpq;
+    }
+    for (const auto& e : events) {
+        if (e.status != 0xFF) continue;
+        // Several tracks may restate one signature at one tick: keep the last of each time.
+        const double t = map.seconds(e.tick);
+        if (e.d1 == 0x58) {
+            if (!perf.meters.empty() && perf.meters.back().time_s == t) perf.meters.pop_back();
+            perf.meters.push_back({t, e.d2, 1 << e.tempo_us});
+        } else if (e.d1 == 0x59) {
+            if (!perf.keys.empty() && perf.keys.back().time_s == t) perf.keys.pop_back();
+            perf.keys.push_back({t, static_cast<int8_t>(e.d2), e.tempo_us == 1});
+        }
     }
 
     int64_t last_tick = 0;
@@ -369,6 +389,24 @@ std::string write_midi(const Performance& perf_in, int ticks_per_quarter) {
         tempo_track.push_back({tick, 0, tempo_bytes(us)});
     }
     auto tick_of = [&](double s) { return std::min(map.ticks(s), kMaxTick); };
+    for (const auto& m : perf.meters) {
+        int den_pow = 0;
+        while (den_pow < 6 && (1 << den_pow) < m.beat_type) ++den_pow;
+        if ((1 << den_pow) != m.beat_type || m.beats < 1 || m.beats > 255) continue;  // not expressible
+        std::string b("\xFF\x58\x04", 3);
+        b += static_cast<char>(m.beats);
+        b += static_cast<char>(den_pow);
+        b += static_cast<char>(24);  // MIDI clocks per metronome click
+        b += static_cast<char>(8);   // 32nds per quarter
+        tempo_track.push_back({tick_of(m.time_s), 1, b});
+    }
+    for (const auto& k : perf.keys) {
+        if (k.fifths < -7 || k.fifths > 7) continue;
+        std::string b("\xFF\x59\x02", 3);
+        b += static_cast<char>(static_cast<int8_t>(k.fifths));
+        b += static_cast<char>(k.minor ? 1 : 0);
+        tempo_track.push_back({tick_of(k.time_s), 2, b});
+    }
 
     // One track per (channel, program); programs sharing a channel move to a free one.
     std::map<std::pair<int, int>, int> group_channel;

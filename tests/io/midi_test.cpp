@@ -272,6 +272,36 @@ TEST(Midi, ReadsMuseScoreExport) {
         EXPECT_LE(n.pitch, 108);
     }
     EXPECT_FALSE(p.tempos.empty());
+    // MuseScore writes the score's 4/4 and C major as meta events; both are read.
+    ASSERT_FALSE(p.meters.empty());
+    EXPECT_EQ(p.meters.front().beats, 4);
+    EXPECT_EQ(p.meters.front().beat_type, 4);
+    ASSERT_FALSE(p.keys.empty());
+    EXPECT_EQ(p.keys.front().fifths, 0);
+    EXPECT_EQ(p.ticks_per_quarter > 0, true);
+}
+
+TEST(Midi, TimeAndKeySignaturesRoundTrip) {
+    // A pickup of one quarter (1/4), then 6/8, at 90 qpm; C minor then A major.
+    Performance p;
+    p.tempos = {{0.0, 90.0}};
+    p.meters = {{0.0, 1, 4}, {60.0 / 90.0, 6, 8}};
+    p.keys = {{0.0, -3, true}, {60.0 / 90.0 * 4, 3, false}};
+    umt::NoteEvent n;
+    n.onset_s = 0.0;
+    n.offset_s = 1.0;
+    p.notes.push_back(n);
+    const Performance back = umt::parse_midi(umt::write_midi(p, 480), "sig.mid");
+    EXPECT_EQ(back.ticks_per_quarter, 480);
+    ASSERT_EQ(back.meters.size(), 2u);
+    EXPECT_EQ(std::make_pair(back.meters[1].beats, back.meters[1].beat_type), std::make_pair(6, 8));
+    EXPECT_NEAR(back.meters[1].time_s, 60.0 / 90.0, 1e-5);  // the tempo is whole microseconds
+    ASSERT_EQ(back.keys.size(), 2u);
+    EXPECT_EQ(back.keys[0].fifths, -3);
+    EXPECT_TRUE(back.keys[0].minor);
+    EXPECT_EQ(back.keys[1].fifths, 3);
+    EXPECT_FALSE(back.keys[1].minor);
+    EXPECT_NEAR(back.keys[1].time_s, 60.0 / 90.0 * 4, 1e-5);
 }
 
 }  // namespace

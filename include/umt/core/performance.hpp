@@ -27,10 +27,28 @@ struct TempoChange {
     double qpm = 120.0;
 };
 
+// A time signature from the file (MIDI meta 0x58). A score's MIDI also marks an irregular
+// measure (a pickup, a short last measure) with its actual length, so the barlines survive.
+struct MeterChange {
+    double time_s = 0.0;
+    int beats = 4;
+    int beat_type = 4;
+};
+
+// A key signature from the file (MIDI meta 0x59).
+struct KeyChange {
+    double time_s = 0.0;
+    int fifths = 0;
+    bool minor = false;
+};
+
 struct Performance {
     std::vector<NoteEvent> notes;      // sorted by onset, then pitch
     std::vector<PedalEvent> pedals;    // sorted by time
     std::vector<TempoChange> tempos;   // informational: kept so that MIDI written back keeps its tempo map
+    std::vector<MeterChange> meters;   // time signatures, sorted by time (empty: none given)
+    std::vector<KeyChange> keys;       // key signatures, sorted by time (empty: none given)
+    int ticks_per_quarter = 0;         // the file's resolution (0: not read from a metrical SMF)
     double end_s() const;              // last offset (0 when empty)
     void sort();
     // Notes whose offset is extended while the sustain pedal is held (for evaluation/synthesis).

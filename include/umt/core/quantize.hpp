@@ -1,5 +1,8 @@
-// MIDI -> Score: a best-effort piano score from a performance (tempo, grid, staves, voices, ties).
+// MIDI -> Score: a piano score from a performance or a score MIDI (beats, metre, grid, staves,
+// voices, key and spelling, ties, tuplets).
 #pragma once
+
+#include <vector>
 
 #include "umt/core/performance.hpp"
 #include "umt/core/score.hpp"
@@ -7,22 +10,38 @@
 namespace umt {
 
 struct QuantizeOptions {
-    double qpm = 0.0;          // > 0: play at this tempo; 0: the file's tempo map, else estimated
-    int grid_per_quarter = 4;  // onsets and ends snap to 1/4 quarter (sixteenths)
-    int split_pitch = 60;      // notes at or above go to the treble staff, below to the bass
-    int beats = 4, beat_type = 4;
+    double qpm = 0.0;          // > 0: a steady performance at this tempo (no beat tracking)
+    int beats = 0;             // > 0 with beat_type: this time signature; 0: the file's, else estimated
+    int beat_type = 0;
+    int split_pitch = 0;       // > 0: staves split at this key (notes at or above: treble); 0: by continuity and hand span
     int max_voices_per_staff = 2;
+    bool triplets = true;      // beats may be divided in three
 };
 
-// Tempo that best aligns the onsets with a beat grid (a prior favours 60..160 qpm).
+// Beat times (seconds) of a performance: onset strength, a tempo prior and dynamic programming
+// over the beat positions (Ellis 2007), each beat then drawn onto the onsets near it.
+std::vector<double> track_beats(const Performance& perf);
+
+// Tempo of the tracked beats (quarters per minute, the beat taken as a quarter).
 double estimate_qpm(const Performance& perf);
+
+// True when the notes sit on a grid of the file's ticks under its tempo map (a score MIDI,
+// written by a notation program), so the file's own tempo map and metre place them.
+bool is_score_midi(const Performance& perf);
 
 // Key (fifths, mode) from duration-weighted pitch classes (Krumhansl-Kessler profiles).
 Key estimate_key(const Performance& perf);
 
-// One two-staff part ("Piano"): chords, up to max_voices_per_staff voices per staff, ties across
-// barlines, rests filling every voice, the time signature of the options, the estimated key, and
-// the tempo as a <sound tempo> direction. Drum notes are left out.
+// The spelling of a MIDI key in a key and near the recent notes: the step whose position on the
+// line of fifths is closest to their centre (C = 0, G = 1, F = -1; F# = 6, Gb = -6).
+Pitch spell_pitch(int midi, double fifths_centre);
+
+// One two-staff part ("Piano"). A score MIDI keeps its tempo map, time and key signatures and
+// barlines; a performance is beat-tracked, its metre and downbeat estimated. Each beat takes
+// the grid (halves, quarters, eighths of a beat, or thirds and sixths: triplets) that fits its
+// onsets best; staves follow the hands (pitch continuity, hand span, a weak middle-C prior);
+// up to max_voices_per_staff voices; pitches spelled in the estimated key; ties across
+// barlines and beats; stems and beams. Drum notes are left out.
 Score quantize_performance(const Performance& perf, const QuantizeOptions& opts = {});
 
 }  // namespace umt

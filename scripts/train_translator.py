@@ -37,6 +37,7 @@ from prepare_tokens import lmx_vocabulary, read_gray  # noqa: E402
 from umt_model.bundle import load_codec, load_manifest  # noqa: E402
 from umt_model import trainer  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
+from umt_model.lmx_time import Duration  # noqa: E402
 from umt_model.network import ROLL_PITCHES, Translator, default_network  # noqa: E402
 from umt_model.vocab import AUDIO, IMAGE, LMX, MIDI, N_SLOTS, Layout  # noqa: E402
 
@@ -351,9 +352,6 @@ def piano_roll(src, tgt, layout, ticks_per_frame):
     return roll
 
 
-QUARTERS = {"maxima": 32.0, "long": 16.0, "breve": 8.0, "whole": 4.0, "half": 2.0, "quarter": 1.0}
-QUARTERS.update({t: 0.5 ** (k + 1) for k, t in enumerate(
-    ["eighth", "16th", "32nd", "64th", "128th", "256th", "512th", "1024th"])})
 
 
 class LmxEvents:
@@ -371,7 +369,6 @@ class LmxEvents:
         pitches.sort(key=lambda n: int(n[1]) * 7 + steps.index(n[0]))
         self.pitch_class = {n: 3 + k for k, n in enumerate(pitches)}
         self.classes = 3 + len(pitches)
-        self.aitb = re.compile(r"([0-9]+)in([0-9]+)")
         self.labels = ["-", "|", "rest"] + pitches
 
     def label(self, c):
@@ -381,8 +378,7 @@ class LmxEvents:
         """LMX ids (one system) -> class ids in reading order."""
         out, measure = [], []
         t = last_onset = 0.0
-        measure_len = 4.0
-        beats = None
+        d = Duration()
         ev = None  # (kind, grace, chord, hidden) of the event being read; its duration follows it
 
         def flush():
@@ -390,7 +386,7 @@ class LmxEvents:
             if ev is None:
                 return
             kind, grace, chord, hidden = ev
-            q = base * (2 - 0.5 ** dots) * scale
+            q = d.quarters()
             if kind == "backup":
                 t -= q
             elif kind == "forward":
@@ -404,7 +400,6 @@ class LmxEvents:
                     measure.append((round(onset, 6), 2 if kind == "rest" else self.pitch_class[kind]))
 
         prefix = {"grace": False, "chord": False, "hidden": False}
-        dots, scale, base = 0, 1.0, 0.0
         for name in (self.names[i] for i in ids):
             if name == "measure":
                 flush()
@@ -419,21 +414,9 @@ class LmxEvents:
                 flush()
                 ev = (name, prefix["grace"], prefix["chord"], prefix["hidden"])
                 prefix = {"grace": False, "chord": False, "hidden": False}
-                dots, scale, base = 0, 1.0, 0.0
-            elif name in QUARTERS:
-                base = QUARTERS[name]
-            elif name == "rest:measure":
-                base = measure_len
-            elif name == "dot":
-                dots += 1
-            elif name.startswith("beats:"):
-                beats = int(name[6:])
-            elif name.startswith("beat-type:") and beats:
-                measure_len = beats * 4.0 / int(name[10:])
+                d.start()
             else:
-                m = self.aitb.fullmatch(name)
-                if m:
-                    scale = int(m.group(2)) / int(m.group(1))
+                d.read(name)
         flush()
         if measure:
             out.extend(c for _, c in sorted(measure))

@@ -18,11 +18,9 @@ import re
 import numpy as np
 import torch
 
-QUARTERS = {"maxima": 32.0, "long": 16.0, "breve": 8.0, "whole": 4.0, "half": 2.0, "quarter": 1.0}
-QUARTERS.update({t: 0.5 ** (k + 1) for k, t in enumerate(
-    ["eighth", "16th", "32nd", "64th", "128th", "256th", "512th", "1024th"])})
+from .lmx_time import Duration
+
 PITCH = re.compile(r"[A-G][0-9]")
-TUPLET = re.compile(r"([0-9]+)in([0-9]+)")
 
 
 def reading_places(names):
@@ -34,9 +32,8 @@ def reading_places(names):
         m, t, onset, last_onset = -1, 0.0, 0.0, 0.0
         lengths, seen_event = [], False
         pending = None  # (kind, chord, grace) of the event whose duration is being read
-        base, dots, scale = 0.0, 0, 1.0
+        d = Duration()
         chord = grace = False
-        measure_len, beats = 4.0, None
         ends = []
 
         def close():
@@ -44,7 +41,7 @@ def reading_places(names):
             if pending is None:
                 return
             kind, ch, gr = pending
-            q = base * (2 - 0.5 ** dots) * scale
+            q = d.quarters()
             if kind == "backup":
                 t -= q
             elif kind == "forward":
@@ -58,7 +55,7 @@ def reading_places(names):
             if name == "measure":
                 close()
                 if m >= 0:
-                    lengths.append(max(ends) if ends and max(ends) > 0 else measure_len)
+                    lengths.append(max(ends) if ends and max(ends) > 0 else d.measure_len)
                 m, t, last_onset, ends = m + 1, 0.0, 0.0, []
                 out.append((m, 0.0, False))
                 continue
@@ -79,28 +76,15 @@ def reading_places(names):
                     seen_event = True
                     out.append((m, onset, True))
                 chord = grace = False
-                base, dots, scale = 0.0, 0, 1.0
+                d.start()
                 continue
-            if name in QUARTERS:
-                base = QUARTERS[name]
-            elif name == "rest:measure":
-                base = measure_len
-            elif name == "dot":
-                dots += 1
-            elif name.startswith("beats:"):
-                beats = int(name[6:])
-            elif name.startswith("beat-type:") and beats:
-                measure_len = beats * 4.0 / int(name[10:])
-            else:
-                g = TUPLET.fullmatch(name)
-                if g:
-                    scale = int(g.group(2)) / int(g.group(1))
+            d.read(name)
             # an attribute token belongs to the event before it (or the measure start)
             prev = out[-1] if out else (max(m, 0), 0.0, False)
             out.append(prev)
         close()
         if m >= 0:
-            lengths.append(max(ends) if ends and max(ends) > 0 else measure_len)
+            lengths.append(max(ends) if ends and max(ends) > 0 else d.measure_len)
         measures = max(1, m + 1)
         fifths = next((int(names[i][11:]) for i in ids if names[i].startswith("key:fifths:")), 0)
         timed = any(names[i] == "time" for i in ids[:40])
@@ -110,7 +94,7 @@ def reading_places(names):
             if mm == 0 and not event:
                 res.append((-1, 0.0))
             else:
-                ln = lengths[mm] if mm < len(lengths) and lengths[mm] > 0 else measure_len
+                ln = lengths[mm] if mm < len(lengths) and lengths[mm] > 0 else d.measure_len
                 res.append((mm, float(np.clip(onset / ln, 0.0, 0.999))))
         return res, measures, 5 + abs(fifths) + (2 if timed else 0)
 

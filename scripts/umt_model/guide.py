@@ -123,28 +123,22 @@ def column_targets(places_of, ids_list, columns):
 
 class AttentionRecorder:
     """Keeps the cross-attention probabilities of the decoder layers while switched on (training
-    forward only): patches each layer's cross_att.attend on this model instance (eager mode; the
+    forward only): wraps each layer's cross_att.weights on this model instance (eager mode; the
     exported TorchScript module is built from the class, untouched)."""
 
     def __init__(self, model, heads):
         self.on, self.maps, self.heads = False, [], heads
         for layer in model.dec_layers:
             att = layer.cross_att
-            att.attend = self._wrap(att)
+            att.weights = self._wrap(att.weights)
 
-    def _wrap(self, att):
-        def attend(x, k, v, allowed):
-            b, t, _ = x.shape
-            q = att.q(x).view(b, t, att.heads, att.dh).transpose(1, 2).contiguous()
-            a = torch.matmul(q, k.transpose(-1, -2)) * att.scale
-            if allowed is not None:
-                a = a.masked_fill(torch.logical_not(allowed), float("-inf"))
-            a = a.softmax(-1)
+    def _wrap(self, weights):
+        def recorded(x, k, allowed):
+            a = weights(x, k, allowed)
             if self.on:
                 self.maps.append(a[:, : self.heads])
-            y = torch.matmul(a, v).transpose(1, 2).reshape(b, t, att.heads * att.dh)
-            return att.o(y)
-        return attend
+            return a
+        return recorded
 
     def take(self):
         maps, self.maps = self.maps, []

@@ -100,14 +100,19 @@ class Attention(nn.Module):
         # contiguous: torch 1.13's CPU bmm on these permuted strides runs ~5x slower than BLAS
         return kv[0].contiguous(), kv[1].contiguous()
 
-    def attend(self, x: Tensor, k: Tensor, v: Tensor, allowed: Optional[Tensor]) -> Tensor:
-        # allowed: bool, broadcastable to [B, H, T, S]; True where a query may look at a key.
+    def weights(self, x: Tensor, k: Tensor, allowed: Optional[Tensor]) -> Tensor:
+        """Attention probabilities [B, H, T, S]; allowed: bool, broadcastable to them, True where a
+        query may look at a key."""
         b, t, _ = x.shape
         q = self.q(x).view(b, t, self.heads, self.dh).transpose(1, 2).contiguous()
         att = torch.matmul(q, k.transpose(-1, -2)) * self.scale
         if allowed is not None:
             att = att.masked_fill(torch.logical_not(allowed), float("-inf"))
-        att = att.softmax(-1)
+        return att.softmax(-1)
+
+    def attend(self, x: Tensor, k: Tensor, v: Tensor, allowed: Optional[Tensor]) -> Tensor:
+        b, t, _ = x.shape
+        att = self.weights(x, k, allowed)
         y = torch.matmul(att, v).transpose(1, 2).reshape(b, t, self.heads * self.dh)
         return self.o(y)
 

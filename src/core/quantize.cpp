@@ -353,9 +353,10 @@ void assign_staves(std::vector<QNote>& notes) {
                     local += (p < 60 ? 0.6 : 0.0) + std::max(0, 53 - p) * 0.4;
                 }
             }
+            const auto& members = idx;  // a structured binding cannot be captured before C++20
             auto span_cost = [&](int a, int b) {  // notes a..b-1
                 if (b - a < 1) return 0.0;
-                const int span = notes[idx[b - 1]].pitch - notes[idx[a]].pitch;
+                const int span = notes[members[b - 1]].pitch - notes[members[a]].pitch;
                 return std::clamp(span - 12, 0, 3) * 1.5 + std::max(0, span - 15) * 6.0 + std::max(0, b - a - 5) * 20.0;
             };
             local += span_cost(0, s) + span_cost(s, n);
@@ -558,7 +559,8 @@ Score quantize_performance(const Performance& perf_in, const QuantizeOptions& op
                 if (f > 0.08) per_beat[k].push_back(f);
             }
             int ternary = 0, divided = 0;
-            for (const auto& [k, fs] : per_beat) {
+            for (const auto& entry : per_beat) {
+                const auto& fs = entry.second;  // a structured binding cannot be captured before C++20
                 // The cheaper of halves/quarters and thirds/sixths, as the grid choice below costs them.
                 auto cost = [&](std::initializer_list<int> divs) {
                     double best = 1e18;

@@ -434,8 +434,13 @@ class Translator(nn.Module):
         slots = hidden.unsqueeze(1)
         if j > 0:
             slots = torch.cat([slots, hidden.unsqueeze(1) + self.tok_emb(codes)], 1)
-        logits = self.sub_logits(slots)[:, j]
+        h = self.sub_hidden(slots)[:, j]
         allowed = self.slot_masks[target, j]
+        # Only the rows of the ids some target allows (an LMX step: 229 of ~9,900): the output layer
+        # is the largest matrix of a decoding step, and a one-token step cannot amortize reading it.
+        ids = allowed.any(0).nonzero().squeeze(1)
+        logits = torch.full((h.size(0), allowed.size(1)), float("-inf"), dtype=h.dtype, device=h.device)
+        logits.index_copy_(1, ids, F.linear(h, self.out.weight.index_select(0, ids), self.out.bias.index_select(0, ids)))
         return logits.masked_fill(torch.logical_not(allowed), float("-inf"))
 
     @torch.jit.unused

@@ -1,4 +1,4 @@
-// Score -> MIDI and MIDI note dumps in quarter notes, for scripts/check_playback_vs_musescore.py.
+// Score -> MIDI and MIDI note dumps in quarter notes, for scripts/checks/check_playback_vs_musescore.py.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>

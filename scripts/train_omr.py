@@ -348,7 +348,7 @@ def main():
     torch.set_num_threads(args.threads)
     # oneDNN: 2x faster convolutions, and here its CNN gradients are the accurate ones (against a
     # float64 reference: 0.1 % off, the native kernels 3 %); the GELU backward it gets wrong
-    # (scripts/check_onednn_grad.py) sits only in the old "pixels" stem, which keeps it off.
+    # (scripts/checks/check_onednn_grad.py) sits only in the old "pixels" stem, which keeps it off.
     torch.backends.mkldnn.enabled = args.image_stem == "pixels8"
 
     man = load_manifest(args.models)

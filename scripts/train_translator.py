@@ -589,7 +589,7 @@ def main():
     torch.set_num_threads(args.threads)
     # Debian's torch 1.13: with oneDNN, GELU's backward is wrong for a channels-last strided
     # gradient — the pixel stem's, whose output is permuted into columns — and so is every stem
-    # weight gradient behind it (up to 1e23, inf, NaN: scripts/check_onednn_grad.py); clipped with
+    # weight gradient behind it (up to 1e23, inf, NaN: scripts/checks/check_onednn_grad.py); clipped with
     # the rest, that froze the whole model. The native kernels are exact.
     torch.backends.mkldnn.enabled = False
     only = [t for t in args.tasks.split(",") if t]

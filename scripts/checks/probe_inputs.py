@@ -6,7 +6,7 @@ For a network with the CTC head (--ctc-loss), also the error rate of its greedy 
 the OMR examples' note heads, rests and barlines (edit distance / reference length, %): how well
 the encoder alone reads the image, whatever the decoder makes of it.
 
-  scripts/probe_inputs.py --tokens /work/data/tokens-v1 RUN/model.pt [RUN2/model.pt ...]
+  scripts/checks/probe_inputs.py --tokens TOKENS RUN/model.pt [RUN2/model.pt ...]
 """
 import argparse
 import os
@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from train_translator import TASKS, LmxEvents, Tasks, collate, lmx_names, load_split, system_images  # noqa: E402
 from umt_model.network import CTC_UP, Translator  # noqa: E402
 from umt_model.vocab import Layout  # noqa: E402

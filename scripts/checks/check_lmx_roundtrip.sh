@@ -2,9 +2,9 @@
 # The issue's chain over every Lieder score with the real CLI, in batch:
 #   umt convert X.mxl -> X.lmx -> Y.musicxml -> Y.lmx, then Y.lmx == X.lmx and
 #   X.lmx == the published reference LMX. Prints a table of counts.
-# Usage: scripts/check_lmx_roundtrip.sh [UMT] [LIEDER_DIR]
+# Usage: scripts/checks/check_lmx_roundtrip.sh [UMT] [LIEDER_DIR]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 umt="${1:-build/umt}"
 lieder="${2:-../shared/data/lieder}"
 work="$(mktemp -d)"

@@ -12,7 +12,7 @@ weight gradient of the stack (100 %, at times 1e23, inf or NaN). Clipped with th
 model, such gradients froze session 6's pixel-stem runs; the trainer therefore turns oneDNN off.
 Prints one line per check and exits 1 if any is off.
 
-  scripts/check_onednn_grad.py [--trials 5]
+  scripts/checks/check_onednn_grad.py [--trials 5]
 """
 import argparse
 import sys

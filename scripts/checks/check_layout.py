@@ -11,7 +11,7 @@ Variants: clean, scan (fixed 1 degree / blur / noise), scan-binarized, rotated-2
 degraded (the data factory's random page degradation, scripts/datafactory/images.py, fixed
 seed), and the same pages rendered at 300 dpi: 300dpi (clean) and 300dpi-degraded.
 
-usage: scripts/check_layout.py [--umt build/umt] [--scores 20] [--work build-media/layout-check]
+usage: scripts/checks/check_layout.py [--umt build/umt] [--scores 20] [--work build-media/layout-check]
                                [--variants clean,degraded] [--pages N]
 """
 import argparse
@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from datafactory import musicxml  # noqa: E402
 from datafactory.images import scan_augment  # noqa: E402  (the factory's own degradation)

@@ -13,7 +13,7 @@ times drift a few ticks in tremolos, rolls and graces); the same with grace note
 they ornament left out of both sides (umt renders the score with and without its graces to find
 them); notes matched; and the kinds of difference.
 
-usage: scripts/check_playback_vs_musescore.py [--data ../shared/data/lieder/dev] [--build build]
+usage: scripts/checks/check_playback_vs_musescore.py [--data ../shared/data/lieder/dev] [--build build]
        [--only lc6581327,lc6011095] [--show N] [--tol 8]
 """
 import argparse
@@ -111,7 +111,7 @@ def classify(only_ms, only_ours):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(here)
+    root = os.path.dirname(os.path.dirname(here))
     ap.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "lieder", "dev"))
     ap.add_argument("--build", default=os.path.join(root, "build"))
     ap.add_argument("--via", choices=["tool", "umt"], default="tool")

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 
 import numpy as np
 import torch
@@ -31,7 +30,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from umt_model.bundle import load_codec, load_manifest  # noqa: E402
-from train_codec import load_gray, mel_filterbank, read_wav_mono, resample  # noqa: E402
+from train_codec import mel_filterbank  # noqa: E402
+from umt_model.media import read_gray, read_wav, resample, write_wav  # noqa: E402
 from datafactory import smf  # noqa: E402
 
 
@@ -58,11 +58,6 @@ def f1_of(tp, fp, fn):
     return p, r, 2 * p * r / max(1e-12, p + r)
 
 
-def pad16(img):
-    h, w = img.shape
-    return np.pad(img, ((0, (-h) % 16), (0, (-w) % 16)), constant_values=255)
-
-
 def eval_image(args, manifest):
     codec = load_codec(args.models, "image")
     recs = dev_records(args.data, "dev", "system")
@@ -81,7 +76,7 @@ def eval_image(args, manifest):
         for r in recs:
             if not r.get(variant):
                 continue
-            img = pad16(load_gray(os.path.join(args.data, r[variant])))
+            img = read_gray(os.path.join(args.data, r[variant]), pad16=True)
             x = torch.from_numpy(img).float().div(255.0)[None, None]
             with torch.inference_mode():
                 t0 = time.time()
@@ -133,14 +128,6 @@ def eval_image(args, manifest):
 def log_mel(x, rate, fb, n_fft=1024, hop=256):
     s = torch.stft(torch.from_numpy(x), n_fft, hop, n_fft, torch.hann_window(n_fft), return_complex=True).abs() ** 2
     return torch.log10(fb @ s + 1e-5)
-
-
-def write_wav(path, x, rate):
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype(np.int16).tobytes())
 
 
 def transcribe_basic_pitch(bp_dir, wav, csv):
@@ -204,7 +191,7 @@ def eval_audio(args, manifest):
         mels, f_orig, f_rec, f_pair = [], [], [], []
         audio_s = t_codec = 0.0
         for i, r in enumerate(recs):
-            x, sr = read_wav_mono(os.path.join(args.data, r["audio"]))
+            x, sr = read_wav(os.path.join(args.data, r["audio"]))
             start = min(30.0, max(0.0, len(x) / sr - args.seconds) / 2)  # an excerpt from the middle part
             seg = x[int(start * sr):int((start + args.seconds) * sr)]
             seg = resample(seg, sr, rate)

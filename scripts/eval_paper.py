@@ -40,8 +40,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from datafactory import smf  # noqa: E402
-from eval_codec import transcribe_basic_pitch, write_wav  # noqa: E402
-from train_codec import mel_filterbank, read_wav_mono, resample  # noqa: E402
+from eval_codec import transcribe_basic_pitch  # noqa: E402
+from train_codec import mel_filterbank  # noqa: E402
+from umt_model.media import read_wav, resample, write_wav  # noqa: E402
 
 PAPER = {  # U-MusT full model (Table numbers quoted in the issue)
     "omr_ser_omr_only": 15.90, "omr_ser": 9.72, "amt_f1": 89.45,
@@ -136,7 +137,7 @@ def note_scores(r, ref, hyp, tol=0.05):
 
 
 def log_mel_frames(path, rate=16000):
-    x, sr = read_wav_mono(path)
+    x, sr = read_wav(path)
     x = resample(x, sr, rate)
     x = x * (0.1 / (np.sqrt(np.mean(x ** 2)) + 1e-8))  # loudness is not what the distance should measure
     import torch
@@ -155,7 +156,7 @@ def frechet(a, b):
 
 
 def cut_wav(src, dst, start, end):
-    x, sr = read_wav_mono(src)
+    x, sr = read_wav(src)
     write_wav(dst, x[int(start * sr):int(end * sr)], sr)
     return (int(end * sr) - int(start * sr)) / sr
 

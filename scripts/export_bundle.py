@@ -37,8 +37,8 @@ def main():
     ap.add_argument("--encoder-layers", type=int, default=4)
     ap.add_argument("--decoder-layers", type=int, default=4)
     ap.add_argument("--ffn", type=int, default=0, help="feed-forward width (default 4 x width)")
-    ap.add_argument("--image-stem", choices=["frames", "columns", "pixels", "pixels8"], default="frames",
-                    help="encoder positions of image inputs: code frames, grid columns, a CNN over pixels (16-pixel "
+    ap.add_argument("--image-stem", choices=["frames", "pixels", "pixels8"], default="frames",
+                    help="encoder positions of image inputs: code frames, a CNN over pixels (16-pixel "
                          "columns), or the residual column CNN (8-pixel columns)")
     ap.add_argument("--code-vectors", action="store_true", help="codes also embed through the codecs' codebook vectors")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",

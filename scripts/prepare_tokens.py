@@ -22,36 +22,25 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_codec import read_wav_mono, resample  # noqa: E402
+from umt_model.media import read_gray, read_wav, resample  # noqa: E402
 from umt_model.bundle import load_codec, load_manifest  # noqa: E402
+from umt_model.vocab import umt_vocabulary  # noqa: E402
 
 
 def lmx_vocabulary(umt):
-    out = subprocess.run([umt, "info", "--vocabulary", "lmx"], check=True, capture_output=True, text=True).stdout
-    return {t: i for i, t in enumerate(out.split())}
-
-
-def read_gray(path):
-    import cv2
-    img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise ValueError(f"{path}: cannot read the image")
-    h, w = img.shape
-    ph, pw = -h % 16, -w % 16
-    if ph or pw:
-        img = np.pad(img, ((0, ph), (0, pw)), constant_values=255)
-    return img
+    """LMX token name -> id in its block."""
+    return {t: i for i, t in enumerate(umt_vocabulary(umt, "lmx"))}
 
 
 @torch.no_grad()
 def image_codes(codec, path):
-    x = torch.from_numpy(read_gray(path)).float().div_(255.0)[None, None]
+    x = torch.from_numpy(read_gray(path, pad16=True)).float().div_(255.0)[None, None]
     return codec.encode(x)[0].numpy().astype(np.int16)  # [rows, cols, 4]
 
 
 @torch.no_grad()
 def audio_codes(codec, path, rate, hop):
-    x, sr = read_wav_mono(path)
+    x, sr = read_wav(path)
     x = resample(x, sr, rate)
     n = -len(x) % hop
     x = np.pad(x, (0, n))
@@ -82,8 +71,8 @@ def midi_ids(umt, requests):
 
 
 def midi_vocabulary(umt):
-    out = subprocess.run([umt, "info", "--vocabulary", "midi"], check=True, capture_output=True, text=True).stdout
-    return {t: i for i, t in enumerate(out.split())}
+    """MIDI token name -> id in its block."""
+    return {t: i for i, t in enumerate(umt_vocabulary(umt, "midi"))}
 
 
 def score_id_of(r):

@@ -15,16 +15,14 @@ trainer's (AdamW, warm-up, cosine over --minutes).
 """
 import argparse
 import json
-import math
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_translator import Frames, learning_rate, load_with_fresh_heads, without_heads  # noqa: E402
+from umt_model.data import Frames  # noqa: E402
 from umt_model.amt_data import WINDOW_SAMPLES, AmtWindows, midi_vocabulary  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.hearing import HOP, SAMPLE_RATE, WINDOW_FRAMES, frame_targets, notes_of  # noqa: E402
@@ -130,11 +128,6 @@ def main():
     ap.add_argument("--run", required=True)
     ap.add_argument("--models", default="models/default", help="bundle whose vocabulary the tokens use")
     ap.add_argument("--init", help="a bundle folder (its A2I) or a run's model.pt / checkpoint.pt")
-    ap.add_argument("--minutes", type=float, required=True, help="run length in training minutes (cosine)")
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--min-lr-ratio", type=float, default=0.05)
-    ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--batch", type=int, default=8, help="windows of 4.096 s per step")
     ap.add_argument("--frame-loss", type=float, default=1.0, help="weight of the frame head's loss")
     ap.add_argument("--token-loss", type=float, default=0.1, help="weight of the decoder's MIDI token loss")
@@ -149,10 +142,7 @@ def main():
     ap.add_argument("--dev-pieces", type=int, default=24)
     ap.add_argument("--dev-split", default="dev_eval", help="the manifest split of the dev excerpts")
     ap.add_argument("--dev-limit", type=int, default=0, help="draw the dev excerpts from the first N pieces (trials)")
-    ap.add_argument("--eval-every", type=float, default=5, help="minutes between dev evaluations")
-    ap.add_argument("--save-every", type=float, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
+    trainer.schedule_args(ap, warmup=200, eval_every=5, threads=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = False  # see train_translator.py: oneDNN's GELU backward is wrong here
@@ -172,25 +162,8 @@ def main():
     resumed = trainer.resume(ck_path, model, opt, net)
     if resumed:
         state, init_info = resumed
-    elif args.init and os.path.isdir(args.init):
-        bman = load_manifest(args.init)
-        shipped = bman.get("networks", {}).get("a2i", bman["network"])
-        keep = ("audio_stem",)
-        if bman["vocabulary"] != vocab or {k: v for k, v in without_heads(shipped).items() if k not in keep} != \
-                {k: v for k, v in without_heads(net).items() if k not in keep}:
-            raise SystemExit(f"{args.init}: another vocabulary or network than this run's")
-        scripted = torch.jit.load(os.path.join(args.init, bman["translators"]["a2i"]))
-        weights = {k: v for k, v in scripted.state_dict().items() if not k.startswith("roll.")}  # codec-token AMT head
-        load_with_fresh_heads(model, weights, args.init)
-        rec = bman.get("training", {}).get("a2i", {})
-        init_info = {"from": args.init, "steps": rec.get("total_steps", rec.get("step", 0)),
-                     "samples": rec.get("samples", {})}
-    elif args.init:
-        ck = torch.load(args.init, map_location="cpu")
-        load_with_fresh_heads(model, ck["model"], args.init)
-        init_info = {"from": args.init, "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
-                     "samples": ck["state"]["samples"]}
-
+    elif args.init:  # the shipped A2I of another audio stem carries over all but its stem
+        init_info = trainer.init_from(model, args.init, "a2i", vocab, net, keep_out=("audio_stem",))
     ids = midi_vocabulary(args.umt)
     train = AmtWindows(args.data, "train", args.umt, ids, limit=args.limit)
     dev = DevSet(AmtWindows(args.data, args.dev_split, args.umt, ids, limit=args.dev_limit),
@@ -224,40 +197,13 @@ def main():
         print(f"dev step {state['step']} {state['seconds'] / 60:.1f} min {d}", file=sys.stderr, flush=True)
         return best
 
-    minutes = args.minutes
-    progress = lambda: state["seconds"] / (60 * minutes)  # noqa: E731
-    last_save = last_eval = time.time()
-    t_prev = time.time()
-    window = []
-    model.train()
-    while progress() < 1.0:
+    def batch_loss():
         wave, length, target, tf, tp, y = collate([train.sample(rng) for _ in range(args.batch)], frames)
-        lr = learning_rate(args, state["step"], progress())
-        for g in opt.param_groups:
-            g["lr"] = lr
         tokens = args.token_loss if state["step"] % max(args.token_every, 1) == 0 else 0.0
         loss = model(wave, length, target, tf, tp, token_weight=tokens, frame_targets=y, frame_weight=args.frame_loss)
-        trainer.step(model, opt, loss, state)
-        now = time.time()
-        state["seconds"] += now - t_prev
-        t_prev = now
-        state["step"] += 1
-        state["samples"]["amt"] = state["samples"].get("amt", 0) + len(wave)
-        window.append(float(loss))
-        if state["step"] % 25 == 0:
-            print(f"step {state['step']} {state['seconds'] / 60:.1f} min lr {lr:.2e} loss {np.mean(window):.4f}",
-                  file=sys.stderr, flush=True)
-            window = []
-        if now - last_eval > 60 * args.eval_every:
-            save(best=evaluate())
-            last_eval = last_save = time.time()
-            t_prev = time.time()  # evaluation time is not training time
-        elif now - last_save > 60 * args.save_every:
-            save()
-            last_save = time.time()
-            t_prev = time.time()
-    save(best=evaluate(final=True))
-    print(f"done: step {state['step']}, best dev {state.get('best')}", file=sys.stderr)
+        return loss, len(wave)
+
+    trainer.train(args, state, "amt", model, opt, batch_loss, save, evaluate, baseline=bool(args.init))
 
 
 if __name__ == "__main__":

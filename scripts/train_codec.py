@@ -31,6 +31,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umt_model.codec import AudioCodec, ImageCodec  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
+from umt_model.media import read_gray, read_wav, resample  # noqa: E402
 
 
 # ---------------------------------------------------------------- data
@@ -48,14 +49,6 @@ def train_records(data, kind):
     return out
 
 
-def load_gray(path):
-    import cv2
-    img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise ValueError(f"{path}: not a readable image")
-    return img
-
-
 class ImageData:
     def __init__(self, data, max_images, scan_fraction, crop, rng):
         recs = train_records(data, "system")
@@ -64,9 +57,9 @@ class ImageData:
         n_scan = int(max_images * scan_fraction)
         for r in recs:
             if len(self.clean) < max_images - n_scan:
-                self.clean.append(load_gray(os.path.join(data, r["image"])))
+                self.clean.append(read_gray(os.path.join(data, r["image"])))
             if r.get("image_scan") and len(self.scan) < n_scan:
-                self.scan.append(load_gray(os.path.join(data, r["image_scan"])))
+                self.scan.append(read_gray(os.path.join(data, r["image_scan"])))
             if len(self.clean) >= max_images - n_scan and len(self.scan) >= n_scan:
                 break
         self.scan_fraction = scan_fraction if self.scan else 0.0
@@ -90,27 +83,6 @@ class ImageData:
         return torch.from_numpy(out).float().div_(255.0)
 
 
-def read_wav_mono(path):
-    import wave
-    with wave.open(path) as w:
-        rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
-        raw = w.readframes(n)
-    if width != 2:
-        raise ValueError(f"{path}: expected 16-bit PCM")
-    x = np.frombuffer(raw, np.int16).astype(np.float32) / 32768.0
-    if ch > 1:
-        x = x.reshape(-1, ch).mean(1)
-    return x, rate
-
-
-def resample(x, rate, target):
-    if rate == target:
-        return x
-    from scipy.signal import resample_poly
-    g = math.gcd(rate, target)
-    return resample_poly(x, target // g, rate // g).astype(np.float32)
-
-
 class AudioData:
     def __init__(self, data, max_scores, rate, segment, rng):
         recs = train_records(data, "score")
@@ -121,7 +93,7 @@ class AudioData:
             if r["audio"] in seen:
                 continue
             seen.add(r["audio"])
-            x, sr = read_wav_mono(os.path.join(data, r["audio"]))
+            x, sr = read_wav(os.path.join(data, r["audio"]))
             x = resample(x, sr, rate)
             if len(x) > segment:
                 self.clips.append((np.clip(x, -1, 1) * 32767).astype(np.int16))

@@ -37,11 +37,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
-from train_translator import Frames, LmxEvents, collate_pixels, learning_rate, lmx_names  # noqa: E402
+from umt_model.data import Frames, collate_pixels  # noqa: E402
+from umt_model.targets import LmxEvents, lmx_names  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.guide import AttentionRecorder, column_targets, guided_loss, reading_places  # noqa: E402
 from umt_model import trainer  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
+from umt_model.media import read_gray  # noqa: E402
 from umt_model.network import Translator, default_network  # noqa: E402
 from umt_model.vocab import LMX, Layout  # noqa: E402
 
@@ -74,14 +76,6 @@ class Ink:
 
     def __len__(self):
         return self.rows * self.cols
-
-
-def read_gray(path):
-    import cv2
-    img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise ValueError(f"{path}: cannot read the image")
-    return img
 
 
 def augment(gray, rng):
@@ -321,11 +315,6 @@ def main():
     ap.add_argument("--init-encoder-only", action="store_true",
                     help="take only the encoder (stem, layers, CTC head) from --init; the decoder starts fresh, "
                          "without the language model of a decoder that learnt to write without reading")
-    ap.add_argument("--minutes", type=float, required=True, help="run length in training minutes (cosine)")
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--min-lr-ratio", type=float, default=0.05)
-    ap.add_argument("--warmup", type=int, default=300)
-    ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--budget", type=float, default=2.0, help="padded ink pixels per batch, millions")
     ap.add_argument("--ctc-loss", type=float, default=0.3, help="weight of the encoder's CTC loss")
     ap.add_argument("--input-dropout", type=float, default=0.0,
@@ -340,10 +329,7 @@ def main():
     ap.add_argument("--encoder-layers", type=int, default=3)
     ap.add_argument("--decoder-layers", type=int, default=3)
     ap.add_argument("--umt", default="build/umt")
-    ap.add_argument("--eval-every", type=float, default=10, help="minutes between dev evaluations")
-    ap.add_argument("--save-every", type=float, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
+    trainer.schedule_args(ap, warmup=300, eval_every=10, threads=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     # oneDNN: 2x faster convolutions, and here its CNN gradients are the accurate ones (against a
@@ -406,23 +392,22 @@ def main():
         return best
 
     progress = lambda: state["seconds"] / (60 * args.minutes)  # noqa: E731
-    last_save = last_eval = last_refresh = time.time()
-    t_prev = time.time()
-    window, guide_window = [], []
+    refreshed = [time.time()]
+    guide_window = []
     recorder = AttentionRecorder(model, args.guide_heads)
     places = reading_places(names)
-    model.train()
-    while progress() < 1.0:
+
+    def batch_loss():
+        if time.time() - refreshed[0] > 300:  # excerpt chunks the builder added meanwhile
+            train.refresh()
+            refreshed[0] = time.time()
         weights = curriculum(progress(), bool(train.by_kind[4]))
         for k in range(5):
             if not train.by_kind[k]:
                 weights[k] = 0.0
         weights = weights / weights.sum()
-        px, size, target, tf, tp, ctc, batch_ids, batch_cols = make_batch(train, weights, args.budget * 1e6, rng, frames, events,
-                                                   layout.max_height)
-        lr = learning_rate(args, state["step"], progress())
-        for g in opt.param_groups:
-            g["lr"] = lr
+        px, size, target, tf, tp, ctc, batch_ids, batch_cols = make_batch(train, weights, args.budget * 1e6, rng, frames,
+                                                                          events, layout.max_height)
         tgt_in = None
         if args.input_dropout > 0:  # the language model alone cannot predict what it does not see
             drop = torch.rand(tf.shape[:2]) < args.input_dropout
@@ -437,31 +422,14 @@ def main():
             g = guided_loss(recorder.take(), g_target, g_sigma)
             guide_window.append(float(g))
             loss = loss + args.guide * g
-        trainer.step(model, opt, loss, state)
-        now = time.time()
-        state["seconds"] += now - t_prev
-        t_prev = now
-        state["step"] += 1
-        state["samples"]["omr"] = state["samples"].get("omr", 0) + len(px)
-        window.append(float(loss))
-        if state["step"] % 25 == 0:
-            print(f"step {state['step']} {state['seconds'] / 60:.1f} min lr {lr:.2e} loss {np.mean(window):.4f} "
-                  f"samples {state['samples']['omr']}" + (f" guide {np.mean(guide_window):.3f}" if guide_window else ""),
-                  file=sys.stderr, flush=True)
-            window, guide_window = [], []
-        if now - last_refresh > 300:
-            train.refresh()
-            last_refresh = time.time()
-        if now - last_eval > 60 * args.eval_every:
-            save(best=evaluate())
-            last_eval = last_save = time.time()
-            t_prev = time.time()  # evaluation time is not training time
-        elif now - last_save > 60 * args.save_every:
-            save()
-            last_save = time.time()
-            t_prev = time.time()
-    save(best=evaluate(final=True))
-    print(f"done: step {state['step']}, best dev {state.get('best')}", file=sys.stderr)
+        return loss, len(px)
+
+    def note():
+        text = f" guide {np.mean(guide_window):.3f}" if guide_window else ""
+        guide_window.clear()
+        return text
+
+    trainer.train(args, state, "omr", model, opt, batch_loss, save, evaluate, note, baseline=bool(args.init))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from train_translator import TASKS, LmxEvents, Tasks, collate, lmx_names, load_split, system_images  # noqa: E402
+from umt_model.data import TASKS, Tasks, collate, load_split, system_images  # noqa: E402
+from umt_model.targets import LmxEvents, lmx_names  # noqa: E402
 from umt_model.network import CTC_UP, Translator  # noqa: E402
 from umt_model.vocab import Layout  # noqa: E402
 

@@ -5,9 +5,10 @@ decaying noise impulse response), all in numpy so that it is deterministic per s
 """
 import os
 import subprocess
-import wave
 
 import numpy as np
+
+from umt_model.media import read_wav, write_wav  # noqa: F401  (build.py reads and writes through here)
 
 SOUNDFONT_DIR = "/usr/share/sounds/sf2"
 TRAIN_SOUNDFONTS = ["FluidR3_GM.sf2", "TimGM6mb.sf2"]
@@ -22,30 +23,6 @@ def eval_soundfont():
         if os.path.exists(p):
             return p
     return None
-
-
-def read_wav(path):
-    with wave.open(path, "rb") as w:
-        rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
-        raw = w.readframes(n)
-    if width != 2:
-        raise ValueError(f"{path}: expected 16-bit PCM, got {8 * width}-bit")
-    x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-    if ch > 1:
-        x = x.reshape(-1, ch).mean(axis=1)
-    return x, rate
-
-
-def write_wav(path, x, rate):
-    y = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
-    pcm = (y * 32767.0).round().astype("<i2")
-    tmp = path + ".tmp"
-    with wave.open(tmp, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    os.replace(tmp, path)
 
 
 def synth(umt, midi_path, wav_path, soundfont, rate, reverb=False):

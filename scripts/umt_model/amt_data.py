@@ -11,14 +11,12 @@ import glob
 import json
 import os
 import pickle
-import subprocess
 import sys
-import tempfile
-import wave
 
 import numpy as np
 
 from .hearing import HOP, SAMPLE_RATE, WINDOW_FRAMES
+from .media import read_pcm16
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datafactory import audio as factory_audio  # noqa: E402
@@ -67,11 +65,12 @@ def notes_from_tokens(names):
     return notes
 
 
-def read_pcm16(path):
-    with wave.open(path, "rb") as w:
-        if w.getsampwidth() != 2 or w.getnchannels() != 1 or w.getframerate() != SAMPLE_RATE:
-            raise SystemExit(f"{path}: expected 16-bit mono {SAMPLE_RATE} Hz (build with --audio-rate 16000)")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+def read_audio(path):
+    """A factory WAV as int16 mono at SAMPLE_RATE (kept as int16: 29 h of training audio in memory)."""
+    pcm, rate = read_pcm16(path)
+    if pcm.shape[1] != 1 or rate != SAMPLE_RATE:
+        raise SystemExit(f"{path}: expected 16-bit mono {SAMPLE_RATE} Hz (build with --audio-rate 16000)")
+    return pcm[:, 0]
 
 
 def factory_pieces(data, split):
@@ -117,7 +116,7 @@ class AmtWindows:
                 os.replace(cache + ".tmp", cache)
         self.pieces = pieces
         self.windows = [table[r["id"]] for r in pieces]
-        self.audio = [read_pcm16(os.path.join(data, r["audio"])) for r in pieces]
+        self.audio = [read_audio(os.path.join(data, r["audio"])) for r in pieces]
         self.index = [(i, w) for i, ws in enumerate(self.windows) for w in range(len(ws))]
 
     def window(self, i, w, rng=None):

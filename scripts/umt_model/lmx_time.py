@@ -1,5 +1,5 @@
 """How long an LMX event lasts: its duration tokens as they are read (the training targets that
-need score time, train_translator.py's LmxEvents and guide.py's reading places, share this)."""
+need score time, umt_model/targets.py's LmxEvents and guide.py's reading places, share this)."""
 import re
 
 QUARTERS = {"maxima": 32.0, "long": 16.0, "breve": 8.0, "whole": 4.0, "half": 2.0, "quarter": 1.0}

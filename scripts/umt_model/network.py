@@ -17,32 +17,23 @@ from .hearing import HOP, KEYS, MARGIN_FRAMES, SAMPLE_RATE, WINDOW_FRAMES, Frame
 from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for TorchScript
 
 Cache = List[Tuple[Tensor, Tensor]]
-ROLL_PITCHES = 128  # the aux_roll head: onset and sounding logits of each MIDI key
 PIXEL_CHANNELS = 128  # the pixel stem's channels per 16-pixel cell
 CTC_UP = 8  # the aux_ctc head: classes at this many sub-positions per encoder position (image column)
 
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
-                    image_stem="frames", aux_bag=False, code_vectors=False, aux_roll=False, aux_ctc=0,
-                    audio_stem="tokens"):
-    """image_stem: "frames" = every image code frame is one encoder position (the paper's); "columns" =
-    the frames of one grid column are concatenated (by row) and projected to one position, so the
-    encoder runs over columns (~14x shorter for a system) and reads left to right like an OMR encoder;
+                    image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens"):
+    """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
     "pixels8" = the same input through a residual CNN with BatchNorm, one position per 8-pixel
     column (umt_model/seeing.py).
-    aux_bag: a training-only head that predicts from the pooled encoder output which LMX tokens the
-    target holds (a loss the decoder's language model cannot meet: the encoder must read).
     code_vectors: image and audio codes also embed through their codec's codebook vector (a fixed
     buffer, set with set_code_vectors) and one learned projection, so the sum over a frame's four
     slots starts as a linear map of the codec's quantized latent instead of four unrelated ids.
-    aux_roll: a training-only head that predicts, at every audio input position, which pitches start
-    and which sound there (an onsets-and-frames piano roll from the target MIDI tokens): a dense,
-    aligned signal that teaches the encoder to hear pitches long before the decoder can.
     aux_ctc: number of classes (0 = none) of a training-only CTC head over image inputs: CTC_UP
     sub-positions per column predict the score's note heads left to right (pitch classes, rests,
-    barlines; scripts/train_translator.py LmxEvents): an alignment the encoder finds for itself,
+    barlines; umt_model/targets.py LmxEvents): an alignment the encoder finds for itself,
     teaching it where each note head sits and at what pitch, as CTC line recognizers learn.
     audio_stem: "tokens" = audio inputs are codec tokens (the paper's); "mel" = DESIGN.md's
     `features` input: the waveform itself, a log-mel CNN one position per 16 ms frame, and an
@@ -51,12 +42,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
         net["image_stem"] = image_stem
-    if aux_bag:
-        net["aux_bag"] = True
     if code_vectors:
         net["code_vectors"] = True
-    if aux_roll:
-        net["aux_roll"] = True
     if aux_ctc:
         net["aux_ctc"] = int(aux_ctc)
     if audio_stem != "tokens":
@@ -177,9 +164,8 @@ class Translator(nn.Module):
         self.pos_b = nn.Embedding(layout.n_pos_b, d)
         self.target_emb = nn.Embedding(4, d)
         stem = net.get("image_stem", "frames")
-        if stem not in ("frames", "columns", "pixels", "pixels8"):
-            raise ValueError(f"image_stem {stem}: frames, columns, pixels or pixels8")
-        self.pool_columns = stem == "columns"
+        if stem not in ("frames", "pixels", "pixels8"):
+            raise ValueError(f"image_stem {stem}: frames, pixels or pixels8")
         self.image_pos_start = layout.pos_start[2]  # IMAGE
         self.image_pos_last = layout.pos_range[2] - 1
         self.pixel_rows = layout.max_height
@@ -216,14 +202,6 @@ class Translator(nn.Module):
         else:
             self.mel_stem = nn.Identity()
             self.frame_head = nn.Identity()
-        self.rows = 1 + layout.max_height  # row 0: begin / SEP / end frames; rows 1.. codes
-        # rows 1.. are projected (no bias); a row-0 frame passes through, so a batch row without
-        # image codes (MIDI, LMX, audio) encodes exactly as with the frames stem
-        self.col_proj = nn.Linear((self.rows - 1) * d, d, bias=False) if self.pool_columns else nn.Identity()
-        self.lmx_start = layout.block_start[0]
-        self.lmx_size = layout.codebook_size[0]
-        self.bag = nn.Linear(d, self.lmx_size) if net.get("aux_bag", False) else nn.Identity()
-        self.roll = nn.Linear(d, 2 * ROLL_PITCHES) if net.get("aux_roll", False) else nn.Identity()
         self.ctc_classes = int(net.get("aux_ctc", 0))
         self.ctc = nn.Linear(d, CTC_UP * self.ctc_classes) if self.ctc_classes > 0 else nn.Identity()
         self.use_code_vectors = bool(net.get("code_vectors", False))
@@ -270,8 +248,6 @@ class Translator(nn.Module):
         """frames [B,S,4], pos [B,S,2], target [B] -> memory [B,S,D], key mask [B,S] (True = real)."""
         mask = frames[:, :, 0] != 0  # PAD
         x = self.embed(frames, pos)
-        if self.pool_columns and bool((pos[:, :, 1] > 0).any()):  # an image input
-            x, mask = self.columns(x, pos, mask)
         x = x + self.target_emb(target).unsqueeze(1)
         allowed = mask[:, None, None, :]
         for layer in self.enc_layers:
@@ -352,34 +328,13 @@ class Translator(nn.Module):
 
     def encode_source(self, src: Tensor, pos: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
         """A training batch's source: frames [B,S,4] with positions, pixels [B,1,H,W] with each
-        image's (rows, columns) in pos (scripts/train_translator.py collate), or a waveform [B,N]
+        image's (rows, columns) in pos (umt_model/data.py collate_pixels), or a waveform [B,N]
         with each input's length in samples in pos (an audio_stem "mel" network)."""
         if src.dim() == 4:
             return self.encode_pixels(src.to(self.pos_a.weight.dtype), pos, target)
         if src.dim() == 2:
             return self.encode_audio(src, pos, target)
         return self.encode(src, pos, target)
-
-    def columns(self, x: Tensor, pos: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
-        """Image frames [B,S,D] -> one position per grid column [B,K,D] and its mask [B,K].
-
-        A column opens at its row-1 code frame; begin, SEP and end frames (row 0) are columns of
-        their own. Each frame lands in slot `row` of its column; the code slots (rows 1..) are
-        concatenated and projected, a row-0 frame is added as it is.
-        """
-        b, s, d = x.shape
-        rows = pos[:, :, 1]
-        opens = mask & (rows <= 1)
-        key = torch.cumsum(opens.long(), 1) - 1
-        k = int(key.max()) + 1
-        col = torch.where(mask, key, torch.full_like(key, k))  # PAD frames go to a spare column k
-        slot = col * self.rows + torch.where(mask, rows, torch.zeros_like(rows))
-        grid = x.new_zeros(b, (k + 1) * self.rows, d)
-        grid.scatter_add_(1, slot.unsqueeze(2).expand(b, s, d), x * mask.unsqueeze(2).to(x.dtype))
-        grid = grid[:, : k * self.rows].reshape(b, k, self.rows, d)
-        cols = grid[:, :, 0] + self.col_proj(grid[:, :, 1:].reshape(b, k, (self.rows - 1) * d))
-        used = x.new_zeros(b, k + 1).scatter_add_(1, col, mask.to(x.dtype))
-        return cols, used[:, :k] > 0
 
     @torch.jit.export
     def init_cross(self, memory: Tensor) -> Cache:
@@ -445,16 +400,12 @@ class Translator(nn.Module):
 
     @torch.jit.unused
     def forward(self, src_frames: Tensor, src_pos: Tensor, target: Tensor, tgt_frames: Tensor,
-                tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, bag_weight: float = 0.0,
-                src_roll: Optional[Tensor] = None, roll_weight: float = 0.0,
-                ctc_targets: Optional[Tensor] = None, ctc_weight: float = 0.0,
+                tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, ctc_targets: Optional[Tensor] = None, ctc_weight: float = 0.0,
                 token_weight: float = 1.0, frame_targets: Optional[Tensor] = None,
                 frame_weight: float = 0.0) -> Tensor:
         """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
         (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
-        With bag_weight > 0 (LMX targets, an aux_bag network) adds bag_weight x bag_loss; with
-        roll_weight > 0 (audio inputs, an aux_roll network) adds roll_weight x roll_loss of src_roll;
-        with ctc_weight > 0 (image inputs, an aux_ctc network) adds ctc_weight x ctc_loss.
+        With ctc_weight > 0 (image inputs, an aux_ctc network) adds ctc_weight x ctc_loss.
         With frame_weight > 0 (waveform inputs of an audio_stem "mel" network) adds frame_weight x
         the frame head's loss against frame_targets [B,T,4,88] (umt_model/hearing.py frame_loss).
         The token loss is scaled by token_weight; 0 skips the decoder (encoder pretraining on the
@@ -464,15 +415,13 @@ class Translator(nn.Module):
         are copies of slot 0 and not predicted.
         """
         memory, mask = self.encode_source(src_frames, src_pos, target)
-        extra = self.bag_loss(memory, mask, tgt_frames) * bag_weight if bag_weight > 0 else 0.0
-        if src_roll is not None and roll_weight > 0:
-            extra = extra + self.roll_loss(memory, src_roll) * roll_weight
+        extra = memory.new_zeros(())
         if ctc_targets is not None and ctc_weight > 0:
             extra = extra + self.ctc_loss(memory, mask, ctc_targets) * ctc_weight
         if frame_targets is not None and frame_weight > 0:
             extra = extra + frame_loss(self.frame_head(memory), frame_targets, mask) * frame_weight
         if token_weight == 0:
-            return extra if isinstance(extra, Tensor) else memory.new_zeros(())
+            return extra
         cross = self.init_cross(memory)
         empty: Cache = []
         given = tgt_frames if tgt_input is None else tgt_input
@@ -491,29 +440,6 @@ class Translator(nn.Module):
         logits = logits.masked_fill(torch.logical_not(allowed), -1e9)
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), gold.reshape(-1),
                                ignore_index=0) * token_weight + extra  # PAD
-
-    @torch.jit.unused
-    def bag_loss(self, memory: Tensor, mask: Tensor, tgt_frames: Tensor) -> Tensor:
-        """Binary cross-entropy of the LMX tokens present in each target, predicted from the mean of
-        the encoder output (order-free: no alignment needed, and only the input can tell)."""
-        m = mask.unsqueeze(2).to(memory.dtype)
-        pooled = (memory * m).sum(1) / m.sum(1).clamp(min=1)
-        ids = tgt_frames[:, :, 0] - self.lmx_start
-        ok = (ids >= 0) & (ids < self.lmx_size)
-        gold = memory.new_zeros(memory.size(0), self.lmx_size + 1)
-        gold.scatter_(1, torch.where(ok, ids, torch.full_like(ids, self.lmx_size)), 1.0)
-        bce = F.binary_cross_entropy_with_logits(self.bag(pooled), gold[:, : self.lmx_size], reduction="sum")
-        return bce / memory.size(0)  # nats per example, summed over the LMX vocabulary
-
-    @torch.jit.unused
-    def roll_loss(self, memory: Tensor, roll: Tensor) -> Tensor:
-        """Binary cross-entropy of roll [B,S,2*128] (onsets, then sounding keys; -1 where a position
-        has no audio frame) predicted at each encoder position: nats per position summed over keys."""
-        keep = roll[:, :, 0] >= 0
-        n = int(keep.sum())
-        if n == 0:
-            return memory.new_zeros(())
-        return F.binary_cross_entropy_with_logits(self.roll(memory[keep]), roll[keep], reduction="sum") / n
 
     @torch.jit.unused
     def ctc_loss(self, memory: Tensor, mask: Tensor, targets: Tensor) -> Tensor:

@@ -1,10 +1,82 @@
-"""What the single-process trainers (scripts/train_amt.py, scripts/train_omr.py) share: resuming a
-run from RUN/checkpoint.pt, one optimizer step with gradient clipping, and saving a run
-(checkpoint with optimizer state; model.pt, and best.pt when asked, in fp16 without it)."""
+"""What the trainers share (scripts/train_amt.py, scripts/train_omr.py, scripts/train_translator.py):
+the learning-rate schedule, starting from a bundle or an earlier run, resuming a run from
+RUN/checkpoint.pt, one optimizer step with gradient clipping, saving a run (checkpoint with
+optimizer state; model.pt, and best.pt when asked, in fp16 without it) and the single-process
+training loop over training minutes."""
+import math
 import os
+import signal
 import sys
+import time
 
+import numpy as np
 import torch
+
+# Training-only heads and the input stem: what --init does not need to match.
+TRAINING_HEADS = ("aux_ctc",)
+
+
+def schedule_args(ap, warmup, eval_every, threads, minutes_required=True):
+    """The options every trainer takes: its schedule (--minutes, --lr, --min-lr-ratio, --warmup,
+    --weight-decay), its evaluation and checkpoint intervals, --threads and --seed."""
+    ap.add_argument("--minutes", type=float, required=minutes_required, default=None if minutes_required else 0,
+                    help="run length in training minutes (cosine schedule over them)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.05)
+    ap.add_argument("--warmup", type=int, default=warmup)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--eval-every", type=float, default=eval_every, help="minutes between dev evaluations")
+    ap.add_argument("--save-every", type=float, default=5, help="minutes between checkpoints")
+    ap.add_argument("--threads", type=int, default=threads)
+    ap.add_argument("--seed", type=int, default=0)
+
+
+def learning_rate(args, step, progress):
+    """Linear warm-up over args.warmup steps, then cosine from args.lr down to args.min_lr_ratio x it."""
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def without_heads(net, keep_out=()):
+    """A network without its training heads, its image stem and the keys in keep_out: what --init
+    can carry over between networks."""
+    return {k: v for k, v in net.items() if k not in TRAINING_HEADS + ("image_stem",) + tuple(keep_out)}
+
+
+def load_with_fresh_heads(model, weights, where):
+    """Loads weights into model; parts the source lacks may only be new input-side parts (codec
+    vectors, the pixel or mel stem, the frame head) and training heads, which start fresh."""
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    own = model.state_dict()
+    fresh = {k: v for k, v in own.items()
+             if k.startswith(("code_", "ctc.", "pixel_", "mel_stem.", "frame_head.")) and k not in weights}
+    missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
+    if missing or unexpected:
+        raise SystemExit(f"{where}: another network (missing {missing}, unexpected {unexpected})")
+
+
+def init_from(model, source, direction, vocab, net, keep_out=(), drop=()):
+    """Starts model from a bundle folder's translator of `direction` or from a run's model.pt /
+    checkpoint.pt (its weights whose names start with one of `drop` left out); the networks must
+    agree but for training heads, the stem and keep_out. Returns the init record of the model card:
+    where from, and the steps and samples before it."""
+    if os.path.isdir(source):
+        from .bundle import load_manifest
+        man = load_manifest(source)
+        shipped = man.get("networks", {}).get(direction, man["network"])
+        if man["vocabulary"] != vocab or without_heads(shipped, keep_out) != without_heads(net, keep_out):
+            raise SystemExit(f"{source}: another vocabulary or network than this run's")
+        weights = torch.jit.load(os.path.join(source, man["translators"][direction])).state_dict()
+        rec = man.get("training", {}).get(direction, {})
+        info = {"from": source, "steps": rec.get("total_steps", rec.get("step", 0)), "samples": rec.get("samples", {})}
+    else:
+        ck = torch.load(source, map_location="cpu")
+        weights = ck["model"]
+        info = {"from": source, "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
+                "samples": ck["state"]["samples"]}
+    load_with_fresh_heads(model, {k: v for k, v in weights.items() if not k.startswith(tuple(drop))}, source)
+    return info
 
 
 def resume(ck_path, model, opt, net, announce=True):
@@ -25,14 +97,16 @@ def resume(ck_path, model, opt, net, announce=True):
 
 def step(model, opt, loss, state):
     """Backward, gradients clipped to norm 1, one optimizer step; a non-finite step is counted in
-    state["skipped"] and not taken."""
+    state["skipped"] and not taken. Returns whether it was taken."""
     opt.zero_grad(set_to_none=True)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     if torch.isfinite(norm):
         opt.step()
-    else:
-        state["skipped"] = state.get("skipped", 0) + 1
+        return True
+    state["skipped"] = state.get("skipped", 0) + 1
+    opt.zero_grad(set_to_none=True)
+    return False
 
 
 def save(run, body, opt, best=False):
@@ -46,3 +120,54 @@ def save(run, body, opt, best=False):
     for name in ["model.pt"] + (["best.pt"] if best else []):
         torch.save(body, os.path.join(run, name + ".tmp"))
         os.replace(os.path.join(run, name + ".tmp"), os.path.join(run, name))
+
+
+def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, baseline=False):
+    """The single-process training loop: until args.minutes of training time (evaluations and
+    saves excluded) have passed, batch_loss() -> (loss, examples) of one batch is stepped at the
+    schedule's learning rate; a log line every 25 steps (note() adds to it); every args.eval_every
+    minutes evaluate() (True when dev improved) and save(best=...); every args.save_every minutes
+    save(). SIGTERM or SIGINT stop it after the step under way with a save, so that a stopped run
+    resumes where it was; the end evaluates and saves. baseline: a run that starts from another
+    model (--init) evaluates it first, so that its dev figure is the one to beat, not -inf."""
+    stop = []
+    handlers = {s: signal.signal(s, lambda *_: stop.append(True)) for s in (signal.SIGTERM, signal.SIGINT)}
+    progress = lambda: state["seconds"] / (60 * args.minutes)  # noqa: E731
+    last_save = last_eval = t_prev = time.time()
+    window = []
+    if baseline and state["step"] == 0:
+        save(best=evaluate())
+        last_save = last_eval = t_prev = time.time()
+    model.train()
+    try:
+        while progress() < 1.0:
+            lr = learning_rate(args, state["step"], progress())
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss, n = batch_loss()
+            step(model, opt, loss, state)
+            now = time.time()
+            state["seconds"] += now - t_prev
+            t_prev = now
+            state["step"] += 1
+            state["samples"][task] = state["samples"].get(task, 0) + n
+            window.append(float(loss))
+            if state["step"] % 25 == 0:
+                print(f"step {state['step']} {state['seconds'] / 60:.1f} min lr {lr:.2e} loss {np.mean(window):.4f} "
+                      f"samples {state['samples'][task]}" + (note() if note else ""), file=sys.stderr, flush=True)
+                window = []
+            if stop:
+                save()
+                print(f"stopped: step {state['step']} saved ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
+                return
+            if now - last_eval > 60 * args.eval_every:
+                save(best=evaluate())
+                last_eval = last_save = t_prev = time.time()  # evaluation time is not training time
+            elif now - last_save > 60 * args.save_every:
+                save()
+                last_save = t_prev = time.time()
+        save(best=evaluate(final=True))
+        print(f"done: step {state['step']}, best dev {state.get('best')}", file=sys.stderr)
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)

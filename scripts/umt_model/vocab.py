@@ -161,6 +161,14 @@ class PositionTracker:
         return p
 
 
+def umt_vocabulary(umt, modality):
+    """The token names of one modality's block (lmx, midi) in umt's order: `umt info --vocabulary`,
+    so that the Python side never writes the token table or its offsets down a second time."""
+    import subprocess
+    out = subprocess.run([umt, "info", "--vocabulary", modality], check=True, capture_output=True, text=True).stdout
+    return out.split()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--golden", required=True, help="write the layout of the default parameters here")

@@ -15,6 +15,7 @@
 #include <opencv2/core.hpp>
 
 #include "../support/run_umt.hpp"
+#include "../support/temp_dir.hpp"
 #include "umt/core/files.hpp"
 #include "umt/io/image.hpp"
 
@@ -27,6 +28,7 @@ const std::string kMidi = kSrc + "/tests/data/midi/musescore_two_staves.mid";
 const std::string kPage = kSrc + "/tests/data/media/lieder-lc4945954-p4.png";
 
 using testing::RunResult;
+using testing::tree;
 
 std::vector<nlohmann::json> read_report(const std::string& path) {
     std::vector<nlohmann::json> lines;
@@ -46,25 +48,9 @@ std::vector<std::string> differ(const std::map<std::string, std::string>& a, con
     return out;
 }
 
-// Every regular file below dir, by path relative to it, with its bytes.
-std::map<std::string, std::string> tree(const fs::path& dir) {
-    std::map<std::string, std::string> files;
-    for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it)
-        if (it->is_regular_file()) files[it->path().lexically_relative(dir).string()] = read_file(it->path().string(), true);
-    return files;
-}
-
-class Batch : public ::testing::Test {
+class Batch : public testing::TempDirTest {
 protected:
-    fs::path dir;
-    void SetUp() override {
-        dir = fs::temp_directory_path() / ("umt-batch-" + std::to_string(::getpid()) + "-" +
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    void TearDown() override { fs::remove_all(dir); }
-    std::string p(const std::string& name) const { return (dir / name).string(); }
+    Batch() : TempDirTest("umt-batch") {}
     RunResult umt(const std::string& args) const { return testing::umt_run(args); }
     // n procedural scores, in a/ and b/ below `folder`, plus one corrupt file.
     void make_collection(const std::string& folder, int n) const {

@@ -16,6 +16,7 @@
 #include <opencv2/core.hpp>
 
 #include "../support/run_umt.hpp"
+#include "../support/temp_dir.hpp"
 #include "umt/core/files.hpp"
 #include "umt/io/image.hpp"
 
@@ -30,24 +31,20 @@ const std::string kPage = kSrc + "/tests/data/media/lieder-lc4945954-p4.png";
 
 using testing::RunResult;
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+using testing::q;
 
-class FileContract : public ::testing::Test {
+class FileContract : public testing::TempDirTest {
 protected:
-    fs::path dir;
+    FileContract() : TempDirTest("umt-contract") {}
     void SetUp() override {
-        dir = fs::temp_directory_path() / ("umt-contract-" + std::to_string(::getpid()) + "-" +
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir);
-        fs::create_directories(dir);
+        TempDirTest::SetUp();
         fs::copy_file(kScore, dir / "song.musicxml");
     }
     void TearDown() override {
         std::error_code ec;
         fs::permissions(dir / "song.musicxml", fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(dir);
+        TempDirTest::TearDown();
     }
-    std::string p(const std::string& name) const { return (dir / name).string(); }
     RunResult umt(const std::string& args) const { return testing::umt_run(args); }
     // A bash line, run in the test folder (stdout and stderr together).
     RunResult sh(const std::string& line) const {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../support/run_umt.hpp"
+#include "../support/temp_dir.hpp"
 #include "umt/core/files.hpp"
 
 namespace umt {
@@ -25,33 +26,25 @@ bool installed(const std::string& tool) {
     return testing::run_command("command -v " + tool + " || test -x /usr/sbin/" + tool).rc == 0;
 }
 
-std::map<std::string, std::string> tree(const fs::path& dir) {
-    std::map<std::string, std::string> files;
-    for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it)
-        if (it->is_regular_file()) files[it->path().lexically_relative(dir).string()] = read_file(it->path().string(), true);
-    return files;
-}
+using testing::tree;
 
-class Slurm : public ::testing::Test {
+class Slurm : public testing::TempDirTest {
 protected:
-    fs::path dir;
+    Slurm() : TempDirTest("umt-slurm") {}
     bool started = false;
     void SetUp() override {
         for (const char* tool : {"sbatch", "squeue", "sinfo", "slurmctld", "slurmd", "munged"})
             if (!installed(tool))
                 GTEST_SKIP() << tool << " is not installed (Debian: apt-get install slurm-wlm munge; scripts/setup.sh does)";
-        dir = fs::temp_directory_path() / ("umt-slurm-" + std::to_string(::getpid()));
-        fs::remove_all(dir);
-        fs::create_directories(dir);
+        TempDirTest::SetUp();
         auto r = testing::run_command(kSrc + "/scripts/slurm/local_cluster.sh start " + (dir / "cluster").string());
         ASSERT_EQ(r.rc, 0) << "the local Slurm did not start:\n" << r.output;
         started = true;
     }
     void TearDown() override {
         if (started) testing::run_command(kSrc + "/scripts/slurm/local_cluster.sh stop " + (dir / "cluster").string());
-        if (!dir.empty()) fs::remove_all(dir);
+        TempDirTest::TearDown();
     }
-    std::string p(const std::string& name) const { return (dir / name).string(); }
 };
 
 TEST_F(Slurm, JobArrayOfFourEqualsOneProcess) {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/temp_dir.hpp"
 #include "umt/core/files.hpp"
 #include "umt/io/lmx.hpp"
 #include "umt/io/midi.hpp"
@@ -23,18 +24,9 @@ struct CliRun {
     std::string err;
 };
 
-class ConvertCli : public ::testing::Test {
+class ConvertCli : public umt::testing::TempDirTest {
 protected:
-    fs::path dir;
-    void SetUp() override {
-        dir = fs::temp_directory_path() / ("umt-convert-test-" + std::to_string(::getpid()) + "-" +
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    void TearDown() override { fs::remove_all(dir); }
-
-    std::string p(const std::string& name) const { return (dir / name).string(); }
+    ConvertCli() : TempDirTest("umt-convert-test") {}
 
     CliRun umt(const std::string& args) const {
         std::string cmd = std::string(UMT_EXE) + " " + args + " 2>" + p("stderr.txt");

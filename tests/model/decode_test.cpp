@@ -104,16 +104,16 @@ TEST_F(DecodeTest, LmxTargetMatchesPythonReferenceBatchedAndCached) {
     expect_all_modes(Modality::Lmx, inputs, expected);
 }
 
-TEST_F(DecodeTest, ColumnImageStemMatchesPythonReferenceBatchedAndCached) {
-    // Image inputs become one encoder position per grid column; MIDI rows in the same batch must
-    // encode as they do alone (the stem passes frames without image codes through).
-    std::string dir = testing::tiny_columns_bundle();
-    model::ModelBundle columns(dir);
-    auto in = make_inputs(columns.vocabulary());
+TEST_F(DecodeTest, CodeVectorEmbeddingsMatchPythonReferenceBatchedAndCached) {
+    // Image codes embed through their codec's codebook vectors as well; MIDI rows in the same batch
+    // (no codes) must encode as they do alone.
+    std::string dir = testing::tiny_code_vectors_bundle();
+    model::ModelBundle vectors(dir);
+    auto in = make_inputs(vectors.vocabulary());
     std::vector<Sequence> inputs = in.images;
     inputs.insert(inputs.end(), in.midi.begin(), in.midi.end());
     auto expected = testing::python_reference(dir, "lmx", inputs, kMaxSteps);
-    expect_all_modes(Modality::Lmx, inputs, expected, &columns);
+    expect_all_modes(Modality::Lmx, inputs, expected, &vectors);
 }
 
 TEST_F(DecodeTest, PixelStemsMatchPythonReferenceBatchedAndCached) {

@@ -66,11 +66,11 @@ inline std::string tiny_bundle() {
                              " --max-length 64 --max-height 4 --end-bias 0.5 --rvq-end-bias 4.5");
 }
 
-// The tiny bundle with the column stem for image inputs (one encoder position per grid column) and
-// codes embedded through their codec's codebook vectors as well.
-inline std::string tiny_columns_bundle() {
-    return cached_bundle("columns-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
-                                     " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem columns --code-vectors");
+// The tiny bundle whose image and audio codes also embed through their codec's codebook vectors
+// (a fixed buffer and one learned projection), as the shipped translators' do.
+inline std::string tiny_code_vectors_bundle() {
+    return cached_bundle("codevec-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
+                                     " --max-length 64 --max-height 4 --end-bias 0.5 --code-vectors");
 }
 
 // The tiny bundle whose I2A reads images as pixels (a CNN stem, manifest image input "pixels").

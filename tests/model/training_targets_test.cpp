@@ -1,5 +1,5 @@
 // The trainer's auxiliary targets, checked from C++ so that ctest covers the Python side too:
-// scripts/train_translator.py LmxEvents turns an LMX system into the CTC targets of the image
+// scripts/umt_model/targets.py LmxEvents turns an LMX system into the CTC targets of the image
 // columns (visible note heads and rests in reading order, a barline after each measure).
 #include <filesystem>
 #include <fstream>
@@ -34,7 +34,7 @@ std::string ctc_labels(const std::string& lmx_text) {
         lmx << lmx_text << "\n";
     }
     const std::string code =
-        "import sys; sys.path.insert(0, sys.argv[1]); from train_translator import LmxEvents; "
+        "import sys; sys.path.insert(0, sys.argv[1]); from umt_model.targets import LmxEvents; "
         "names = open(sys.argv[2]).read().split(); e = LmxEvents(names); ids = {t: i for i, t in enumerate(names)}; "
         "print(' '.join(e.label(c) for c in e.of([ids[t] for t in open(sys.argv[3]).read().split()])))";
     std::string out = run_python(code, (dir / "names.txt").string() + " " + (dir / "system.lmx").string());
@@ -69,11 +69,11 @@ TEST(TrainingTargets, TokenWeightZeroTrainsTheEncoderOnItsCtcLossAlone) {
         "px = torch.rand(2, 1, 64, 96); size = torch.tensor([[4, 6], [3, 5]]); tgt = torch.tensor([LMX, LMX]); "
         "tok = L.block_start[LMX] + 5; f = torch.full((2, 5, 4), tok); pos = torch.zeros(2, 5, 2, dtype=torch.long); "
         "ctc = torch.tensor([[1, 3, 3, 2], [4, 5, 0, 0]]); "
-        "loss = m(px, size, tgt, f, pos, None, 0.0, None, 0.0, ctc, 1.0, 0.0); loss.backward(); "
+        "loss = m(px, size, tgt, f, pos, ctc_targets=ctc, ctc_weight=1.0, token_weight=0.0); loss.backward(); "
         "mem, mask = m.encode_source(px, size, tgt); alone = m.ctc_loss(mem, mask, ctc); "
         "dec = [p.grad for n, p in m.named_parameters() if n.startswith('dec_layers')]; "
         "stem = [p.grad for n, p in m.named_parameters() if n.startswith('pixel_cnn')]; "
-        "both = m(px, size, tgt, f, pos, None, 0.0, None, 0.0, ctc, 1.0, 1.0); "
+        "both = m(px, size, tgt, f, pos, ctc_targets=ctc, ctc_weight=1.0, token_weight=1.0); "
         "print(abs(float(loss) - float(alone)) < 1e-6, all(g is None for g in dec), "
         "all(g is not None and float(g.abs().sum()) > 0 for g in stem), float(both) > float(loss) + 1e-3)";
     EXPECT_EQ(run_python(code, std::string(UMT_SOURCE_DIR) + "/models/default"), "True True True True");

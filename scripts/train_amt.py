@@ -137,6 +137,9 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--encoder-layers", type=int, default=3)
     ap.add_argument("--decoder-layers", type=int, default=3)
+    ap.add_argument("--mel-fine", type=int, default=0,
+                    help="channels of the mel stem's fine-frequency branch (0 = none); zero-initialised, so a "
+                         "continued model starts where it was")
     ap.add_argument("--umt", default="build/umt")
     ap.add_argument("--limit", type=int, default=0, help="at most this many training pieces (trials)")
     ap.add_argument("--dev-pieces", type=int, default=24)
@@ -152,7 +155,7 @@ def main():
     layout = Layout(vocab)
     # code_vectors as the shipped A2I: its image-token embeddings (engraving, audio->image) carry over
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers, audio_stem="mel",
-                          code_vectors=True)
+                          code_vectors=True, mel_fine=args.mel_fine)
     model = Translator(vocab, net)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
     os.makedirs(args.run, exist_ok=True)
@@ -163,7 +166,7 @@ def main():
     if resumed:
         state, init_info = resumed
     elif args.init:  # the shipped A2I of another audio stem carries over all but its stem
-        init_info = trainer.init_from(model, args.init, "a2i", vocab, net, keep_out=("audio_stem",))
+        init_info = trainer.init_from(model, args.init, "a2i", vocab, net, keep_out=("audio_stem", "mel_fine"))
     ids = midi_vocabulary(args.umt)
     train = AmtWindows(args.data, "train", args.umt, ids, limit=args.limit)
     dev = DevSet(AmtWindows(args.data, args.dev_split, args.umt, ids, limit=args.dev_limit),

@@ -51,7 +51,12 @@ class MelStem(nn.Module):
     """waveform [B,N] at 16 kHz -> one vector per 16 ms frame [B,N/256,D]: log-mel, then a CNN
     over time x frequency (3x3 convolutions, frequency reduced 8-fold) and a projection."""
 
-    def __init__(self, d: int, channels: Tuple[int, int, int] = (16, 32, 48)):
+    def __init__(self, d: int, channels: Tuple[int, int, int] = (16, 32, 48), fine: int = 0):
+        """fine > 0: a second, shallow CNN of `fine` channels that keeps the frequency resolution
+        (229 -> 114 bands: about one band per semitone in the piano's middle and upper range, where
+        the main CNN's 8-fold reduction leaves one vector per ~4 semitones), its projection added to
+        the main one. The projection starts at zero, so a trained stem continues exactly as it was
+        and the branch adds only what lowers the loss (octave and semitone confusions)."""
         super().__init__()
         c1, c2, c3 = channels
         self.n_fft, self.hop = N_FFT, HOP  # attributes: TorchScript reads no module globals
@@ -64,6 +69,16 @@ class MelStem(nn.Module):
             nn.Conv2d(c1, c2, 3, 1, 1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d((1, 2)),
             nn.Conv2d(c2, c3, 3, 1, 1, bias=False), nn.BatchNorm2d(c3), nn.ReLU(), nn.MaxPool2d((1, 2)))
         self.proj = nn.Linear(c3 * (((N_MELS + 1) // 2) // 4), d)
+        self.use_fine = fine > 0
+        if fine > 0:
+            self.fine = nn.Sequential(
+                nn.Conv2d(1, fine, 3, 1, 1, bias=False), nn.BatchNorm2d(fine), nn.ReLU(),
+                nn.Conv2d(fine, fine, 3, 1, 1, bias=False), nn.BatchNorm2d(fine), nn.ReLU(), nn.MaxPool2d((1, 2)))
+            self.fine_proj = nn.Linear(fine * (N_MELS // 2), d, bias=False)
+            nn.init.zeros_(self.fine_proj.weight)
+        else:
+            self.fine = nn.Sequential(nn.Identity())
+            self.fine_proj = nn.Identity()
         self.ln = nn.LayerNorm(d)
 
     def log_mel(self, wave: Tensor) -> Tensor:
@@ -74,10 +89,14 @@ class MelStem(nn.Module):
         return torch.log(mel + 1e-6).transpose(1, 2)
 
     def forward(self, wave: Tensor) -> Tensor:
-        x = self.norm(self.log_mel(wave).unsqueeze(1))
-        x = self.cnn(x)  # [B,C,T,N_MELS/8]
+        mel = self.norm(self.log_mel(wave).unsqueeze(1))
+        x = self.cnn(mel)  # [B,C,T,N_MELS/8]
         b, c, t, f = x.shape
-        return self.ln(self.proj(x.permute(0, 2, 1, 3).reshape(b, t, c * f)))
+        y = self.proj(x.permute(0, 2, 1, 3).reshape(b, t, c * f))
+        if self.use_fine:
+            z = self.fine(mel)  # [B,fine,T,N_MELS/2]
+            y = y + self.fine_proj(z.permute(0, 2, 1, 3).reshape(b, t, z.size(1) * z.size(3)))
+        return self.ln(y)
 
 
 class FrameHead(nn.Module):

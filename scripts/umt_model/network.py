@@ -22,7 +22,7 @@ CTC_UP = 8  # the aux_ctc head: classes at this many sub-positions per encoder p
 
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
-                    image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens"):
+                    image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -37,7 +37,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     teaching it where each note head sits and at what pitch, as CTC line recognizers learn.
     audio_stem: "tokens" = audio inputs are codec tokens (the paper's); "mel" = DESIGN.md's
     `features` input: the waveform itself, a log-mel CNN one position per 16 ms frame, and an
-    onsets-and-frames head on the encoder (umt_model/hearing.py; encode_audio, transcribe_frames)."""
+    onsets-and-frames head on the encoder (umt_model/hearing.py; encode_audio, transcribe_frames).
+    mel_fine: channels of the mel stem's fine-frequency branch (0 = none; hearing.py MelStem)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -48,6 +49,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["aux_ctc"] = int(aux_ctc)
     if audio_stem != "tokens":
         net["audio_stem"] = audio_stem
+    if mel_fine:
+        net["mel_fine"] = int(mel_fine)
     return net
 
 
@@ -197,7 +200,7 @@ class Translator(nn.Module):
         self.audio_pos_start = layout.pos_start[3]  # AUDIO
         self.audio_pos_last = layout.pos_range[3] - 1
         if audio_stem == "mel":
-            self.mel_stem = MelStem(d)
+            self.mel_stem = MelStem(d, fine=int(net.get("mel_fine", 0)))
             self.frame_head = FrameHead(d)
         else:
             self.mel_stem = nn.Identity()

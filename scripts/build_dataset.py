@@ -12,6 +12,7 @@ dev_eval.jsonl holds the dev scores rendered with the evaluation SoundFont + rev
 """
 import argparse
 import csv
+import glob
 import json
 import multiprocessing
 import os
@@ -148,8 +149,15 @@ def main():
                 failed.append(res)
     elapsed = time.time() - t0
 
-    # Manifests: sorted by id so that the files do not depend on process scheduling.
-    results.sort(key=lambda r: r["id"])
+    # Manifests of every finished score in the folder, not only this call's: building the splits
+    # one at a time, or adding pieces later, keeps what was built before. Sorted by id so that the
+    # files do not depend on process scheduling.
+    finished = {r["id"]: r for r in results}
+    for path in glob.glob(os.path.join(out, "scores", "*", "*", "done.json")):
+        with open(path) as f:
+            r = json.load(f)
+        finished.setdefault(r["id"], r)
+    results = sorted(finished.values(), key=lambda r: r["id"])
     manifests = {"train": [], "dev": [], "dev_eval": []}
     for r in results:
         if r["ok"]:

@@ -27,7 +27,7 @@ from umt_model.hearing import HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES  # noqa: E
 from umt_model.network import Translator  # noqa: E402
 
 
-INPUT_SIDE = ("image_stem", "aux_bag", "code_vectors", "aux_roll", "aux_ctc", "audio_stem")  # input-side options a direction may set for itself
+INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "audio_stem", "mel_fine")  # input-side options a direction may set for itself
 
 
 def load_run(path, vocab):
@@ -83,8 +83,8 @@ def main():
         networks[direction] = net
         training[direction] = info
     # One architecture (DESIGN.md section 4); its input-side options may differ by direction (the
-    # column stem only matters to a model that reads images, the bag head only trains), so each
-    # direction's network is recorded and "network" is the shared part.
+    # pixel stem only matters to a model that reads images, the mel stem to one that hears, the CTC
+    # head only trains), so each direction's network is recorded and "network" is the shared part.
     shared = {k: v for k, v in networks["i2a"].items() if k not in INPUT_SIDE}
     if shared != {k: v for k, v in networks["a2i"].items() if k not in INPUT_SIDE}:
         raise SystemExit("the two directions must share one architecture (DESIGN.md section 4)")

@@ -203,7 +203,7 @@ void register_codec(CLI::App& app, GlobalOptions& g, int& rc) {
                 spec.output = a->output;
                 spec.input_exts = kind == "image" ? image_read_extensions() : audio_read_extensions();
                 spec.output_exts = kind == "image" ? std::vector<std::string>{"png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"}
-                                                   : std::vector<std::string>{"wav", "flac", "ogg", "oga"};
+                                                   : audio_write_extensions();
                 spec.out_ext = kind == "image" ? "png" : "wav";
                 plan = plan_batch(spec, a->batch);
             }

@@ -59,7 +59,6 @@ const std::vector<std::string> kMidiExts{"mid", "midi", "smf"};
 // What each kind of output may be named (the writers choose the format by the extension).
 const std::vector<std::string> kScoreOutExts{"musicxml", "xml", "mxl", "lmx"};
 const std::vector<std::string> kMidiOutExts{"mid", "midi"};
-const std::vector<std::string> kAudioOutExts{"wav", "flac", "ogg", "oga"};
 const std::vector<std::string> kImageOutExts{"png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"};
 
 // FluidSynth renderers are not shared between threads: one per --jobs worker, the SoundFont
@@ -260,7 +259,7 @@ int run_engrave_task(TaskArgs& a, const GlobalOptions& g) {
 void add_synth(CLI::App* sub, TaskArgs& a) {
     a.format = "wav";
     sub->add_option("inputs", a.inputs, "MIDI files or folders (.mid, .midi)");
-    sub->add_option("-o,--output", a.output, "Output audio file (.wav/.flac/.ogg, '-' = WAV on stdout), or a folder for several inputs")->required();
+    sub->add_option("-o,--output", a.output, "Output audio file (.wav/.flac/.ogg/.mp3, '-' = WAV on stdout), or a folder for several inputs")->required();
     sub->add_option("--engine", a.engine,
                     "Synthesis engine: neural (the model bundle; the default when it can synthesize) or fluidsynth")
         ->check(CLI::IsMember({"fluidsynth", "neural"}));
@@ -269,8 +268,8 @@ void add_synth(CLI::App* sub, TaskArgs& a) {
                      ->check(CLI::Range(8000, 96000));
     sub->add_option("--gain", a.gain, "FluidSynth master gain")->check(CLI::Range(0.001, 10.0));
     sub->add_option("--bits", a.bits, "PCM bit depth: 16, 24, or 32 (float WAV)")->check(CLI::IsMember({16, 24, 32}));
-    sub->add_option("--format", a.format, "Output format for folder output: wav, flac, ogg")
-        ->check(CLI::IsMember({"wav", "flac", "ogg"}));
+    sub->add_option("--format", a.format, "Output format for folder output: wav, flac, ogg (mp3 where libsndfile encodes it)")
+        ->check(CLI::IsMember(audio_write_extensions()));
     sub->add_flag("--no-reverb", a.no_reverb, "Render without FluidSynth's reverb");
     sub->add_option("--window", a.neural.window_s, "Neural: seconds of MIDI per decoded window (at most 10)")
         ->check(CLI::Range(0.5, 10.0));
@@ -286,7 +285,7 @@ int run_fluidsynth(TaskArgs& a, const GlobalOptions& g) {
     spec.inputs = a.inputs;
     spec.output = a.output;
     spec.input_exts = kMidiExts;
-    spec.output_exts = kAudioOutExts;
+    spec.output_exts = audio_write_extensions();
     spec.out_ext = a.format;
     auto plan = plan_batch(spec, a.batch);
     synth::FluidSynthOptions opts;
@@ -332,7 +331,7 @@ int run_synth_task(TaskArgs& a, const GlobalOptions& g) {
             spdlog::info("synth: no model bundle that can synthesize (looked in {}); using fluidsynth", resolve_models_dir(g));
     }
     if (!bundle) return run_fluidsynth(a, g);
-    TaskRun run{"synth", &a.flags, a.inputs, a.output, kMidiExts, a.format, kAudioOutExts, &a.batch, {}, {}};
+    TaskRun run{"synth", &a.flags, a.inputs, a.output, kMidiExts, a.format, audio_write_extensions(), &a.batch, {}, {}};
     run.open = [&bundle](Timings*) { return std::move(bundle); };
     AudioWriteOptions wopts;
     wopts.bits = a.bits;
@@ -357,7 +356,7 @@ int run_synth_task(TaskArgs& a, const GlobalOptions& g) {
 
 void add_i2a(CLI::App* sub, TaskArgs& a) {
     sub->add_option("inputs", a.inputs, "Page images, system images or PDFs, or folders");
-    sub->add_option("-o,--output", a.output, "Output .wav/.flac/.ogg, or a folder")->required();
+    sub->add_option("-o,--output", a.output, "Output .wav/.flac/.ogg/.mp3, or a folder")->required();
     sub->add_option("--pipeline", a.pipeline, "direct (image tokens -> audio tokens; plays each system's lowest staff group, the piano) or staged (OMR of every part -> playback -> synth)")
         ->check(CLI::IsMember({"direct", "staged"}));
     sub->add_option("--engine", a.engine, "Synthesis of the staged pipeline: fluidsynth (default) or neural")
@@ -368,7 +367,7 @@ void add_i2a(CLI::App* sub, TaskArgs& a) {
 
 int run_i2a_task(TaskArgs& a, const GlobalOptions& g) {
     auto renderer = std::make_shared<std::unique_ptr<RendererPool>>();
-    TaskRun run{"i2a", &a.flags, a.inputs, a.output, image_read_extensions(), "wav", kAudioOutExts, &a.batch, {}, {}};
+    TaskRun run{"i2a", &a.flags, a.inputs, a.output, image_read_extensions(), "wav", audio_write_extensions(), &a.batch, {}, {}};
     run.open = [&a, &g, renderer](Timings* load) {
         auto bundle = required_bundle(g, "i2a")(load);
         if (a.pipeline == "staged" && a.engine != "neural") {

@@ -86,6 +86,27 @@ bool audio_supports_mp3() {
     return supported;
 }
 
+bool audio_writes_mp3() {
+    static const bool supported = [] {
+        if (!audio_supports_mp3()) return false;
+        SF_INFO info{};
+        info.samplerate = 44100;
+        info.channels = 1;
+        info.format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;
+        return sf_format_check(&info) != 0;
+    }();
+    return supported;
+}
+
+const std::vector<std::string>& audio_write_extensions() {
+    static const std::vector<std::string> exts = [] {
+        std::vector<std::string> e{"wav", "flac", "ogg", "oga"};
+        if (audio_writes_mp3()) e.push_back("mp3");
+        return e;
+    }();
+    return exts;
+}
+
 const std::vector<std::string>& audio_read_extensions() {
     static const std::vector<std::string> exts = [] {
         std::vector<std::string> e{"wav", "flac", "ogg", "oga", "aif", "aiff", "au"};
@@ -213,9 +234,13 @@ void write_audio(const Audio& audio, const std::string& path, const AudioWriteOp
     if (ext == "wav") major = SF_FORMAT_WAV;
     else if (ext == "flac") major = SF_FORMAT_FLAC;
     else if (ext == "ogg" || ext == "oga") major = SF_FORMAT_OGG;
-    else throw Error(path, "unknown audio output format '." + ext + "' (use .wav, .flac or .ogg)");
+    else if (ext == "mp3" && audio_writes_mp3()) major = SF_FORMAT_MPEG;
+    else
+        throw Error(path, "unknown audio output format '." + ext + "' (use " +
+                              (audio_writes_mp3() ? ".wav, .flac, .ogg or .mp3)" : ".wav, .flac or .ogg)"));
     int sub = 0;
     if (major == SF_FORMAT_OGG) sub = SF_FORMAT_VORBIS;
+    else if (major == SF_FORMAT_MPEG) sub = SF_FORMAT_MPEG_LAYER_III;  // lossy: --bits does not apply
     else if (opts.bits == 16) sub = SF_FORMAT_PCM_16;
     else if (opts.bits == 24) sub = SF_FORMAT_PCM_24;
     else if (opts.bits == 32 && major == SF_FORMAT_WAV) sub = SF_FORMAT_FLOAT;

@@ -179,6 +179,22 @@ TEST(Audio, Mp3WhenLibsndfileSupportsIt) {
     fs::remove_all(dir);
 }
 
+TEST(Audio, Mp3IsWrittenWhereLibsndfileEncodesIt) {
+    auto dir = temp_dir();
+    auto path = (dir / "a.mp3").string();
+    if (!umt::audio_writes_mp3()) {
+        EXPECT_THROW(umt::write_audio(sine(440.0, 44100, 1.0), path), umt::Error);
+        fs::remove_all(dir);
+        GTEST_SKIP() << "this libsndfile cannot encode MP3";
+    }
+    umt::write_audio(sine(440.0, 22050, 1.0), path);
+    auto a = umt::read_audio(path);
+    EXPECT_EQ(a.sample_rate_hz, 22050);
+    EXPECT_NEAR(a.duration_s(), 1.0, 0.1);
+    EXPECT_NEAR(zero_crossing_hz(a), 440.0, 2.0);
+    fs::remove_all(dir);
+}
+
 TEST(Audio, BadFilesGiveAnErrorNamingTheFile) {
     auto dir = temp_dir();
     auto good = (dir / "good.wav").string();

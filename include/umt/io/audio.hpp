@@ -29,6 +29,10 @@ enum class ResampleQuality { kBest, kMedium, kFastest };
 // au, plus mp3 when this libsndfile was built with MPEG support.
 const std::vector<std::string>& audio_read_extensions();
 bool audio_supports_mp3();
+// File extensions write_audio writes: wav flac ogg oga, plus mp3 when this libsndfile can encode
+// MPEG Layer III (built with LAME, as Debian's is).
+const std::vector<std::string>& audio_write_extensions();
+bool audio_writes_mp3();
 
 // Header of an audio file; throws umt::Error naming the file when it is not audio.
 AudioInfo probe_audio(const std::string& path);

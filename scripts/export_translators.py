@@ -30,7 +30,22 @@ from umt_model.network import Translator  # noqa: E402
 INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "audio_stem", "mel_fine")  # input-side options a direction may set for itself
 
 
-def load_run(path, vocab):
+def load_run(path, vocab, direction):
+    """A direction's model, network and training record: from a run's model.pt, or from a bundle
+    folder's exported translator (its weights and manifest record as they are: the translator
+    exported again with this code, e.g. a faster decoding step)."""
+    if os.path.isdir(path):
+        man = load_manifest(path)
+        if man["vocabulary"] != vocab:
+            raise SystemExit(f"{path}: another vocabulary than the bundle's")
+        net = man.get("networks", {}).get(direction, man["network"])
+        model = Translator(vocab, net)
+        scripted = torch.jit.load(os.path.join(path, man["translators"][direction]))
+        own = model.state_dict()
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in scripted.state_dict().items()
+                               if k in own})
+        model.eval()
+        return model, net, dict(man.get("training", {}).get(direction, {}))
     ck = torch.load(path, map_location="cpu")
     if ck["vocabulary"] != vocab:
         raise SystemExit(f"{path}: trained on another vocabulary than the bundle's")
@@ -47,9 +62,10 @@ def load_run(path, vocab):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundle", help="bundle with the codecs the translators were trained on")
-    ap.add_argument("--i2a", help="model.pt of the i2a run (default: keep the bundle's)")
-    ap.add_argument("--a2i", help="model.pt of the a2i run (default: keep the bundle's)")
-    ap.add_argument("--amt-thresholds", type=float, nargs=2, default=[0.5, 0.5], metavar=("ONSET", "FRAME"),
+    ap.add_argument("--i2a", help="model.pt of the i2a run, or a bundle folder whose I2A is exported again "
+                                  "with this code (default: keep the bundle's file)")
+    ap.add_argument("--a2i", help="model.pt of the a2i run, or a bundle folder (as --i2a)")
+    ap.add_argument("--amt-thresholds", type=float, nargs=2, metavar=("ONSET", "FRAME"),
                     help="the frame head's note-rule thresholds recorded as the AMT defaults")
     ap.add_argument("--out", help="bundle folder to write (default: the input bundle, in place)")
     ap.add_argument("--name")
@@ -74,7 +90,7 @@ def main():
                 shutil.copy(os.path.join(args.bundle, translators[direction]), os.path.join(out, fname))
             translators[direction] = fname
             continue
-        model, net, info = load_run(path, man["vocabulary"])
+        model, net, info = load_run(path, man["vocabulary"], direction)
         scripted = torch.jit.script(model).half()
         if net.get("audio_stem") == "mel":
             scripted.mel_stem.float()  # the mel filters and window as computed: the log-mel in full precision
@@ -97,8 +113,12 @@ def main():
         man["modalities"]["audio"]["input"] = "features"
         man["modalities"]["audio"]["features"] = {"sample_rate": SAMPLE_RATE, "hop_samples": HOP, "mel_bins": N_MELS,
                                                   "window_s": WINDOW_FRAMES * HOP / SAMPLE_RATE}
-        man.setdefault("tasks", {})["amt"] = {"decoder": "frames", "onset_threshold": args.amt_thresholds[0],
-                                              "frame_threshold": args.amt_thresholds[1]}
+        # The note rule's thresholds as given (tuned on dev for this A2I), else as the bundle had them:
+        # exporting only the I2A must not reset the AMT's tuning.
+        old = man.get("tasks", {}).get("amt", {})
+        onset, frame = args.amt_thresholds or (old.get("onset_threshold", 0.5), old.get("frame_threshold", 0.5))
+        man.setdefault("tasks", {})["amt"] = {"decoder": old.get("decoder", "frames"), "onset_threshold": onset,
+                                              "frame_threshold": frame}
     else:
         man["modalities"]["audio"]["input"] = "tokens"
         man["modalities"]["audio"].pop("features", None)

@@ -324,6 +324,8 @@ def main():
                          "pulled towards where on the image the token being written is")
     ap.add_argument("--guide-heads", type=int, default=3, help="guided heads of each decoder layer (the rest free)")
     ap.add_argument("--image-stem", choices=["pixels", "pixels8"], default="pixels8")
+    ap.add_argument("--pixel-channels", type=int, nargs=4, metavar="C",
+                    help="the pixels8 CNN's stage widths (default umt_model/seeing.py's 32 64 128 160)")
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--encoder-layers", type=int, default=3)
@@ -344,8 +346,11 @@ def main():
     ids = {t: i for i, t in enumerate(names)}
     events = LmxEvents(names)
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
-                          image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes)
+                          image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
+                          pixel_channels=args.pixel_channels)
     model = Translator(vocab, net)
+    if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
+        model.pixel_cnn.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
     os.makedirs(args.run, exist_ok=True)
     ck_path = os.path.join(args.run, "checkpoint.pt")

@@ -22,7 +22,8 @@ CTC_UP = 8  # the aux_ctc head: classes at this many sub-positions per encoder p
 
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
-                    image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0):
+                    image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
+                    pixel_channels=None):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -38,7 +39,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     audio_stem: "tokens" = audio inputs are codec tokens (the paper's); "mel" = DESIGN.md's
     `features` input: the waveform itself, a log-mel CNN one position per 16 ms frame, and an
     onsets-and-frames head on the encoder (umt_model/hearing.py; encode_audio, transcribe_frames).
-    mel_fine: channels of the mel stem's fine-frequency branch (0 = none; hearing.py MelStem)."""
+    mel_fine: channels of the mel stem's fine-frequency branch (0 = none; hearing.py MelStem).
+    pixel_channels: the "pixels8" CNN's four stage widths (None = seeing.py's CHANNELS)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -51,6 +53,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["audio_stem"] = audio_stem
     if mel_fine:
         net["mel_fine"] = int(mel_fine)
+    if pixel_channels and tuple(pixel_channels) != CHANNELS:  # absent = seeing.py's CHANNELS
+        net["pixel_channels"] = [int(c) for c in pixel_channels]
     return net
 
 
@@ -184,8 +188,9 @@ class Translator(nn.Module):
             self.pixel_proj = nn.Linear(self.pixel_rows * PIXEL_CHANNELS, d, bias=False)
             self.pixel_ln = nn.LayerNorm(d)
         elif stem == "pixels8":  # umt_model/seeing.py: residual CNN, one position per 8-pixel column
-            self.pixel_cnn = Stem(ColumnCNN())
-            self.pixel_proj = nn.Linear(self.pixel_rows * CHANNELS[-1], d, bias=False)
+            channels = tuple(int(c) for c in net.get("pixel_channels", CHANNELS))
+            self.pixel_cnn = Stem(ColumnCNN(channels))
+            self.pixel_proj = nn.Linear(self.pixel_rows * channels[-1], d, bias=False)
             self.pixel_ln = nn.LayerNorm(d)
         else:
             self.pixel_cnn = PlainStem(nn.Identity())

@@ -68,7 +68,9 @@ class ColumnCNN(nn.Module):
             Down(c3, c4, (2, 1), 16, 8), Residual(c4, 16, 8)])
 
     def forward(self, ink: Tensor, size: Tensor) -> Tensor:
-        x = ink
+        # channels-last: oneDNN's convolutions and the element-wise layers between them run
+        # 1.5-2x faster on this layout (training and inference alike)
+        x = ink.contiguous(memory_format=torch.channels_last)
         for layer in self.net:
             x = layer(x, size)
         return x

@@ -41,7 +41,7 @@ def learning_rate(args, step, progress):
 def without_heads(net, keep_out=()):
     """A network without its training heads, its image stem and the keys in keep_out: what --init
     can carry over between networks."""
-    return {k: v for k, v in net.items() if k not in TRAINING_HEADS + ("image_stem",) + tuple(keep_out)}
+    return {k: v for k, v in net.items() if k not in TRAINING_HEADS + ("image_stem", "pixel_channels") + tuple(keep_out)}
 
 
 def load_with_fresh_heads(model, weights, where):

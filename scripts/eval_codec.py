@@ -32,7 +32,7 @@ sys.path.insert(0, HERE)
 from umt_model.bundle import load_codec, load_manifest  # noqa: E402
 from train_codec import mel_filterbank  # noqa: E402
 from umt_model.media import read_gray, read_wav, resample, write_wav  # noqa: E402
-from datafactory import smf  # noqa: E402
+from datafactory import midi  # noqa: E402
 
 
 def dev_records(data, split, kind):
@@ -170,7 +170,7 @@ def onset_f1(ref, est, tol=0.05):
 
 
 def midi_notes(path, start, end):
-    notes, _ = smf.read_midi(path)
+    notes, _ = midi.read_midi(path)
     return [(n.onset_s - start, n.pitch) for n in notes if start <= n.onset_s < end]
 
 

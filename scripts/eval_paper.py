@@ -39,7 +39,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from datafactory import smf  # noqa: E402
+from datafactory import midi  # noqa: E402
 from eval_codec import transcribe_basic_pitch  # noqa: E402
 from train_codec import mel_filterbank  # noqa: E402
 from umt_model.media import read_wav, resample, write_wav  # noqa: E402
@@ -97,8 +97,8 @@ def load_records(data, split):
 
 
 def excerpt_notes(midi_path, start, end):
-    notes, pedals = smf.read_midi(midi_path)
-    out = [smf.Note(n.onset_s - start, min(n.offset_s, end) - start, n.pitch, n.velocity)
+    notes, pedals = midi.read_midi(midi_path)
+    out = [midi.Note(n.onset_s - start, min(n.offset_s, end) - start, n.pitch, n.velocity)
            for n in notes if start <= n.onset_s < end]
     down = False
     peds = []
@@ -114,9 +114,9 @@ def excerpt_notes(midi_path, start, end):
 
 def bp_to_midi(bp_dir, wav, mid):
     """basic-pitch transcription of wav written as a MIDI file (onsets, offsets, pitches)."""
-    notes = [smf.Note(on, max(off, on + 0.01), pitch, max(1, min(127, int(amp * 127) if amp is not None else 80)))
+    notes = [midi.Note(on, max(off, on + 0.01), pitch, max(1, min(127, int(amp * 127) if amp is not None else 80)))
              for on, off, pitch, amp in transcribe_basic_pitch(bp_dir, wav, wav + ".csv")]
-    smf.write_midi(mid, notes)
+    midi.write_midi(mid, notes)
 
 
 def f1s(r, ref, hyp, align=False, sustain=True):
@@ -247,8 +247,8 @@ def main():
             sc = scores[sid]
             end = min(args.amt_seconds, sc["duration_s"])
             seconds += cut_wav(os.path.join(args.data, eval_audio[sid]), os.path.join(d["wav"], sid + ".wav"), 0, end)
-            smf.write_midi(os.path.join(d["ref"], sid + ".mid"),
-                             *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), 0, end))
+            midi.write_midi(os.path.join(d["ref"], sid + ".mid"),
+                            *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), 0, end))
         wall, peak = r.run(["amt", d["wav"], "-o", d["umt"]], args.models)
         row = {"pieces": len(pieces), "seconds": seconds, "umt_f1": f1s(r, d["ref"], d["umt"])[0],
                "umt": note_scores(r, d["ref"], d["umt"]), "umt_rtf": seconds / wall, "umt_wall_s": wall,
@@ -272,8 +272,8 @@ def main():
         for sid in pieces:
             sc = scores[sid]
             end = min(start + args.synth_seconds, sc["duration_s"])
-            smf.write_midi(os.path.join(d["ref"], sid + ".mid"),
-                             *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), start, end))
+            midi.write_midi(os.path.join(d["ref"], sid + ".mid"),
+                            *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), start, end))
             seconds += cut_wav(os.path.join(args.data, eval_audio[sid]), os.path.join(d["ref_wav"], sid + ".wav"),
                                start, end)
         wall, peak = r.run(["synth", d["ref"], "-o", d["umt"]], args.models)
@@ -307,8 +307,8 @@ def main():
         for p in pairs:
             sc = scores[p["score_id"]]
             shutil.copy(os.path.join(args.data, p["images"][0]), os.path.join(d["img"], p["id"] + ".png"))
-            smf.write_midi(os.path.join(d["ref"], p["id"] + ".mid"),
-                             *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), p["start_s"], p["end_s"]))
+            midi.write_midi(os.path.join(d["ref"], p["id"] + ".mid"),
+                            *excerpt_notes(os.path.join(args.data, sc["performance_midi"]), p["start_s"], p["end_s"]))
             seconds += cut_wav(os.path.join(args.data, eval_audio[p["score_id"]]), os.path.join(d["wav"], p["id"] + ".wav"),
                                p["start_s"], p["end_s"])
             with open(os.path.join(d["ref_lmx"], p["id"] + ".lmx"), "w") as f:

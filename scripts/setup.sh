@@ -14,8 +14,8 @@ PACKAGES=(
   # training, data and test tools
   python3-torch python3-numpy python3-mir-eval libjemalloc2
   fluid-soundfont-gm timgm6mb-soundfont musescore3
-  # data factory (scripts/build_dataset.py): page images, SVG rasterizing, eval SoundFont
-  python3-opencv python3-scipy librsvg2-bin musescore-general-soundfont
+  # data factory (scripts/build_dataset.py): page images, MIDI files, SVG rasterizing, eval SoundFont
+  python3-opencv python3-scipy python3-mido librsvg2-bin musescore-general-soundfont
   # the Slurm job-array test (tests/cli/slurm_test.cpp starts a private single-node cluster)
   slurm-wlm munge
 )

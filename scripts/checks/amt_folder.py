@@ -23,7 +23,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from datafactory import smf  # noqa: E402
+from datafactory import midi  # noqa: E402
 from datafactory.audio import eval_soundfont  # noqa: E402
 from umt_model.media import read_wav  # noqa: E402
 
@@ -73,11 +73,11 @@ def main():
     for k, r in enumerate(recs):
         name, ext, rate, stereo = VARIANTS[k % len(VARIANTS)]
         stem = f"{r['id']}-{name}"
-        notes, pedals = smf.read_midi(os.path.join(args.data, r["performance_midi"]))
-        cut = [smf.Note(n.onset_s, min(n.offset_s, args.seconds), n.pitch, n.velocity) for n in notes
+        notes, pedals = midi.read_midi(os.path.join(args.data, r["performance_midi"]))
+        cut = [midi.Note(n.onset_s, min(n.offset_s, args.seconds), n.pitch, n.velocity) for n in notes
                if n.onset_s < args.seconds]
         ref = os.path.join(ref_dir, stem + ".mid")
-        smf.write_midi(ref, cut, [(t, v) for t, v in pedals if t < args.seconds])
+        midi.write_midi(ref, cut, [(t, v) for t, v in pedals if t < args.seconds])
         dst = os.path.join(audio_dir, f"{stem}.{ext}")
         run([args.umt, "-q", "synth", "--engine", "fluidsynth", "--soundfont", sf, "--rate", str(rate), ref, "-o", dst])
         if stereo:
@@ -95,7 +95,7 @@ def main():
             print(f"| {stem} | {ext} | {rate} | {ch} | — | no MIDI | | | | |")
             missing += 1
             continue
-        notes, _ = smf.read_midi(mid)
+        notes, _ = midi.read_midi(mid)
         end = max((n.offset_s for n in notes), default=0.0)
         f = per_file.get(stem, {})
         on = f.get("onset", {}).get("f1")

@@ -2,7 +2,8 @@
 """MIDI -> MIDI fidelity of `umt convert` on humanized piano performances.
 
 For each Lieder score of the split: the data factory's humanized performance of its piano
-part (tempo curve, timing, velocity, sustain pedal; seed = the score's position), then
+part (umt's score MIDI through the humanizer: tempo curve, timing, velocity, sustain pedal;
+seed = the score's position), then
 `umt convert perf.mid -o out.mid`. Prints, over all files: byte-identical outputs, notes whose
 pitch, velocity, onset and offset are kept (onset and offset within --tol-ms), and sustain
 pedal events kept. --umt-before runs another build beside it (e.g. one without this change).
@@ -19,7 +20,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from datafactory import humanize, musicxml, smf  # noqa: E402
+from datafactory import humanize, midi, musicxml, timeline  # noqa: E402
 
 
 def kept_notes(ref, out, tol_s):
@@ -58,16 +59,24 @@ def main():
     if not files:
         sys.exit(f"{args.lieder}/{args.split}: no .mxl files")
     with tempfile.TemporaryDirectory() as tmp:
-        perf_dir = os.path.join(tmp, "perf")
+        perf_dir, score_dir = os.path.join(tmp, "perf"), os.path.join(tmp, "score")
         os.makedirs(perf_dir)
+        os.makedirs(score_dir)
         made = []
         for i, f in enumerate(files):
             tree = musicxml.piano_only(musicxml.load(str(f)))
-            notes, pedals, _ = humanize.perform(musicxml.timeline(tree), np.random.default_rng(i))
+            piano = os.path.join(score_dir, f.stem + ".musicxml")
+            musicxml.write(tree, piano)
+            try:
+                tl = timeline.render(args.umt, piano, os.path.join(score_dir, f.stem + ".mid"), tree)
+            except ValueError as e:
+                print(f"{f.stem}: {e}", file=sys.stderr)
+                continue
+            notes, pedals, _ = humanize.perform(tl, np.random.default_rng(i))
             if not notes:
                 continue
             path = os.path.join(perf_dir, f.stem + ".mid")
-            smf.write_midi(path, notes, pedals)
+            midi.write_midi(path, notes, pedals)
             made.append(f.stem)
         builds = [("umt", args.umt)] + ([("before", args.umt_before)] if args.umt_before else [])
         print(f"# MIDI -> MIDI over {len(made)} humanized performances ({args.split}), tolerance {args.tol_ms:g} ms")
@@ -79,13 +88,13 @@ def main():
             same = kept = total = ped_kept = ped_total = 0
             for stem in made:
                 src, dst = os.path.join(perf_dir, stem + ".mid"), os.path.join(out_dir, stem + ".mid")
-                ref_notes, ref_ped = smf.read_midi(src)
+                ref_notes, ref_ped = midi.read_midi(src)
                 total += len(ref_notes)
                 ped_total += len(ref_ped)
                 if not os.path.exists(dst):
                     continue
                 same += pathlib.Path(src).read_bytes() == pathlib.Path(dst).read_bytes()
-                out_notes, out_ped = smf.read_midi(dst)
+                out_notes, out_ped = midi.read_midi(dst)
                 kept += kept_notes(ref_notes, out_notes, args.tol_ms / 1000)
                 ped_kept += sum(1 for p in ref_ped
                                 if any(abs(q[0] - p[0]) <= args.tol_ms / 1000 and q[1] == p[1] for q in out_ped))

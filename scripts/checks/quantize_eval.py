@@ -18,7 +18,6 @@ Usage: QT_QPA_PLATFORM=offscreen /usr/bin/python3 scripts/checks/quantize_eval.p
        [--umt-before OLD] [--lieder ../shared/data/lieder] [--split dev] [--count 25] [--keep DIR]
 """
 import argparse
-import copy
 import json
 import os
 import pathlib
@@ -26,38 +25,27 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from fractions import Fraction
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from datafactory import humanize, musicxml, smf  # noqa: E402
+from datafactory import humanize, midi, musicxml, timeline  # noqa: E402
 
 
 def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, **kw)
 
 
-def onsets_of(path):
-    """(onset in quarters, pitch) of every struck note of every part, ties merged."""
-    try:
-        tree = musicxml.load(path)
-    except Exception:  # noqa: BLE001 - an unreadable output scores zero
-        return []
-    root = tree.getroot()
-    out = []
-    for part in root.findall("part"):
-        single = copy.deepcopy(root)
-        for p in single.findall("part"):
-            if p.get("id") != part.get("id"):
-                single.remove(p)
-        try:
-            tl = musicxml.timeline(ET.ElementTree(single))
-        except Exception:  # noqa: BLE001
-            continue
-        out += [(n.onset_q, n.pitch) for n in tl.notes]
-    return out
+def onsets_of(umt, path):
+    """(onset in quarters, pitch) of every struck note of every part, as umt plays the score
+    (measures as written, ties merged): the ticks of its MIDI over the ticks per quarter."""
+    mid = path + ".onsets.mid"
+    if run([umt, "-q", "convert", path, "-o", mid, "--no-repeats"]).returncode != 0:
+        return []  # an unreadable output scores zero
+    f = midi.read_ticks(mid)
+    os.remove(mid)
+    return [(Fraction(n.on, f.ticks_per_quarter), n.pitch) for n in f.notes]
 
 
 def f1(ref, hyp, tol, scale=Fraction(1)):
@@ -166,11 +154,17 @@ def main():
         ref_lmx = pathlib.Path(args.lieder, "lmx", args.split, f.stem + ".lmx")
         if not ref_lmx.exists():
             continue
+        try:
+            tl = timeline.render(umt, os.path.join(dirs["piano"], f.stem + ".musicxml"),
+                                 os.path.join(dirs["piano"], f.stem + ".mid"), piano)
+        except ValueError as e:
+            print(f"{f.stem}: {e}", file=sys.stderr)
+            continue
         (pathlib.Path(dirs["ref"]) / (f.stem + ".lmx")).write_text(ref_lmx.read_text())
         run([umt, "-q", "convert", str(f), "-o", os.path.join(dirs["score_mid"], f.stem + ".mid"), "--part", str(k), "--no-repeats"])
-        notes, pedals, _ = humanize.perform(musicxml.timeline(piano), np.random.default_rng(i))
+        notes, pedals, _ = humanize.perform(tl, np.random.default_rng(i))
         if notes:
-            smf.write_midi(os.path.join(dirs["perf_mid"], f.stem + ".mid"), notes, pedals)
+            midi.write_midi(os.path.join(dirs["perf_mid"], f.stem + ".mid"), notes, pedals)
         ids.append(f.stem)
 
     systems = [("umt", "umt", umt)]
@@ -212,8 +206,8 @@ def main():
             hyp_path = os.path.join(out_xml, s + ".musicxml")
             if not os.path.exists(os.path.join(dirs["perf_mid"], s + ".mid")):
                 continue
-            ref = onsets_of(os.path.join(dirs["piano"], s + ".musicxml"))
-            hyp = onsets_of(hyp_path) if os.path.exists(hyp_path) else []
+            ref = onsets_of(umt, os.path.join(dirs["piano"], s + ".musicxml"))
+            hyp = onsets_of(umt, hyp_path) if os.path.exists(hyp_path) else []
             outputs += bool(hyp)
             a = f1(ref, hyp, args.tol)
             m, nr, nh = m + a[0], nr + a[1], nh + a[2]

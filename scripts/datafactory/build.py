@@ -11,7 +11,7 @@ import traceback
 import numpy as np
 
 from . import audio as audio_mod
-from . import engrave, humanize, images, lmx, musicxml, smf
+from . import engrave, humanize, images, lmx, midi, musicxml, timeline
 
 AUDIO_FRAMES_PER_S = 86.0   # the paper's codec (44.1 kHz, hop 512); tokens = frames x 4 codes
 MIDI_TOKEN_WINDOW_S = 10.0
@@ -81,7 +81,7 @@ def _process(job):
     rng = np.random.default_rng([job["seed"], stable_hash(job["id"]), SPLIT_CODES.get(job["split"], 9)])
     stats = {"checks": {}}
 
-    # 1. Source -> piano-only MusicXML and its timeline.
+    # 1. Source -> piano-only MusicXML and its timeline: umt's score MIDI, measures as written.
     src = job["source"]
     if job["kind"] == "generated":
         src = os.path.join(work, "generated.musicxml")
@@ -92,7 +92,8 @@ def _process(job):
     musicxml.write(piano, piano_path)
     if job["kind"] == "generated":
         os.remove(src)
-    tl = musicxml.timeline(piano)
+    score_midi = os.path.join(work, "score.mid")
+    tl = timeline.render(umt, piano_path, score_midi, piano)
     if tl.measures == 0 or not tl.notes:
         raise ValueError("score has no measures or no notes")
 
@@ -238,6 +239,7 @@ def _process(job):
             f.write("\n".join(" ".join(t) for t in system_lmx) + "\n")
 
     if job.get("images_only"):  # OMR data: no performance, no audio
+        os.remove(score_midi)
         base = {"source": job["source_name"], "licence": job["licence"], "split": job["split"],
                 "score_id": job["id"], "engraver": eng.engraver}
         recs = [dict(base, id=job["id"], kind="score", musicxml=_rel(piano_path, root),
@@ -258,11 +260,9 @@ def _process(job):
                                                           int(w * 18 / job["staff_height"])) for h, w in sizes))
         return {"id": job["id"], "ok": True, "records": {job["split"]: recs}, "stats": stats}
 
-    # 5. Score MIDI and the humanized performance.
-    score_notes = humanize.score_notes(tl)
-    smf.write_midi(os.path.join(work, "score.mid"), score_notes)
+    # 5. The humanized performance of the score MIDI (written in step 1).
     perf_notes, pedals, warp = humanize.perform(tl, rng)
-    smf.write_midi(os.path.join(work, "performance.mid"), perf_notes, pedals)
+    midi.write_midi(os.path.join(work, "performance.mid"), perf_notes, pedals)
     stats["humanize"] = warp.params
     stats["pedal"] = bool(pedals)
 
@@ -296,7 +296,7 @@ def _process(job):
         sid = job["id"] if name == "audio" else job["id"] + "-eval"
         recs = records.setdefault(split, [])
         recs.append(dict(common, id=sid, kind="score", musicxml=_rel(piano_path, root),
-                         pages=[_rel(p, root) for p in eng.pages] if eng else [], score_midi=_rel(os.path.join(work, "score.mid"), root),
+                         pages=[_rel(p, root) for p in eng.pages] if eng else [], score_midi=_rel(score_midi, root),
                          performance_midi=_rel(os.path.join(work, "performance.mid"), root),
                          duration_s=round(dur, 3), measures=tl.measures, systems=n_sys,
                          engrave_params=eng.params if eng else None, audio_params=aparams, humanize=warp.params,
@@ -313,7 +313,7 @@ def _process(job):
                              measures=[s.first_measure, s.measure_count], page=s.page,
                              start_s=round(min(a, dur), 4), end_s=round(min(b, dur), 4),
                              score_start_s=round(sa, 4), score_end_s=round(sb, 4),
-                             score_midi=_rel(os.path.join(work, "score.mid"), root),
+                             score_midi=_rel(score_midi, root),
                              performance_midi=_rel(os.path.join(work, "performance.mid"), root)))
         # Image <-> audio: one or two consecutive systems, at most 20 s of audio.
         for i in range(n_sys):

@@ -1,4 +1,4 @@
-"""Score timeline -> score MIDI notes and a humanized performance.
+"""Score timeline (umt's score MIDI, datafactory/timeline.py) -> a humanized performance.
 
 The performance is a smooth time warp of the score (tempo curve, phrase rubato, final
 ritardando) plus per-note timing jitter, velocity shaping and sustain pedal. Because
@@ -9,13 +9,20 @@ import math
 
 import numpy as np
 
-from .smf import Note
+from .midi import Note
 
 
-def score_notes(tl):
-    """The notes exactly as written, timed by the score's tempo map."""
-    return [Note(tl.seconds_at(n.onset_q), tl.seconds_at(n.onset_q + n.duration_q), n.pitch, n.velocity)
-            for n in tl.notes]
+def _leading_pitches(groups):
+    """{onset: notes struck there} -> {onset: the pitch that leads}: the highest note struck,
+    unless a higher note struck earlier still sounds (the onset accompanies a held melody)."""
+    lead, sounding = {}, []
+    for onset_q in sorted(groups):
+        sounding = [n for n in sounding if n.onset_q + n.duration_q > onset_q]
+        top = max(n.pitch for n in groups[onset_q])
+        if all(n.pitch < top for n in sounding):
+            lead[onset_q] = top
+        sounding += groups[onset_q]
+    return lead
 
 
 class Warp:
@@ -67,22 +74,24 @@ def perform(tl, rng):
     arch_period = rng.uniform(8, 24)
     vel_scale = rng.uniform(0.85, 1.15)
     notes = []
-    # Notes sounding together share one chord jitter; the top voice of the right hand
-    # leads slightly and sounds louder, as pianists voice melodies.
+    # Notes sounding together share one chord jitter; the top voice leads slightly and
+    # sounds louder, as pianists voice melodies.
     groups = {}
     for n in tl.notes:
         groups.setdefault(n.onset_q, []).append(n)
+    leading = _leading_pitches(groups)
     beat_len = 1.0
     for onset_q, group in sorted(groups.items()):
         chord_shift = rng.normal(0, jitter_s)
-        top = max(n.pitch for n in group if n.staff == 1) if any(n.staff == 1 for n in group) else None
+        top = leading.get(onset_q)
+        mstart = tl.measure_start_q[tl.measure_at(onset_q)]
         for n in group:
             on = warp(onset_q) + chord_shift + rng.normal(0, jitter_s * 0.25)
             if n.pitch == top:
                 on -= rng.uniform(0.0, 0.012)
             end = warp(onset_q + n.duration_q)
             dur = max(0.03, (end - warp(onset_q)) * legato)
-            mpos = float(onset_q - tl.measure_start_q[n.measure])
+            mpos = float(onset_q - mstart)
             accent = 6 if abs(mpos) < 1e-6 else (3 if abs(mpos - round(mpos / beat_len) * beat_len) < 1e-6 else 0)
             vel = n.velocity * vel_scale + arch_amp * math.sin(2 * math.pi * float(onset_q) / arch_period) + accent
             vel += 8 if n.pitch == top else 0

@@ -1,16 +1,14 @@
-"""MusicXML for the factory: piano-part extraction, system breaks, and the score timeline.
+"""MusicXML for the factory: piano-part extraction, system breaks, and measure starts.
 
-The timeline (measure starts in quarters, notes, tempo map) is what ties the four
-modalities together: it says which audio span each engraved system covers.
+The measure starts (in quarters) tie the four modalities together: with the notes and tempo
+of umt's MIDI (datafactory/timeline.py) they say which audio span each engraved system covers.
 """
 import copy
 import io
+import math
 import zipfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from fractions import Fraction
-
-STEP_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 def read_xml_bytes(path):
@@ -108,148 +106,70 @@ def write(tree, path):
         f.write(header + data)
 
 
-@dataclass
-class ScoreNote:
-    onset_q: Fraction
-    duration_q: Fraction
-    pitch: int
-    staff: int
-    voice: str
-    velocity: int
-    measure: int
-
-
-@dataclass
-class Timeline:
-    measure_start_q: list           # len = measures + 1 (the last is the end)
-    notes: list = field(default_factory=list)
-    tempo_map: list = field(default_factory=list)  # [(quarter, qpm)] sorted, first at 0
-
-    @property
-    def measures(self):
-        return len(self.measure_start_q) - 1
-
-    def seconds_at(self, q):
-        """Score time in seconds at quarter position q under the written tempo map."""
-        t = 0.0
-        q = Fraction(q)
-        for i, (q0, qpm) in enumerate(self.tempo_map):
-            q1 = self.tempo_map[i + 1][0] if i + 1 < len(self.tempo_map) else None
-            if q1 is not None and q >= q1:
-                t += float(q1 - q0) * 60.0 / qpm
-                continue
-            return t + float(q - q0) * 60.0 / qpm
-        return t
-
-
 def _int(el, default=0):
     try:
-        return int(float(el.text))
+        return int(el.text.strip())
     except (AttributeError, TypeError, ValueError):
         return default
 
 
-def timeline(tree, default_qpm=120.0):
-    """Measure starts, sounding notes (ties merged) and tempo of the (single) part.
+def _quarters(text, divisions):
+    """A <duration> in quarters as umt reads it: whole divisions, else decimals to 1/1024."""
+    text = (text or "").strip()
+    if not text or divisions <= 0:
+        return Fraction(0)
+    if text.isdigit():
+        return Fraction(int(text), divisions)
+    try:
+        v = float(text)
+    except ValueError:
+        return Fraction(0)
+    if not math.isfinite(v) or v < 0 or v > 1e9:
+        return Fraction(0)
+    return Fraction(round(v * 1024), 1024 * divisions)
 
-    Measures play in written order and the tempo defaults to 120 qpm, as umt convert
-    writes score MIDI by default (no repeat expansion), so every engraved system is one
-    contiguous audio span.
+
+def measure_starts(tree):
+    """Where each measure starts when played as written, in quarters (one more: the end).
+
+    umt's rule: a measure lasts as far as any part's cursor reaches (graces and chord members
+    take no time), an empty one as long as its time signature says. The notes themselves
+    come from umt's MIDI; these starts are checked against the time signatures it writes.
     """
-    root = tree.getroot()
-    part = root.findall("part")[piano_part_index(root)]
-    divisions = 1
-    start = Fraction(0)
-    starts = [start]
-    notes = []
-    open_ties = {}
-    tempo = []
-    velocity = 80
-    for mi, measure in enumerate(part.findall("measure")):
-        cursor = Fraction(0)
-        longest = Fraction(0)
-        last_onset = Fraction(0)
-        for el in measure:
-            if el.tag == "attributes":
-                d = el.find("divisions")
-                if d is not None and _int(d) > 0:
-                    divisions = _int(d)
-            elif el.tag in ("backup", "forward"):
-                dur = Fraction(_int(el.find("duration")), divisions)
-                cursor += -dur if el.tag == "backup" else dur
-                cursor = max(cursor, Fraction(0))
-            elif el.tag in ("direction", "sound"):
-                snd = el if el.tag == "sound" else el.find("sound")
-                if snd is not None:
-                    if snd.get("tempo"):
-                        try:
-                            qpm = float(snd.get("tempo"))
-                            if 10 <= qpm <= 400:
-                                tempo.append((start + cursor, qpm))
-                        except ValueError:
-                            pass
-                    if snd.get("dynamics"):
-                        try:
-                            velocity = max(20, min(120, int(round(float(snd.get("dynamics")) * 0.9))))
-                        except ValueError:
-                            pass
-            elif el.tag == "note":
-                if el.find("grace") is not None or el.find("cue") is not None:
-                    continue
-                dur = Fraction(_int(el.find("duration")), divisions)
-                if el.find("chord") is not None:
-                    onset = last_onset
-                else:
-                    onset = cursor
-                    last_onset = cursor
-                    cursor += dur
-                longest = max(longest, cursor, onset + dur)
-                p = el.find("pitch")
-                if p is None:
-                    continue
-                midi = (_int(p.find("octave"), 4) + 1) * 12 + STEP_SEMITONES.get((p.findtext("step") or "C").strip(), 0)
-                alter = p.find("alter")
-                if alter is not None:
-                    try:
-                        midi += int(round(float(alter.text)))
-                    except (TypeError, ValueError):
-                        pass
-                ties = {t.get("type") for t in el.findall("tie")}
-                abs_onset = start + onset
-                if "stop" in ties and midi in open_ties:
-                    n = open_ties.pop(midi)
-                    n.duration_q = abs_onset + dur - n.onset_q
-                    if "start" in ties:
-                        open_ties[midi] = n
-                    continue
-                n = ScoreNote(abs_onset, dur, midi, _int(el.find("staff"), 1), el.findtext("voice") or "1", velocity, mi)
-                notes.append(n)
-                if "start" in ties:
-                    open_ties[midi] = n
-        longest = max(longest, cursor)
-        start += longest
-        starts.append(start)
-    tempo.sort(key=lambda x: x[0])
-    tempo_map = [(Fraction(0), tempo[0][1] if tempo and tempo[0][0] == 0 else default_qpm)]
-    for q, qpm in tempo:
-        if q == 0:
-            continue
-        if q == tempo_map[-1][0]:
-            tempo_map[-1] = (q, qpm)
-        elif qpm != tempo_map[-1][1]:
-            tempo_map.append((q, qpm))
-    notes = [n for n in notes if n.duration_q > 0]
-    notes.sort(key=lambda n: (n.onset_q, n.pitch, -n.duration_q))
-    # One key sounds once: a unison doubled by two voices is one note (the longest), and a
-    # key struck again while still sounding ends the earlier note there (as MIDI must).
-    merged, sounding = [], {}
-    for n in notes:
-        prev = sounding.get(n.pitch)
-        if prev is not None and prev.onset_q == n.onset_q:
-            continue
-        if prev is not None and prev.onset_q + prev.duration_q > n.onset_q:
-            prev.duration_q = n.onset_q - prev.onset_q
-        sounding[n.pitch] = n
-        merged.append(n)
-    notes = merged
-    return Timeline(starts, notes, tempo_map)
+    parts = tree.getroot().findall("part")
+    counts = [len(p.findall("measure")) for p in parts]
+    n = max(counts, default=0)
+    lengths = [Fraction(0)] * n
+    signatures = [None] * n  # (beats, beat_type) in force, from the first part
+    for pi, part in enumerate(parts):
+        divisions = 1
+        time = (4, 4)
+        for mi, measure in enumerate(part.findall("measure")):
+            pos = furthest = Fraction(0)
+            for el in measure:
+                if el.tag == "attributes":
+                    d = _int(el.find("divisions"))
+                    if d > 0:
+                        divisions = d
+                    t = el.find("time")
+                    if t is not None:
+                        beats, beat_type = _int(t.find("beats")), _int(t.find("beat-type"))
+                        if beats > 0 and beat_type > 0:
+                            time = (beats, beat_type)
+                elif el.tag == "note":
+                    if el.find("grace") is None and el.find("chord") is None:
+                        pos += _quarters(el.findtext("duration"), divisions)
+                elif el.tag == "backup":
+                    pos = max(Fraction(0), pos - _quarters(el.findtext("duration"), divisions))
+                elif el.tag == "forward":
+                    pos += _quarters(el.findtext("duration"), divisions)
+                furthest = max(furthest, pos)
+            lengths[mi] = max(lengths[mi], furthest)
+            if pi == 0:
+                signatures[mi] = time
+    starts = [Fraction(0)]
+    time = (4, 4)
+    for mi in range(n):
+        time = signatures[mi] or time
+        starts.append(starts[-1] + (lengths[mi] or Fraction(time[0] * 4, time[1])))
+    return starts

@@ -1,5 +1,6 @@
-"""Unit checks of the factory's pure-Python pieces (run by build_dataset_test.cpp):
-SMF round trip, LMX system slicing, humanization, augmentation and discretization shifts."""
+"""Unit checks of the factory's Python pieces (run by build_dataset_test.cpp): the score
+timeline from umt's MIDI, MIDI round trip, LMX system slicing, humanization, augmentation and
+discretization shifts. umt is $UMT_EXE, else build/umt."""
 import os
 import sys
 import tempfile
@@ -10,7 +11,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 
-from datafactory import audio, build, humanize, images, lmx, musicxml, smf  # noqa: E402
+import build_dataset  # noqa: E402
+from datafactory import audio, build, humanize, images, lmx, midi, musicxml, timeline  # noqa: E402
+
+UMT = build_dataset.find_umt(None)
 
 SCORE = """<?xml version="1.0"?>
 <score-partwise version="4.0"><part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>
@@ -38,32 +42,63 @@ SCORE = """<?xml version="1.0"?>
 """
 
 
-def load_score(text=SCORE):
+# A pickup of one quarter in 3/4, then a full measure and a short last one (two quarters).
+PICKUP = """<?xml version="1.0"?>
+<score-partwise version="4.0"><part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>
+<part id="P1">
+<measure number="0" implicit="yes"><attributes><divisions>1</divisions><time><beats>3</beats><beat-type>4</beat-type></time></attributes>
+<note><pitch><step>G</step><octave>4</octave></pitch><duration>1</duration><voice>1</voice><type>quarter</type></note></measure>
+<measure number="1"><note><pitch><step>C</step><octave>5</octave></pitch><duration>3</duration><voice>1</voice><type>half</type><dot/></note></measure>
+<measure number="2"><note><pitch><step>E</step><octave>5</octave></pitch><duration>2</duration><voice>1</voice><type>half</type></note></measure>
+</part></score-partwise>
+"""
+
+
+def write_score(text=SCORE):
     d = tempfile.mkdtemp()
     p = os.path.join(d, "s.musicxml")
     with open(p, "w") as f:
         f.write(text)
-    return musicxml.load(p)
+    return p
+
+
+def load_score(text=SCORE):
+    return musicxml.load(write_score(text))
+
+
+def render(text=SCORE):
+    p = write_score(text)
+    return timeline.render(UMT, p, p[:-len(".musicxml")] + ".mid")
 
 
 class Timeline(unittest.TestCase):
     def test_measures_ties_and_tempo(self):
-        tl = musicxml.timeline(load_score())
+        tl = render()
         self.assertEqual(tl.measure_start_q, [0, 2, 4, 6])
         # The tied C5 sounds once, for two quarters; the chord gives two notes.
         c5 = [n for n in tl.notes if n.pitch == 72]
         self.assertEqual(len(c5), 1)
         self.assertEqual(c5[0].duration_q, Fraction(2))
         self.assertEqual(len(tl.notes), 6)
-        self.assertEqual([n.pitch for n in tl.notes if n.measure == 1], [70])  # B-flat
+        self.assertEqual([n.pitch for n in tl.notes if tl.measure_at(n.onset_q) == 1], [70])  # B-flat
         self.assertAlmostEqual(tl.seconds_at(Fraction(4)), 4.0)  # 60 qpm
 
     def test_unison_of_two_voices_sounds_once(self):
         # Measure 3 with the left hand on the right hand's A4: one MIDI key, one note.
-        text = SCORE.replace("<step>F</step><octave>4</octave>", "<step>A</step><octave>4</octave>")
-        tl = musicxml.timeline(load_score(text))
+        tl = render(SCORE.replace("<step>F</step><octave>4</octave>", "<step>A</step><octave>4</octave>"))
         self.assertEqual(len(tl.notes), 5)
         self.assertEqual(sum(1 for n in tl.notes if n.pitch == 69), 1)
+
+    def test_pickup_and_short_last_measure_agree_with_umts_time_signatures(self):
+        tl = render(PICKUP)
+        self.assertEqual(tl.measure_start_q, [0, 1, 4, 6])
+        self.assertEqual([(n.onset_q, n.pitch) for n in tl.notes], [(0, 67), (1, 72), (4, 76)])
+        self.assertAlmostEqual(tl.seconds_at(Fraction(6)), 3.0)  # 120 qpm when none is written
+        # Measure starts that disagree with umt's time signatures are an error, not a guess.
+        p = write_score(PICKUP)
+        timeline.render(UMT, p, p + ".mid")
+        with self.assertRaises(ValueError):
+            timeline.from_midi(p + ".mid", [0, 3, 6, 8])
 
     def test_system_breaks(self):
         broken = musicxml.insert_system_breaks(load_score(), [0, 2])
@@ -73,18 +108,18 @@ class Timeline(unittest.TestCase):
         self.assertEqual(ms[2].find("print").get("new-system"), "yes")
 
 
-class Smf(unittest.TestCase):
+class Midi(unittest.TestCase):
     def test_round_trip(self):
-        notes = [smf.Note(0.0, 0.5, 60, 80), smf.Note(0.25, 1.25, 64, 50), smf.Note(1.0, 1.001, 67, 127)]
+        notes = [midi.Note(0.0, 0.5, 60, 80), midi.Note(0.25, 1.25, 64, 50), midi.Note(1.0, 1.001, 67, 127)]
         with tempfile.TemporaryDirectory() as d:
             p = os.path.join(d, "x.mid")
-            smf.write_midi(p, notes, [(0.1, True), (1.5, False)])
-            back, pedals = smf.read_midi(p)
+            midi.write_midi(p, notes, [(0.1, True), (1.5, False)])
+            back, pedals = midi.read_midi(p)
         self.assertEqual([(n.pitch, n.velocity) for n in back], [(60, 80), (64, 50), (67, 127)])
         for a, b in zip(notes, back):
             self.assertAlmostEqual(a.onset_s, b.onset_s, delta=0.0011)
             self.assertGreater(b.offset_s, b.onset_s)
-        self.assertEqual([d for _, d in pedals], [True, False])
+        self.assertEqual(pedals, [(0.1, True), (1.5, False)])  # 1/960 s ticks hold these exactly
 
 
 class Lmx(unittest.TestCase):
@@ -108,7 +143,7 @@ class Lmx(unittest.TestCase):
 
 class Humanize(unittest.TestCase):
     def test_deterministic_monotone_and_complete(self):
-        tl = musicxml.timeline(load_score())
+        tl = render()
         a = humanize.perform(tl, np.random.default_rng(3))
         b = humanize.perform(tl, np.random.default_rng(3))
         self.assertEqual([(n.onset_s, n.pitch, n.velocity) for n in a[0]], [(n.onset_s, n.pitch, n.velocity) for n in b[0]])
@@ -119,7 +154,7 @@ class Humanize(unittest.TestCase):
         self.assertTrue(all(1 <= n.velocity <= 127 and n.offset_s > n.onset_s for n in a[0]))
 
     def test_midi_tokens(self):
-        notes = [smf.Note(0.0, 1.0, 60, 80), smf.Note(0.0, 1.0, 64, 80), smf.Note(9.5, 10.5, 67, 90)]
+        notes = [midi.Note(0.0, 1.0, 60, 80), midi.Note(0.0, 1.0, 64, 80), midi.Note(9.5, 10.5, 67, 90)]
         # tie section "tie"; shift 0, velocity, 60, 64; shift 100, velocity 0, 60, 64; shift 950, velocity 90, 67
         self.assertEqual(build.midi_event_tokens(notes, 0.0, 10.0), 1 + 4 + 4 + 3)
         # The second window opens with 67 still sounding: one tie-section pitch + "tie".

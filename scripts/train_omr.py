@@ -275,6 +275,18 @@ def dev_sets(args, ids):
     return sets
 
 
+def sinusoid_columns(model):
+    """Sets the position embeddings of the image columns to the Transformer's sinusoids (unit
+    scale): the embedding table stays learned, only its start differs."""
+    n, d = model.image_pos_last + 1, model.width
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    angle = pos / torch.pow(10000.0, torch.arange(0, d, 2, dtype=torch.float32) / d)
+    table = torch.zeros(n, d)
+    table[:, 0::2], table[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    with torch.no_grad():
+        model.pos_a.weight[model.image_pos_start:model.image_pos_start + n] = table
+
+
 ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "pos_a", "target_emb")
 
 
@@ -324,6 +336,10 @@ def main():
                          "pulled towards where on the image the token being written is")
     ap.add_argument("--guide-heads", type=int, default=3, help="guided heads of each decoder layer (the rest free)")
     ap.add_argument("--image-stem", choices=["pixels", "pixels8"], default="pixels8")
+    ap.add_argument("--column-positions", choices=["learned", "sinusoid"], default="learned",
+                    help="a fresh model's image column position embeddings: learned from N(0, 0.02) like the "
+                         "others, or started as unit-scale sinusoids so that the cross-attention can tell the "
+                         "columns apart from the first step (the columns' content is unit-scale after its LayerNorm)")
     ap.add_argument("--pixel-channels", type=int, nargs=4, metavar="C",
                     help="the pixels8 CNN's stage widths (default umt_model/seeing.py's 32 64 128 160)")
     ap.add_argument("--width", type=int, default=256)
@@ -362,6 +378,8 @@ def main():
     elif args.init:
         init_info = init_weights(model, args.init, args.init_encoder_only)
         print(f"initialised from {args.init}; fresh: {init_info['fresh']}", file=sys.stderr)
+    elif args.column_positions == "sinusoid":
+        sinusoid_columns(model)
 
     train = Examples(args.excerpts, args.systems, ids, layout)
     devs = dev_sets(args, ids)
@@ -376,7 +394,8 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem, "data": "excerpts (1-4 measures, verovio)"
+                "ctc_loss": args.ctc_loss, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem,
+                "column_positions": args.column_positions, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}

@@ -321,7 +321,10 @@ def main():
     ap.add_argument("--dev-system-count", type=int, default=100)
     ap.add_argument("--dev-scan", action="store_true", help="also decode the dev systems' scan-like copies")
     ap.add_argument("--dev-excerpts", type=int, default=150)
-    ap.add_argument("--run", required=True)
+    ap.add_argument("--run", help="the run's folder (required unless --evaluate)")
+    ap.add_argument("--evaluate", action="store_true",
+                    help="decode the dev sets with --init's weights (the same network options), print their SER "
+                         "as JSON and stop: no training, no run folder")
     ap.add_argument("--models", default="models/default", help="bundle whose vocabulary the tokens use")
     ap.add_argument("--init", help="a bundle folder (its I2A) or a run's model.pt / checkpoint.pt")
     ap.add_argument("--init-encoder-only", action="store_true",
@@ -347,7 +350,7 @@ def main():
     ap.add_argument("--encoder-layers", type=int, default=3)
     ap.add_argument("--decoder-layers", type=int, default=3)
     ap.add_argument("--umt", default="build/umt")
-    trainer.schedule_args(ap, warmup=300, eval_every=10, threads=2)
+    trainer.schedule_args(ap, warmup=300, eval_every=10, threads=2, minutes_required=False)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     # oneDNN: 2x faster convolutions, and here its CNN gradients are the accurate ones (against a
@@ -368,6 +371,19 @@ def main():
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
+    if args.evaluate:
+        if not args.init:
+            sys.exit("train_omr: --evaluate needs --init (a bundle, or a run's model.pt / best.pt)")
+        info = init_weights(model, args.init)
+        if info["fresh"]:
+            sys.exit(f"train_omr: {args.init} lacks weights of this network (give its network options): "
+                     f"{info['fresh'][:4]}")
+        devs = dev_sets(args, ids)
+        print(json.dumps({"init": args.init, "dev_ser": {k: v.ser(model, layout) for k, v in devs.items()},
+                          "items": {k: len(v.items) for k, v in devs.items()}}))
+        return
+    if not args.run or not args.minutes:
+        sys.exit("train_omr: --run and --minutes are required for training")
     os.makedirs(args.run, exist_ok=True)
     ck_path = os.path.join(args.run, "checkpoint.pt")
     state = {"step": 0, "seconds": 0.0, "samples": {}, "best_ser": 1e9}

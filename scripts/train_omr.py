@@ -97,19 +97,13 @@ def augment(gray, rng):
 
 class Examples:
     """Training examples by kind (0..3: excerpts of 1..4 measures, 4: full systems): image path and
-    LMX ids; excerpt chunks written after the start are picked up by refresh()."""
+    LMX ids; excerpt chunks and factory scores finished after the start are picked up by refresh()."""
 
     def __init__(self, excerpts, systems, ids, layout):
-        self.excerpts, self.ids, self.layout = excerpts, ids, layout
+        self.excerpts, self.systems, self.ids, self.layout = excerpts, systems, ids, layout
         self.by_kind = [[] for _ in range(5)]
         self.seen = set()
         self.skipped = 0
-        if systems:
-            for line in open(os.path.join(systems, "train.jsonl")):
-                r = json.loads(line)
-                if r.get("kind") == "system":
-                    self._add(4, [os.path.join(systems, r["image"])] +
-                              ([os.path.join(systems, r["image_scan"])] if r.get("image_scan") else []), r["lmx"])
         self.refresh()
 
     def _add(self, kind, paths, lmx):
@@ -127,6 +121,16 @@ class Examples:
             for line in open(path):
                 r = json.loads(line)
                 self._add(min(r["measures"], 4) - 1, [os.path.join(self.excerpts, r["image"])], r["lmx"])
+        if not self.systems:
+            return
+        for path in sorted(glob.glob(os.path.join(self.systems, "scores", "train", "*", "done.json"))):
+            if path in self.seen:  # each finished score of the factory (its resume point) lists its records
+                continue
+            self.seen.add(path)
+            for r in json.load(open(path)).get("records", {}).get("train", []):
+                if r.get("kind") == "system":
+                    self._add(4, [os.path.join(self.systems, r["image"])] +
+                              ([os.path.join(self.systems, r["image_scan"])] if r.get("image_scan") else []), r["lmx"])
 
     def counts(self):
         return [len(k) for k in self.by_kind]
@@ -317,6 +321,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--excerpts", required=True, help="excerpt set of scripts/build_excerpts.py")
     ap.add_argument("--systems", help="a data factory build with train system images (full systems in the curriculum)")
+    ap.add_argument("--curriculum-from", type=float, default=0.0, metavar="P",
+                    help="the curriculum's stage is that of progress max(P, the run's progress): a continued "
+                         "run can move on to longer examples (0.5: full systems join) before its schedule gets there")
     ap.add_argument("--dev-systems", help="a data factory build of the dev split with system images")
     ap.add_argument("--dev-system-count", type=int, default=100)
     ap.add_argument("--dev-scan", action="store_true", help="also decode the dev systems' scan-like copies")
@@ -411,7 +418,7 @@ def main():
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "budget_mpx": args.budget,
                 "ctc_loss": args.ctc_loss, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem,
-                "column_positions": args.column_positions, "data": "excerpts (1-4 measures, verovio)"
+                "column_positions": args.column_positions, "curriculum_from": args.curriculum_from, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
@@ -420,6 +427,8 @@ def main():
     def evaluate(final=False):
         t0 = time.time()
         d = {k: v.ser(model, layout) for k, v in devs.items()}
+        if state.get("best_on", "excerpts") != main_dev:  # a continued run now measured on the systems
+            state["best_ser"], state["best_on"] = 1e9, main_dev
         best = d[main_dev] < state["best_ser"]
         if best:
             state["best_ser"], state["best"] = d[main_dev], dict(d, step=state["step"])
@@ -441,7 +450,7 @@ def main():
         if time.time() - refreshed[0] > 300:  # excerpt chunks the builder added meanwhile
             train.refresh()
             refreshed[0] = time.time()
-        weights = curriculum(progress(), bool(train.by_kind[4]))
+        weights = curriculum(max(progress(), args.curriculum_from), bool(train.by_kind[4]))
         for k in range(5):
             if not train.by_kind[k]:
                 weights[k] = 0.0

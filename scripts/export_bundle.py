@@ -43,6 +43,8 @@ def main():
     ap.add_argument("--code-vectors", action="store_true", help="codes also embed through the codecs' codebook vectors")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
+    ap.add_argument("--harmonic", type=int, default=0,
+                    help="with --audio-stem mel: channels of the frame head's harmonic-stack branch (0 = none)")
     ap.add_argument("--codebook-size", type=int, default=1024)
     ap.add_argument("--max-height", type=int, default=16, help="rows of an image system in codes")
     ap.add_argument("--max-length", type=int, default=1024, help="max frames of a 1-D sequence")
@@ -99,7 +101,8 @@ def main():
             vocab_params["lmx_tokens"] = lmx_tokens
         network = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                                   args.ffn or None, image_stem=args.image_stem,
-                                  code_vectors=args.code_vectors, audio_stem=args.audio_stem)
+                                  code_vectors=args.code_vectors, audio_stem=args.audio_stem,
+                                  harmonic=args.harmonic if args.audio_stem == "mel" else 0)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},

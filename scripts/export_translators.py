@@ -27,7 +27,7 @@ from umt_model.hearing import HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES  # noqa: E
 from umt_model.network import Translator  # noqa: E402
 
 
-INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "audio_stem", "mel_fine", "pixel_channels")  # input-side options a direction may set for itself
+INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "audio_stem", "mel_fine", "pixel_channels", "harmonic")  # input-side options a direction may set for itself
 
 
 def load_run(path, vocab, direction):

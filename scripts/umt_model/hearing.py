@@ -9,7 +9,7 @@ conditioned on the onsets). `notes_of` is the note rule, vectorised so that it r
 TorchScript module: a note starts at an onset peak and lasts while its key sounds.
 Written for torch 1.13 TorchScript.
 """
-from typing import Tuple
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -99,9 +99,83 @@ class MelStem(nn.Module):
         return self.ln(y)
 
 
+HARMONIC_FFT = 4096  # the harmonic branch's STFT: 3.9 Hz bins, so that low semitones are told apart
+BINS_PER_SEMITONE = 3
+HARMONICS = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)  # basic-pitch's harmonic stack
+
+
+def log_frequency_filterbank(rate=SAMPLE_RATE, n_fft=HARMONIC_FFT, bins_per_semitone=BINS_PER_SEMITONE,
+                             harmonics=HARMONICS):
+    """[n_log, n_fft/2+1] filters onto a log-frequency axis at bins_per_semitone, centred so that bin
+    k * bins_per_semitone + (bins_per_semitone // 2) of the key range is piano key k's fundamental;
+    the axis reaches from the lowest harmonic's shift below A0 to the highest one's above C8 (filters
+    above the Nyquist frequency are zero). Each filter is a triangle one log bin wide on either side,
+    widened to the STFT's own bin spacing where that is coarser (low frequencies), area-normalised."""
+    below = int(round(-12 * bins_per_semitone * np.log2(min(harmonics))))
+    above = int(round(12 * bins_per_semitone * np.log2(max(harmonics))))
+    n_key = KEYS * bins_per_semitone
+    k = np.arange(-below, n_key + above) - bins_per_semitone // 2
+    centre = 440.0 * 2.0 ** ((LOWEST_KEY - 69) / 12.0 + k / (12.0 * bins_per_semitone))
+    ratio = 2.0 ** (1.0 / (12.0 * bins_per_semitone))
+    df = rate / n_fft
+    bins = np.arange(n_fft // 2 + 1) * df
+    half = np.maximum(centre * (ratio - 1.0), df)[:, None]  # the triangle's half width, Hz
+    fb = np.maximum(0.0, 1.0 - np.abs(bins[None] - centre[:, None]) / half)
+    fb[centre >= rate / 2] = 0.0
+    fb /= np.maximum(fb.sum(1, keepdims=True), 1e-9)
+    return torch.from_numpy(fb.astype(np.float32)), below
+
+
+class HarmonicBranch(nn.Module):
+    """waveform [B,N] -> frame-head logits [B,N/256,4,88] to add to FrameHead's: a pitch-equivariant
+    view of the spectrum, as basic-pitch reads it. A log-frequency magnitude spectrogram at 3 bins
+    per semitone is stacked at the harmonics 0.5, 1, 2 ... 7 of every bin (shifted copies as
+    channels, so that at key k's bin the channels hold its fundamental and overtones), and the same
+    convolutions run at every key: the network learns one note detector, not 88. The last layer
+    starts at zero, so a trained frame head continues exactly as it was."""
+
+    def __init__(self, channels: int = 16):
+        super().__init__()
+        c = channels
+        self.n_fft, self.hop, self.bins = HARMONIC_FFT, HOP, BINS_PER_SEMITONE
+        self.register_buffer("window", torch.hann_window(HARMONIC_FFT), persistent=False)
+        fb, below = log_frequency_filterbank()
+        self.register_buffer("filters", fb, persistent=False)
+        self.below = below
+        self.shifts: List[int] = [int(round(12 * BINS_PER_SEMITONE * np.log2(h))) for h in HARMONICS]
+        self.n_key_bins = KEYS * BINS_PER_SEMITONE
+        self.norm = nn.BatchNorm2d(len(HARMONICS))
+        # 3 x 3 over time x log-frequency bins, then to one cell per key (stride 3), then the keys an
+        # octave below and above (dilation 12: octave errors) and five frames of time
+        self.cnn = nn.Sequential(
+            nn.Conv2d(len(HARMONICS), c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, (1, BINS_PER_SEMITONE), (1, 0), bias=False), nn.BatchNorm2d(2 * c), nn.ReLU(),
+            nn.Conv2d(2 * c, 2 * c, (1, 3), 1, (0, 12), (1, 12), bias=False), nn.BatchNorm2d(2 * c), nn.ReLU(),
+            nn.Conv2d(2 * c, 2 * c, (5, 1), 1, (2, 0), bias=False), nn.BatchNorm2d(2 * c), nn.ReLU())
+        self.out = nn.Conv2d(2 * c, 4, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def stack(self, wave: Tensor) -> Tensor:
+        """[B,N] -> [B,8,T,264]: log magnitude at each key-range bin of each harmonic."""
+        spec = torch.stft(wave, self.n_fft, self.hop, self.n_fft, self.window, True, "reflect", False, True, True)
+        mag = torch.sqrt(spec.real ** 2 + spec.imag ** 2 + 1e-12)
+        logf = torch.log(torch.matmul(self.filters, mag)[:, :, : wave.size(1) // self.hop] + 1e-4)  # [B,L,T]
+        parts: List[Tensor] = []
+        for s in self.shifts:
+            parts.append(logf[:, self.below + s: self.below + s + self.n_key_bins])
+        return torch.stack(parts, 1).transpose(2, 3)
+
+    def forward(self, wave: Tensor) -> Tensor:
+        x = self.out(self.cnn(self.norm(self.stack(wave))))  # [B,4,T,88]
+        return x.permute(0, 2, 1, 3)
+
+
 class FrameHead(nn.Module):
     """Encoder states [B,T,D] -> logits [B,T,4,88]: onset, frame (sounding, conditioned on the onset
-    and offset probabilities, gradient stopped as in Onsets and Frames), offset, velocity."""
+    and offset probabilities, gradient stopped as in Onsets and Frames), offset, velocity. `add`
+    (broadcast to [B,T,4,88]) joins the logits before the frame stack reads the onsets: the
+    harmonic branch's, or zeros."""
 
     def __init__(self, d: int):
         super().__init__()
@@ -110,11 +184,11 @@ class FrameHead(nn.Module):
         self.velocity = nn.Linear(d, KEYS)
         self.frame = nn.Linear(d + 2 * KEYS, KEYS)
 
-    def forward(self, h: Tensor) -> Tensor:
-        on = self.onset(h)
-        off = self.offset(h)
+    def forward(self, h: Tensor, add: Tensor) -> Tensor:
+        on = self.onset(h) + add[:, :, 0]
+        off = self.offset(h) + add[:, :, 2]
         cond = torch.cat([h, torch.sigmoid(on).detach(), torch.sigmoid(off).detach()], 2)
-        return torch.stack([on, self.frame(cond), off, self.velocity(h)], 2)
+        return torch.stack([on, self.frame(cond) + add[:, :, 1], off, self.velocity(h) + add[:, :, 3]], 2)
 
 
 def notes_of(probs: Tensor, onset_threshold: float, frame_threshold: float, lowest_key: int = 21) -> Tensor:

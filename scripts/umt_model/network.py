@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .seeing import CHANNELS, COLUMN_PX, ColumnCNN
-from .hearing import HOP, KEYS, MARGIN_FRAMES, SAMPLE_RATE, WINDOW_FRAMES, FrameHead, MelStem, frame_loss, notes_of
+from .hearing import HOP, KEYS, MARGIN_FRAMES, SAMPLE_RATE, WINDOW_FRAMES, FrameHead, HarmonicBranch, MelStem, frame_loss, notes_of
 from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for TorchScript
 
 Cache = List[Tuple[Tensor, Tensor]]
@@ -21,9 +21,17 @@ PIXEL_CHANNELS = 128  # the pixel stem's channels per 16-pixel cell
 CTC_UP = 8  # the aux_ctc head: classes at this many sub-positions per encoder position (image column)
 
 
+class NoFrameHead(nn.Module):
+    """The frame head of a network without one (codec-token audio): never called, but TorchScript
+    compiles frame_logits for every network."""
+
+    def forward(self, h: Tensor, add: Tensor) -> Tensor:
+        return h
+
+
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
                     image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
-                    pixel_channels=None):
+                    pixel_channels=None, harmonic=0):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -40,6 +48,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     `features` input: the waveform itself, a log-mel CNN one position per 16 ms frame, and an
     onsets-and-frames head on the encoder (umt_model/hearing.py; encode_audio, transcribe_frames).
     mel_fine: channels of the mel stem's fine-frequency branch (0 = none; hearing.py MelStem).
+    harmonic: channels of the frame head's harmonic-stack branch over the waveform (0 = none;
+    hearing.py HarmonicBranch).
     pixel_channels: the "pixels8" CNN's four stage widths (None = seeing.py's CHANNELS)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
@@ -53,6 +63,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["audio_stem"] = audio_stem
     if mel_fine:
         net["mel_fine"] = int(mel_fine)
+    if harmonic:
+        net["harmonic"] = int(harmonic)
     if pixel_channels and tuple(pixel_channels) != CHANNELS:  # absent = seeing.py's CHANNELS
         net["pixel_channels"] = [int(c) for c in pixel_channels]
     return net
@@ -209,7 +221,9 @@ class Translator(nn.Module):
             self.frame_head = FrameHead(d)
         else:
             self.mel_stem = nn.Identity()
-            self.frame_head = nn.Identity()
+            self.frame_head = NoFrameHead()
+        self.use_harmonic = audio_stem == "mel" and int(net.get("harmonic", 0)) > 0
+        self.harmonic = HarmonicBranch(int(net["harmonic"])) if self.use_harmonic else nn.Identity()
         self.ctc_classes = int(net.get("aux_ctc", 0))
         self.ctc = nn.Linear(d, CTC_UP * self.ctc_classes) if self.ctc_classes > 0 else nn.Identity()
         self.use_code_vectors = bool(net.get("code_vectors", False))
@@ -321,8 +335,15 @@ class Translator(nn.Module):
             w = windows[s: s + 8]
             tg = torch.full((w.size(0),), target, dtype=torch.long, device=wave.device)
             memory, _ = self.encode_audio(w, valid[s: s + 8], tg)
-            out.append(torch.sigmoid(self.frame_head(memory))[:, margin: margin + keep])
+            out.append(torch.sigmoid(self.frame_logits(memory, w))[:, margin: margin + keep])
         return torch.cat(out, 0).reshape(-1, 4, self.keys)[:n_frames]
+
+    def frame_logits(self, memory: Tensor, wave: Tensor) -> Tensor:
+        """The frame head's logits [B,T,4,88] over encoder states of the waveform windows [B,N]
+        (with the harmonic branch's, when the network has one)."""
+        if self.use_harmonic:
+            return self.frame_head(memory, self.harmonic(wave))
+        return self.frame_head(memory, memory.new_zeros(1, 1, 4, self.keys))
 
     @torch.jit.export
     def transcribe_frames(self, wave: Tensor, target: int, onset_threshold: float,
@@ -427,7 +448,7 @@ class Translator(nn.Module):
         if ctc_targets is not None and ctc_weight > 0:
             extra = extra + self.ctc_loss(memory, mask, ctc_targets) * ctc_weight
         if frame_targets is not None and frame_weight > 0:
-            extra = extra + frame_loss(self.frame_head(memory), frame_targets, mask) * frame_weight
+            extra = extra + frame_loss(self.frame_logits(memory, src_frames), frame_targets, mask) * frame_weight
         if token_weight == 0:
             return extra
         cross = self.init_cross(memory)

@@ -46,13 +46,13 @@ def without_heads(net, keep_out=()):
 
 def load_with_fresh_heads(model, weights, where):
     """Loads weights into model; parts the source lacks may only be new input-side parts (codec
-    vectors, the pixel or mel stem, the frame head) and training heads, which start fresh."""
+    vectors, the pixel or mel stem, the frame head and its harmonic branch) and training heads, which start fresh."""
     own = model.state_dict()
     # an exported module also lists the buffers a trained model does not keep (the mel filters)
     constant = {k for k, _ in model.named_buffers() if k not in own}
     weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items() if k not in constant}
     fresh = {k: v for k, v in own.items()
-             if k.startswith(("code_", "ctc.", "pixel_", "mel_stem.", "frame_head.")) and k not in weights}
+             if k.startswith(("code_", "ctc.", "pixel_", "mel_stem.", "frame_head.", "harmonic.")) and k not in weights}
     missing, unexpected = model.load_state_dict(dict(weights, **fresh), strict=False)
     if missing or unexpected:
         raise SystemExit(f"{where}: another network (missing {missing}, unexpected {unexpected})")

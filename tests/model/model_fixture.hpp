@@ -87,10 +87,11 @@ inline std::string tiny_pixels8_bundle() {
                                      " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem pixels8 --seed 1");
 }
 
-// The tiny bundle whose A2I hears audio features: the waveform through a log-mel stem, with a frame head.
+// The tiny bundle whose A2I hears audio features: the waveform through a log-mel stem, with a frame
+// head and its harmonic-stack branch.
 inline std::string tiny_mel_bundle() {
     return cached_bundle("mel-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
-                                 " --max-length 320 --max-height 4 --end-bias 0.5 --audio-stem mel");
+                                 " --max-length 320 --max-height 4 --end-bias 0.5 --audio-stem mel --harmonic 4");
 }
 
 // A fresh copy of the tiny bundle that a test may damage.

@@ -106,6 +106,21 @@ TEST(TrainingTargets, AmtFrameTargetsReadBackThroughTheNoteRule) {
     EXPECT_EQ(run_python(code, ""), "[[60, 31, 62, 80], [67, 75, 256, 100], [60, 94, 112, 50]]");
 }
 
+TEST(TrainingTargets, AmtHarmonicStackPutsEachHarmonicAtItsKey) {
+    // scripts/umt_model/hearing.py HarmonicBranch.stack: a 440 Hz tone (A4, key 48 from A0) peaks at
+    // key 48's centre bin (3 bins per semitone) in the fundamental's channel (h = 1), at A3's (key 36)
+    // in the second harmonic's channel, at A5's (key 60) in the half harmonic's; and the branch's
+    // last layer starts at zero, so a continued frame head is unchanged by it.
+    const std::string code =
+        "import sys, math; sys.path.insert(0, sys.argv[1]); import torch; "
+        "from umt_model.hearing import HarmonicBranch; b = HarmonicBranch(4); "
+        "t = torch.arange(32768) / 16000.0; x = torch.sin(2 * math.pi * 440.0 * t)[None]; "
+        "s = b.stack(x)[0, :, 60]; "
+        "print(tuple(s.shape), int(s[1].argmax()), int(s[2].argmax()), int(s[0].argmax()), "
+        "float(b(x).abs().max()))";
+    EXPECT_EQ(run_python(code, ""), "(8, 264) 145 109 181 0.0");
+}
+
 TEST(TrainingTargets, AmtTokenWindowsReadAsNotes) {
     // umt tokens' window format (tie section, then absolute shifts, velocity 0 = offsets) read back
     // as the frame targets' notes: a re-strike ends the sounding note; an open note lasts to the end.

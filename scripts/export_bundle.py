@@ -102,7 +102,7 @@ def main():
         network = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                                   args.ffn or None, image_stem=args.image_stem,
                                   code_vectors=args.code_vectors, audio_stem=args.audio_stem,
-                                  harmonic=args.harmonic if args.audio_stem == "mel" else 0)
+                                  harmonic=args.harmonic)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},

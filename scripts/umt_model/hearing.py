@@ -47,6 +47,12 @@ def mel_filterbank(rate=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=F_MIN, fma
     return torch.from_numpy(fb.astype(np.float32))
 
 
+def power_spectrum(wave: Tensor, n_fft: int, hop: int, window: Tensor) -> Tensor:
+    """[B,N] -> |STFT|^2 [B, n_fft/2+1, N//hop + 1], frame t centred on sample t * hop."""
+    spec = torch.stft(wave, n_fft, hop, n_fft, window, True, "reflect", False, True, True)
+    return spec.real ** 2 + spec.imag ** 2
+
+
 class MelStem(nn.Module):
     """waveform [B,N] at 16 kHz -> one vector per 16 ms frame [B,N/256,D]: log-mel, then a CNN
     over time x frequency (3x3 convolutions, frequency reduced 8-fold) and a projection."""
@@ -83,8 +89,7 @@ class MelStem(nn.Module):
 
     def log_mel(self, wave: Tensor) -> Tensor:
         """[B,N] -> [B,T,N_MELS] with T = N // HOP (frame t centred on sample t * HOP)."""
-        spec = torch.stft(wave, self.n_fft, self.hop, self.n_fft, self.window, True, "reflect", False, True, True)
-        power = spec.real ** 2 + spec.imag ** 2  # [B, F, T+1]
+        power = power_spectrum(wave, self.n_fft, self.hop, self.window)  # [B, F, T+1]
         mel = torch.matmul(self.filters, power)[:, :, : wave.size(1) // self.hop]
         return torch.log(mel + 1e-6).transpose(1, 2)
 
@@ -137,7 +142,7 @@ class HarmonicBranch(nn.Module):
     def __init__(self, channels: int = 16):
         super().__init__()
         c = channels
-        self.n_fft, self.hop, self.bins = HARMONIC_FFT, HOP, BINS_PER_SEMITONE
+        self.n_fft, self.hop = HARMONIC_FFT, HOP
         self.register_buffer("window", torch.hann_window(HARMONIC_FFT), persistent=False)
         fb, below = log_frequency_filterbank()
         self.register_buffer("filters", fb, persistent=False)
@@ -158,8 +163,7 @@ class HarmonicBranch(nn.Module):
 
     def stack(self, wave: Tensor) -> Tensor:
         """[B,N] -> [B,8,T,264]: log magnitude at each key-range bin of each harmonic."""
-        spec = torch.stft(wave, self.n_fft, self.hop, self.n_fft, self.window, True, "reflect", False, True, True)
-        mag = torch.sqrt(spec.real ** 2 + spec.imag ** 2 + 1e-12)
+        mag = torch.sqrt(power_spectrum(wave, self.n_fft, self.hop, self.window) + 1e-12)
         logf = torch.log(torch.matmul(self.filters, mag)[:, :, : wave.size(1) // self.hop] + 1e-4)  # [B,L,T]
         parts: List[Tensor] = []
         for s in self.shifts:

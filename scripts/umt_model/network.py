@@ -48,8 +48,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     `features` input: the waveform itself, a log-mel CNN one position per 16 ms frame, and an
     onsets-and-frames head on the encoder (umt_model/hearing.py; encode_audio, transcribe_frames).
     mel_fine: channels of the mel stem's fine-frequency branch (0 = none; hearing.py MelStem).
-    harmonic: channels of the frame head's harmonic-stack branch over the waveform (0 = none;
-    hearing.py HarmonicBranch).
+    harmonic: channels of the frame head's harmonic-stack branch over the waveform (0 = none; only
+    with audio_stem "mel"; hearing.py HarmonicBranch).
     pixel_channels: the "pixels8" CNN's four stage widths (None = seeing.py's CHANNELS)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
@@ -63,7 +63,7 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["audio_stem"] = audio_stem
     if mel_fine:
         net["mel_fine"] = int(mel_fine)
-    if harmonic:
+    if harmonic and audio_stem == "mel":  # the branch joins the mel stem's frame head
         net["harmonic"] = int(harmonic)
     if pixel_channels and tuple(pixel_channels) != CHANNELS:  # absent = seeing.py's CHANNELS
         net["pixel_channels"] = [int(c) for c in pixel_channels]

@@ -27,7 +27,15 @@ from umt_model.hearing import HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES  # noqa: E
 from umt_model.network import Translator  # noqa: E402
 
 
+# The spectral front ends of a waveform-reading network: their filters and windows are computed
+# constants, kept in full precision so that the exported module's spectrum is the one it trained on.
+FULL_PRECISION = ("mel_stem", "harmonic")
 INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "audio_stem", "mel_fine", "pixel_channels", "harmonic")  # input-side options a direction may set for itself
+
+
+def tensors_of(module):
+    """[(name, tensor)] of a module's parameters and buffers, the non-persistent ones included."""
+    return list(module.named_parameters()) + list(module.named_buffers())
 
 
 def load_run(path, vocab, direction):
@@ -91,9 +99,13 @@ def main():
             translators[direction] = fname
             continue
         model, net, info = load_run(path, man["vocabulary"], direction)
+        full = {name: {k: t.clone() for k, t in tensors_of(getattr(model, name))}
+                for name in FULL_PRECISION if net.get("audio_stem") == "mel"}
         scripted = torch.jit.script(model).half()
-        if net.get("audio_stem") == "mel":
-            scripted.mel_stem.float()  # the mel filters and window as computed: the log-mel in full precision
+        with torch.no_grad():
+            for name, kept in full.items():  # .half() rounded them: back to the values as computed
+                for k, t in tensors_of(getattr(scripted, name).float()):
+                    t.copy_(kept[k])
         torch.jit.save(scripted, os.path.join(out, fname))
         translators[direction] = fname
         networks[direction] = net

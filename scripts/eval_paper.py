@@ -17,8 +17,9 @@ copies, and audio rendered with the evaluation SoundFont (MuseScore_General) plu
   Image->audio direct and staged (`umt i2a --pipeline staged --engine neural`), transcribed by
             basic-pitch, DTW-aligned to the reference performance (`umt eval notes --align`),
             onset F1 at 50/100/200 ms
-  Audio->image `umt a2i` of the system's audio span (evaluation rendering); the image read back
-            by `umt omr`; EMD of pitch and duration histograms against the system's notation
+  Audio->image `umt a2i` of the system's audio span (evaluation rendering), direct and staged (AMT ->
+            quantize -> MuseScore); the image read back by `umt omr`; EMD of pitch and duration
+            histograms against the system's notation (staged: also of its AMT MIDI before engraving)
   Engraving `umt engrave` of the system's LMX, read back by `umt omr`: SER and EMD
   Speed     OMR seconds per system, AMT / synthesis real-time factors, peak memory (2 threads)
 
@@ -299,7 +300,7 @@ def main():
 
     if want("i2a") or want("a2i"):
         d = {k: os.path.join(work, f"pairs-{k}") for k in ("img", "ref", "wav", "direct", "staged", "direct_bp",
-                                                               "staged_bp", "a2i", "a2i_xml", "a2i_mid", "ref_mid",
+                                                               "staged_bp", "ref_mid",
                                                                "ref_lmx")}
         for x in d.values():
             os.makedirs(x, exist_ok=True)
@@ -329,14 +330,26 @@ def main():
             res["i2a"] = row
             print(f"i2a {row}", file=sys.stderr)
         if want("a2i"):
-            wall, peak = r.run(["a2i", d["wav"], "-o", d["a2i"]], args.models)
-            r.run(["omr", d["a2i"], "-o", d["a2i_xml"], "--format", "musicxml", "--one-part"], args.models)
-            r.run(["convert", d["a2i_xml"], "-o", d["a2i_mid"], "--to", "mid"], threads=False)
-            emd = r.json(["eval", "emd", d["ref_mid"], d["a2i_mid"]])
-            res["a2i"] = {"pairs": len(pairs), "seconds": seconds, "rtf": seconds / wall, "peak_mb": peak,
-                          "pitch_emd": emd["pitch_emd"], "duration_emd": emd["duration_emd"],
-                          "read_back": len(pairs) - len(emd.get("missing", []))}
-            print(f"a2i {res['a2i']}", file=sys.stderr)
+            # direct (audio tokens -> image tokens) and staged (AMT -> quantize -> MuseScore engraving), each
+            # image read back by `umt omr`; the staged path's AMT MIDI is also scored before engraving
+            for name, flags in (("direct", []), ("staged", ["--pipeline", "staged", "--engine", "musescore"])):
+                out = {k: os.path.join(work, f"pairs-a2i-{name}-{k}") for k in ("png", "xml", "mid")}
+                for x in out.values():
+                    os.makedirs(x, exist_ok=True)
+                wall, peak = r.run(["a2i", d["wav"], "-o", out["png"], *flags], args.models)
+                r.run(["omr", out["png"], "-o", out["xml"], "--format", "musicxml", "--one-part"], args.models)
+                r.run(["convert", out["xml"], "-o", out["mid"], "--to", "mid"], threads=False)
+                emd = r.json(["eval", "emd", d["ref_mid"], out["mid"]])
+                res["a2i" if name == "direct" else "a2i_staged"] = {
+                    "pairs": len(pairs), "seconds": seconds, "rtf": seconds / wall, "peak_mb": peak,
+                    "pitch_emd": emd["pitch_emd"], "duration_emd": emd["duration_emd"],
+                    "read_back": len(pairs) - len(emd.get("missing", []))}
+            amt_mid = os.path.join(work, "pairs-a2i-amt")
+            os.makedirs(amt_mid, exist_ok=True)
+            r.run(["amt", d["wav"], "-o", amt_mid], args.models)
+            emd = r.json(["eval", "emd", d["ref_mid"], amt_mid])
+            res["a2i_staged"]["amt_pitch_emd"], res["a2i_staged"]["amt_duration_emd"] = emd["pitch_emd"], emd["duration_emd"]
+            print(f"a2i {res['a2i']}\na2i staged {res['a2i_staged']}", file=sys.stderr)
 
     if want("engrave"):
         sub = systems[: max(1, len(systems) // 4)]
@@ -414,6 +427,12 @@ def print_table(res):
         a = res["a2i"]
         rows.append(("Audio→image EMD ↓ pitch / duration", f"{fmt(a['pitch_emd'], 3)} / {fmt(a['duration_emd'], 3)}",
                      f"{P['a2i_emd'][0]} / {P['a2i_emd'][1]}", f"{a['read_back']}/{a['pairs']} images read back by OMR"))
+    if "a2i_staged" in res:
+        a = res["a2i_staged"]
+        rows.append(("Audio→image staged (AMT → MuseScore) EMD ↓ pitch / duration",
+                     f"{fmt(a['pitch_emd'], 3)} / {fmt(a['duration_emd'], 3)}; its AMT MIDI before engraving "
+                     f"{fmt(a['amt_pitch_emd'], 3)} / {fmt(a['amt_duration_emd'], 3)}",
+                     f"{P['a2i_emd'][0]} / {P['a2i_emd'][1]}", f"{a['read_back']}/{a['pairs']} images read back by OMR"))
     if "engrave" in res:
         e = res["engrave"]
         rows.append(("Engraving: OMR SER (%) of the image ↓; EMD pitch / duration ↓",
@@ -435,6 +454,8 @@ def print_table(res):
                   f"{res['i2a']['seconds_per_system_staged']:.1f} staged")
     if "a2i" in res:
         sp.append(f"audio→image {res['a2i']['rtf']:.2f}x real time")
+    if "a2i_staged" in res:
+        sp.append(f"audio→image staged {res['a2i_staged']['rtf']:.2f}x real time")
     if sp:
         print(f"\nSpeed ({res.get('threads', '?')} threads, wall clock incl. start-up): " + "; ".join(sp) + ".")
     if res.get("failures"):

@@ -72,14 +72,12 @@ def greedy_decode(model, layout, inputs, target, max_steps, prefix=None, cached=
         n = h.size(0)
         frame = torch.full((n, N_SLOTS), PAD, dtype=torch.long)
         tgt_alive = torch.full((n,), target, dtype=torch.long)
-        whole = torch.zeros(n, dtype=torch.bool)
-        for j in range(N_SLOTS):
-            logits = model.sub_step(h, frame[:, :j], tgt_alive)
-            tok = logits.argmax(-1)
-            if j == 0:
-                whole = torch.tensor([layout.is_whole_frame(int(t)) for t in tok], dtype=torch.bool)
-            tok = torch.where(whole, frame[:, 0] if j > 0 else tok, tok)
-            frame[:, j] = tok
+        frame[:, 0] = model.sub_step(h, frame[:, :0], tgt_alive).argmax(-1)
+        whole = torch.tensor([layout.is_whole_frame(int(t)) for t in frame[:, 0]], dtype=torch.bool)
+        frame[whole] = frame[whole, :1]  # a whole-frame token fills every slot: no more passes for its row
+        part = torch.logical_not(whole).nonzero().squeeze(1)
+        for j in range(1, N_SLOTS if len(part) else 1):
+            frame[part, j] = model.sub_step(h[part], frame[part, :j], tgt_alive[part]).argmax(-1)
         keep = []
         next_frames, next_pos = [], []
         for k, r in enumerate(alive):

@@ -256,15 +256,31 @@ torch::Tensor next_frames(Methods& m, const tokens::Vocabulary& V, const torch::
     const int64_t n = int64_t(alive.size());
     torch::Tensor frame = torch::zeros({n, kSlots}, torch::kLong);
     torch::Tensor tgt = torch::full({n}, int64_t(target), torch::kLong);
-    std::vector<bool> whole(static_cast<size_t>(n), false);
     auto* fp = frame.data_ptr<int64_t>();
-    for (int j = 0; j < kSlots; ++j) {
-        torch::Tensor logits = m.sub_step({h, frame.slice(1, 0, j), tgt}).toTensor();
-        sampler.pick(logits, alive, fp + j, kSlots);
-        for (int64_t k = 0; k < n; ++k) {
-            if (j == 0) whole[size_t(k)] = V.is_whole_frame(fp[k * kSlots]);
-            else if (whole[size_t(k)]) fp[k * kSlots + j] = fp[k * kSlots];
+    torch::Tensor logits = m.sub_step({h, frame.slice(1, 0, 0), tgt}).toTensor();
+    sampler.pick(logits, alive, fp, kSlots);
+    // A whole-frame token (every LMX and MIDI token) fills all slots: its row needs no further
+    // sub-decoder passes, and the sampler draws nothing more for it (so a row's draws do not
+    // depend on the other rows of its batch). The other rows go on through slots 1..3.
+    std::vector<int64_t> part, part_alive;
+    for (int64_t k = 0; k < n; ++k) {
+        if (V.is_whole_frame(fp[k * kSlots])) {
+            for (int j = 1; j < kSlots; ++j) fp[k * kSlots + j] = fp[k * kSlots];
+        } else {
+            part.push_back(k);
+            part_alive.push_back(alive[size_t(k)]);
         }
+    }
+    if (part.empty()) return frame;
+    const bool all = int64_t(part.size()) == n;
+    torch::Tensor idx = torch::tensor(part, torch::kLong);
+    torch::Tensor hp = all ? h : h.index_select(0, idx);
+    torch::Tensor tp = all ? tgt : tgt.index_select(0, idx);
+    std::vector<int64_t> picked(part.size());
+    for (int j = 1; j < kSlots; ++j) {
+        torch::Tensor codes = all ? frame.slice(1, 0, j) : frame.index_select(0, idx).slice(1, 0, j);
+        sampler.pick(m.sub_step({hp, codes, tp}).toTensor(), part_alive, picked.data(), 1);
+        for (size_t i = 0; i < part.size(); ++i) fp[part[i] * kSlots + j] = picked[i];
     }
     return frame;
 }

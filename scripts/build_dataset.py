@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Builds the aligned score-image / LMX / MIDI / audio training corpus (issue 6).
 
-  scripts/build_dataset.py --corpus ../shared/data/lieder --out /work/data/umt-v1 \
+  scripts/build_dataset.py --corpus ../shared/data/lieder --out ../data/umt-v1 \
       [--limit N] [--seed S] [--jobs J] [--split train|dev|all] [--generated N]
 
 Writes OUT/scores/<split>/<id>/ (pages, system crops, LMX, MIDI, audio), one manifest
@@ -64,7 +64,7 @@ def corpus_jobs(corpus, split_filter):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", help="MusicXML corpus folder (OpenScore Lieder layout: index.tsv, train/, dev/, lmx/)")
-    ap.add_argument("--out", default="/work/data/umt-dataset-v" + VERSION, help="dataset folder (outside git)")
+    ap.add_argument("--out", default="../data/umt-dataset-v" + VERSION, help="dataset folder (outside git)")
     ap.add_argument("--limit", type=int, default=0, help="at most N corpus scores per split (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)

@@ -3,7 +3,7 @@
 engraved on its own by verovio and cut by `umt systems` (scripts/datafactory/excerpts.py).
 
   scripts/build_excerpts.py --corpus ../shared/data/lieder --split train --passes 2 \
-      --out /work/data/excerpts-v1
+      --out ../data/excerpts-v1
 
 One pass = every piece once, cut at new points and engraved with new parameters; a later call with
 more --passes adds passes, finished (piece, pass) chunks are kept (resumable), and a trainer may

@@ -23,7 +23,7 @@ copies, and audio rendered with the evaluation SoundFont (MuseScore_General) plu
   Engraving `umt engrave` of the system's LMX, read back by `umt omr`: SER and EMD
   Speed     OMR seconds per system, AMT / synthesis real-time factors, peak memory (2 threads)
 
-  scripts/eval_paper.py --data /work/data/umt-dataset-v1 [--models models/default] \
+  scripts/eval_paper.py --data ../data/umt-dataset-v1 [--models models/default] \
       [--ablation DIR] [--basic-pitch tools] [--systems 100] [--pieces 10] [--pairs 20] \
       [--json out.json]
 """

@@ -6,8 +6,8 @@ the audio codes of the whole rendering (50 frames/s for the default codec), the 
 each MIDI-audio window (through `umt tokens`, so they are exactly what C++ makes at inference) and
 the image-audio pairs as (systems, frame span). One pickle per split and shard; resumable per score.
 
-  scripts/prepare_tokens.py --data /work/data/umt-dataset-v1 --models models/default \
-      --out /work/data/tokens-v1 --split train --shard 0/2
+  scripts/prepare_tokens.py --data ../data/umt-dataset-v1 --models models/default \
+      --out ../data/tokens-v1 --split train --shard 0/2
 """
 import argparse
 import json

@@ -15,7 +15,7 @@ an optimizer-free RUN/model.pt for export. One process on a CPU, or under torchr
 processes / GPUs (DDP) unchanged.
 
   OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE scripts/train_translator.py i2a \
-      --tokens /work/data/tokens-v1 --run /work/data/runs/i2a-v1 --minutes 80
+      --tokens ../data/tokens-v1 --run ../data/runs/i2a-v1 --minutes 80
 """
 import argparse
 import json

@@ -332,15 +332,15 @@ def main():
         if want("a2i"):
             # direct (audio tokens -> image tokens) and staged (AMT -> quantize -> MuseScore engraving), each
             # image read back by `umt omr`; the staged path's AMT MIDI is also scored before engraving
-            for name, flags in (("direct", []), ("staged", ["--pipeline", "staged", "--engine", "musescore"])):
-                out = {k: os.path.join(work, f"pairs-a2i-{name}-{k}") for k in ("png", "xml", "mid")}
+            for key, flags in (("a2i", []), ("a2i_staged", ["--pipeline", "staged", "--engine", "musescore"])):
+                out = {k: os.path.join(work, f"pairs-{key}-{k}") for k in ("png", "xml", "mid")}
                 for x in out.values():
                     os.makedirs(x, exist_ok=True)
                 wall, peak = r.run(["a2i", d["wav"], "-o", out["png"], *flags], args.models)
                 r.run(["omr", out["png"], "-o", out["xml"], "--format", "musicxml", "--one-part"], args.models)
                 r.run(["convert", out["xml"], "-o", out["mid"], "--to", "mid"], threads=False)
                 emd = r.json(["eval", "emd", d["ref_mid"], out["mid"]])
-                res["a2i" if name == "direct" else "a2i_staged"] = {
+                res[key] = {
                     "pairs": len(pairs), "seconds": seconds, "rtf": seconds / wall, "peak_mb": peak,
                     "pitch_emd": emd["pitch_emd"], "duration_emd": emd["duration_emd"],
                     "read_back": len(pairs) - len(emd.get("missing", []))}

@@ -301,12 +301,12 @@ def init_weights(model, source, encoder_only=False):
     if os.path.isdir(source):
         man = load_manifest(source)
         weights = torch.jit.load(os.path.join(source, man["translators"]["i2a"])).state_dict()
-        info = {"from": man.get("name", os.path.basename(os.path.normpath(source))),
+        info = {"from": trainer.source_name(source, man=man),
                 "steps": man.get("training", {}).get("i2a", {}).get("total_steps", 0)}
     else:
         ck = torch.load(source, map_location="cpu")
         weights = ck["model"]
-        info = {"from": trainer.source_name(source, ck), "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
+        info = {"from": trainer.source_name(source, ck=ck), "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
                 "samples": ck["state"].get("samples", {})}
     own = model.state_dict()
     keep = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()

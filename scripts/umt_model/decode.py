@@ -76,8 +76,9 @@ def greedy_decode(model, layout, inputs, target, max_steps, prefix=None, cached=
         whole = torch.tensor([layout.is_whole_frame(int(t)) for t in frame[:, 0]], dtype=torch.bool)
         frame[whole] = frame[whole, :1]  # a whole-frame token fills every slot: no more passes for its row
         part = torch.logical_not(whole).nonzero().squeeze(1)
-        for j in range(1, N_SLOTS if len(part) else 1):
-            frame[part, j] = model.sub_step(h[part], frame[part, :j], tgt_alive[part]).argmax(-1)
+        if len(part):
+            for j in range(1, N_SLOTS):
+                frame[part, j] = model.sub_step(h[part], frame[part, :j], tgt_alive[part]).argmax(-1)
         keep = []
         next_frames, next_pos = [], []
         for k, r in enumerate(alive):

@@ -58,9 +58,11 @@ def load_with_fresh_heads(model, weights, where):
         raise SystemExit(f"{where}: another network (missing {missing}, unexpected {unexpected})")
 
 
-def source_name(path, ck):
-    """How a model card names a run's checkpoint it continued: the run folder's name and the step,
-    not a path of the machine it was trained on."""
+def source_name(path, man=None, ck=None):
+    """How a model card names what a run continued, never by a path of the machine it was trained
+    on: a bundle (its manifest man) by its name, a run's checkpoint ck by its folder, file and step."""
+    if man is not None:
+        return man.get("name", os.path.basename(os.path.normpath(path)))
     run = os.path.basename(os.path.dirname(os.path.abspath(path)))
     return f"run {run}, {os.path.basename(path)} at step {ck['state']['step']}"
 
@@ -78,12 +80,12 @@ def init_from(model, source, direction, vocab, net, keep_out=(), drop=()):
             raise SystemExit(f"{source}: another vocabulary or network than this run's")
         weights = torch.jit.load(os.path.join(source, man["translators"][direction])).state_dict()
         rec = man.get("training", {}).get(direction, {})
-        info = {"from": man.get("name", os.path.basename(os.path.normpath(source))),
-                "steps": rec.get("total_steps", rec.get("step", 0)), "samples": rec.get("samples", {})}
+        info = {"from": source_name(source, man=man), "steps": rec.get("total_steps", rec.get("step", 0)),
+                "samples": rec.get("samples", {})}
     else:
         ck = torch.load(source, map_location="cpu")
         weights = ck["model"]
-        info = {"from": source_name(source, ck), "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
+        info = {"from": source_name(source, ck=ck), "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
                 "samples": ck["state"]["samples"]}
     load_with_fresh_heads(model, {k: v for k, v in weights.items() if not k.startswith(tuple(drop))}, source)
     return info

@@ -272,13 +272,12 @@ torch::Tensor next_frames(Methods& m, const tokens::Vocabulary& V, const torch::
         }
     }
     if (part.empty()) return frame;
-    const bool all = int64_t(part.size()) == n;
     torch::Tensor idx = torch::tensor(part, torch::kLong);
-    torch::Tensor hp = all ? h : h.index_select(0, idx);
-    torch::Tensor tp = all ? tgt : tgt.index_select(0, idx);
+    torch::Tensor hp = h.index_select(0, idx);
+    torch::Tensor tp = tgt.index_select(0, idx);
     std::vector<int64_t> picked(part.size());
     for (int j = 1; j < kSlots; ++j) {
-        torch::Tensor codes = all ? frame.slice(1, 0, j) : frame.index_select(0, idx).slice(1, 0, j);
+        torch::Tensor codes = frame.index_select(0, idx).slice(1, 0, j);
         sampler.pick(m.sub_step({hp, codes, tp}).toTensor(), part_alive, picked.data(), 1);
         for (size_t i = 0; i < part.size(); ++i) fp[part[i] * kSlots + j] = picked[i];
     }

@@ -174,6 +174,7 @@ def main():
         state, init_info = resumed
     elif args.init:  # the shipped A2I of another audio stem carries over all but its stem
         init_info = trainer.init_from(model, args.init, "a2i", vocab, net, keep_out=("audio_stem", "mel_fine", "harmonic"))
+    average = trainer.averaging(model, args, ck_path)
     ids = midi_vocabulary(args.umt)
     train = AmtWindows(args.data, "train", args.umt, ids, limit=args.limit)
     dev = DevSet(AmtWindows(args.data, args.dev_split, args.umt, ids, limit=args.dev_limit),
@@ -188,12 +189,12 @@ def main():
 
     def save(best=False):
         info = {"direction": "a2i", "tasks": ["amt"], "step": state["step"], "samples": state["samples"],
-                "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "batch_windows": args.batch,
+                "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "batch_windows": args.batch,
                 "window_s": WINDOW_SAMPLES / SAMPLE_RATE, "frame_loss": args.frame_loss,
                 "token_loss": args.token_loss, "token_every": args.token_every, "audio_stem": "mel", "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
-        trainer.save(args.run, body, opt, best)
+        trainer.save(args.run, body, opt, best, average)
 
     def evaluate(final=False):
         d = dev.evaluate(model)
@@ -213,7 +214,7 @@ def main():
         loss = model(wave, length, target, tf, tp, token_weight=tokens, frame_targets=y, frame_weight=args.frame_loss)
         return loss, len(wave)
 
-    trainer.train(args, state, "amt", model, opt, batch_loss, save, evaluate, baseline=bool(args.init))
+    trainer.train(args, state, "amt", model, opt, batch_loss, save, evaluate, baseline=bool(args.init), average=average)
 
 
 if __name__ == "__main__":

@@ -404,6 +404,7 @@ def main():
         print(f"initialised from {args.init}; fresh: {init_info['fresh']}", file=sys.stderr)
     elif args.column_positions == "sinusoid":
         sinusoid_columns(model)
+    average = trainer.averaging(model, args, ck_path)
 
     train = Examples(args.excerpts, args.systems, ids, layout)
     devs = dev_sets(args, ids)
@@ -417,13 +418,13 @@ def main():
 
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
-                "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "budget_mpx": args.budget,
+                "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
                 "ctc_loss": args.ctc_loss, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
-        trainer.save(args.run, body, opt, best)
+        trainer.save(args.run, body, opt, best, average)
 
     def evaluate(final=False):
         t0 = time.time()
@@ -479,7 +480,7 @@ def main():
         guide_window.clear()
         return text
 
-    trainer.train(args, state, "omr", model, opt, batch_loss, save, evaluate, note, baseline=bool(args.init))
+    trainer.train(args, state, "omr", model, opt, batch_loss, save, evaluate, note, baseline=bool(args.init), average=average)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """What the trainers share (scripts/train_amt.py, scripts/train_omr.py, scripts/train_translator.py):
 the learning-rate schedule, starting from a bundle or an earlier run, resuming a run from
-RUN/checkpoint.pt, one optimizer step with gradient clipping, saving a run (checkpoint with
-optimizer state; model.pt, and best.pt when asked, in fp16 without it) and the single-process
-training loop over training minutes."""
+RUN/checkpoint.pt, one optimizer step with gradient clipping, an exponential moving average of the
+weights, saving a run (checkpoint with optimizer state; model.pt, and best.pt when asked, in fp16
+without it) and the single-process training loop over training minutes."""
+import contextlib
 import math
 import os
 import signal
@@ -25,6 +26,9 @@ def schedule_args(ap, warmup, eval_every, threads, minutes_required=True):
     ap.add_argument("--min-lr-ratio", type=float, default=0.05)
     ap.add_argument("--warmup", type=int, default=warmup)
     ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="decay of an exponential moving average of the weights per step (e.g. 0.998; 0 = none): "
+                         "dev evaluations, model.pt and best.pt use the average, the checkpoint keeps both")
     ap.add_argument("--eval-every", type=float, default=eval_every, help="minutes between dev evaluations")
     ap.add_argument("--save-every", type=float, default=5, help="minutes between checkpoints")
     ap.add_argument("--threads", type=int, default=threads)
@@ -91,6 +95,77 @@ def init_from(model, source, direction, vocab, net, keep_out=(), drop=()):
     return info
 
 
+class Average:
+    """An exponential moving average of a model's floating-point parameters (buffers such as
+    BatchNorm's running statistics are the model's own): updated after every step taken, with the
+    decay ramped up over the first steps (min(decay, (1 + n) / (10 + n))) so that a young average
+    is not dominated by its start."""
+
+    def __init__(self, model, decay):
+        self.decay = decay
+        self.names = [k for k, p in model.named_parameters() if p.is_floating_point()]
+        self.params = [p for _, p in model.named_parameters() if p.is_floating_point()]
+        self.shadow = [p.detach().clone() for p in self.params]
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self):
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_mul_(self.shadow, d)
+        torch._foreach_add_(self.shadow, [p.detach() for p in self.params], alpha=1 - d)
+        self.updates += 1
+
+    @contextlib.contextmanager
+    def applied(self):
+        """The model with the averaged weights inside the block, its own after it."""
+        own = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            for p, a in zip(self.params, self.shadow):
+                p.copy_(a)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, o in zip(self.params, own):
+                    p.copy_(o)
+
+    def weights(self, state_dict):
+        """state_dict with the averaged parameters in place of the model's."""
+        return dict(state_dict, **{k: a.clone() for k, a in zip(self.names, self.shadow)})
+
+    def state_dict(self):
+        return {"decay": self.decay, "updates": self.updates, "shadow": dict(zip(self.names, self.shadow))}
+
+    def load_state_dict(self, st):
+        with torch.no_grad():
+            for k, a in zip(self.names, self.shadow):
+                a.copy_(st["shadow"][k])
+        self.updates = st["updates"]
+
+
+def averaging(model, args, ck_path):
+    """The run's weight average (--ema), or None; call it once the model holds its starting or
+    resumed weights: the average starts there, or where RUN/checkpoint.pt's average was."""
+    if getattr(args, "ema", 0) <= 0:
+        return None
+    average = Average(model, args.ema)
+    if os.path.exists(ck_path):
+        kept = torch.load(ck_path, map_location="cpu").get("average")
+        if kept:
+            average.load_state_dict(kept)
+    return average
+
+
+@contextlib.contextmanager
+def averaged(average):
+    """The averaged weights in the model inside the block (nothing changes without an average)."""
+    if average is None:
+        yield
+    else:
+        with average.applied():
+            yield
+
+
 def resume(ck_path, model, opt, net, announce=True):
     """Loads RUN/checkpoint.pt into model and opt when it exists: (state, init record), else None.
     The network recorded in it must equal this run's flags; announce: say so on stderr."""
@@ -121,34 +196,42 @@ def step(model, opt, loss, state):
     return False
 
 
-def save(run, body, opt, best=False):
+def save(run, body, opt, best=False, average=None):
     """body: {"model": state_dict, "network", "vocabulary", "state", "init", "training"} ->
-    RUN/checkpoint.pt (with the optimizer), RUN/model.pt and, when best, RUN/best.pt (fp16 weights,
-    no optimizer state: what scripts/export_translators.py ships); each written whole or not at all."""
+    RUN/checkpoint.pt (with the optimizer and the weight average), RUN/model.pt and, when best,
+    RUN/best.pt (fp16 weights, the average's when there is one, no optimizer state: what
+    scripts/export_translators.py ships); each written whole or not at all."""
     ck_path = os.path.join(run, "checkpoint.pt")
-    torch.save(dict(body, optimizer=opt.state_dict()), ck_path + ".tmp")
+    extra = {"average": average.state_dict()} if average is not None else {}
+    torch.save(dict(body, optimizer=opt.state_dict(), **extra), ck_path + ".tmp")
     os.replace(ck_path + ".tmp", ck_path)
-    body = dict(body, model={k: v.half() if v.is_floating_point() else v for k, v in body["model"].items()})
+    weights = average.weights(body["model"]) if average is not None else body["model"]
+    body = dict(body, model={k: v.half() if v.is_floating_point() else v for k, v in weights.items()})
     for name in ["model.pt"] + (["best.pt"] if best else []):
         torch.save(body, os.path.join(run, name + ".tmp"))
         os.replace(os.path.join(run, name + ".tmp"), os.path.join(run, name))
 
 
-def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, baseline=False):
+def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, baseline=False, average=None):
     """The single-process training loop: until args.minutes of training time (evaluations and
     saves excluded) have passed, batch_loss() -> (loss, examples) of one batch is stepped at the
     schedule's learning rate; a log line every 25 steps (note() adds to it); every args.eval_every
     minutes evaluate() (True when dev improved) and save(best=...); every args.save_every minutes
     save(). SIGTERM or SIGINT stop it after the step under way with a save, so that a stopped run
     resumes where it was; the end evaluates and saves. baseline: a run that starts from another
-    model (--init) evaluates it first, so that its dev figure is the one to beat, not -inf."""
+    model (--init) evaluates it first, so that its dev figure is the one to beat, not -inf. average:
+    the run's weight average, updated after every step taken; evaluate() sees the averaged weights."""
     stop = []
     handlers = {s: signal.signal(s, lambda *_: stop.append(True)) for s in (signal.SIGTERM, signal.SIGINT)}
     progress = lambda: state["seconds"] / (60 * args.minutes)  # noqa: E731
     last_save = last_eval = t_prev = time.time()
     window = []
+    def judged(final=False):
+        with averaged(average):
+            return evaluate(final=True) if final else evaluate()
+
     if baseline and state["step"] == 0:
-        save(best=evaluate())
+        save(best=judged())
         last_save = last_eval = t_prev = time.time()
     model.train()
     try:
@@ -157,7 +240,8 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
             for g in opt.param_groups:
                 g["lr"] = lr
             loss, n = batch_loss()
-            step(model, opt, loss, state)
+            if step(model, opt, loss, state) and average is not None:
+                average.update()
             now = time.time()
             state["seconds"] += now - t_prev
             t_prev = now
@@ -173,12 +257,12 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
                 print(f"stopped: step {state['step']} saved ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
                 return
             if now - last_eval > 60 * args.eval_every:
-                save(best=evaluate())
+                save(best=judged())
                 last_eval = last_save = t_prev = time.time()  # evaluation time is not training time
             elif now - last_save > 60 * args.save_every:
                 save()
                 last_save = t_prev = time.time()
-        save(best=evaluate(final=True))
+        save(best=judged(final=True))
         print(f"done: step {state['step']}, best dev {state.get('best')}", file=sys.stderr)
     finally:
         for s, h in handlers.items():

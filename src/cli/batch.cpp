@@ -24,6 +24,7 @@
 
 #include "umt/core/error.hpp"
 #include "umt/core/files.hpp"
+#include "umt/core/cpus.hpp"
 
 namespace umt::cli {
 
@@ -38,7 +39,9 @@ void add_batch_flags(CLI::App* sub, BatchFlags& f) {
     sub->add_option("--inputs", f.inputs_list,
                     "Read inputs from this file ('-' = stdin): one a line, or INPUT<TAB>OUTPUT; blank lines and # comments skipped")
         ->group(group);
-    sub->add_option("--jobs,-j", f.jobs, "Inputs processed in parallel (the cores are split between them)")
+    sub->add_option("--jobs,-j", f.jobs,
+                    "Inputs processed in parallel (default: one per core, or the cores / --threads; the cores are split "
+                    "between them)")
         ->check(CLI::Range(1, 1024))
         ->group(group);
     sub->add_flag("--overwrite", f.overwrite, "Redo outputs that a previous run finished (default: skip them)")->group(group);
@@ -50,10 +53,15 @@ void add_batch_flags(CLI::App* sub, BatchFlags& f) {
         ->group(group);
 }
 
-int threads_per_job(const BatchFlags& flags, const GlobalOptions& g) {
-    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+int workers_for(const BatchFlags& flags, const GlobalOptions& g, size_t inputs) {
+    const int cores = usable_cores();
+    const int wanted = flags.jobs > 0 ? flags.jobs : g.threads > 0 ? std::max(1, cores / g.threads) : cores;
+    return int(std::max<size_t>(1, std::min<size_t>(size_t(wanted), inputs)));
+}
+
+int threads_per_job(const BatchFlags& flags, const GlobalOptions& g, size_t inputs) {
     if (g.threads > 0) return g.threads;
-    return std::max(1, cores / std::max(1, flags.jobs));
+    return std::max(1, usable_cores() / workers_for(flags, g, inputs));
 }
 
 namespace {
@@ -326,9 +334,9 @@ int run_batch(const BatchPlan& plan, const BatchFlags& flags, const GlobalOption
         if (!report) throw UsageError(flags.report + ": cannot write the report");
     }
     const size_t n = plan.jobs.size();
-    const size_t workers = std::max<size_t>(1, std::min<size_t>(size_t(flags.jobs), n));
-    const int threads = threads_per_job(flags, g);
-    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    const size_t workers = size_t(workers_for(flags, g, n));
+    const int threads = threads_per_job(flags, g, n);
+    const int cores = usable_cores();
     if (g.threads > 0 && size_t(g.threads) * workers > size_t(cores))
         spdlog::warn("--threads {} x --jobs {} is more than the {} cores", g.threads, workers, cores);
     if (plan.batch) remove_stale_temps(plan.jobs);

@@ -207,10 +207,10 @@ void register_codec(CLI::App& app, GlobalOptions& g, int& rc) {
                 spec.out_ext = kind == "image" ? "png" : "wav";
                 plan = plan_batch(spec, a->batch);
             }
-            model::set_threads(threads_per_job(a->batch, g));
+            model::set_threads(threads_per_job(a->batch, g, plan.jobs.size()));
             auto opened = open_bundle(g, "umt codec");
             auto& bundle = *opened;
-            if (a->batch.jobs > 1 && plan.jobs.size() > 1) bundle.load_all();
+            if (workers_for(a->batch, g, plan.jobs.size()) > 1) bundle.load_all();
             rc = run_batch(plan, a->batch, g, "codec " + kind, [&](const Job& job, JobContext& ctx) {
                 model::set_threads(ctx.threads);
                 if (kind == "image") run_image(bundle, job, *a);

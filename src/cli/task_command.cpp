@@ -73,11 +73,11 @@ int run_task(const TaskRun& run, const GlobalOptions& g) {
     static const BatchFlags kNoBatch;
     const BatchFlags& batch = run.batch ? *run.batch : kNoBatch;
     auto plan = plan_batch(spec, batch);
-    model::set_threads(threads_per_job(batch, g));
+    model::set_threads(threads_per_job(batch, g, plan.jobs.size()));
     Timings load;
     std::unique_ptr<model::ModelBundle> bundle = run.open(&load);
     // Workers share the bundle: its modules load before they start.
-    if (bundle && batch.jobs > 1 && plan.jobs.size() > 1) bundle->load_all();
+    if (bundle && workers_for(batch, g, plan.jobs.size()) > 1) bundle->load_all();
     std::mutex load_mu;
     return run_batch(plan, batch, g, run.verb, [&](const Job& job, JobContext& ctx) {
         // Torch's thread count is per calling thread (OpenMP): each worker sets its own.

@@ -5,12 +5,14 @@
 
 #include <torch/torch.h>
 
+#include "umt/core/cpus.hpp"
+
 namespace umt::model {
 
 std::string torch_version() { return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH); }
 
 void set_threads(int threads) {
-    if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    if (threads <= 0) threads = usable_cores();
     torch::set_num_threads(threads);
 }
 

@@ -18,7 +18,7 @@ namespace umt::cli {
 struct BatchFlags {
     std::vector<std::string> globs;  // --glob: folder files whose relative path or name matches
     std::string inputs_list;         // --inputs LIST: one input a line, or input<TAB>output
-    int jobs = 1;                    // --jobs N: inputs in parallel
+    int jobs = 0;                    // --jobs N: inputs in parallel (0: workers_for decides)
     bool overwrite = false;          // --overwrite: redo finished outputs
     std::string shard;               // --shard I/N
     std::string report;              // --report FILE.jsonl
@@ -69,7 +69,12 @@ using JobFn = std::function<void(const Job& job, JobContext& ctx)>;
 int run_batch(const BatchPlan& plan, const BatchFlags& flags, const GlobalOptions& g, const std::string& verb,
               const JobFn& fn);
 
-// Model threads per job: --threads, else the cores split between the --jobs workers.
-int threads_per_job(const BatchFlags& flags, const GlobalOptions& g);
+// Workers for `inputs` jobs: --jobs N, else one per usable core (each on one model thread: the
+// decoding loop's small matrices gain more from inputs in parallel than from threads inside one),
+// else with --threads T the cores / T; never more than the inputs.
+int workers_for(const BatchFlags& flags, const GlobalOptions& g, size_t inputs);
+// Model threads per job: --threads, else the usable cores split between the workers (all of them
+// for a single input).
+int threads_per_job(const BatchFlags& flags, const GlobalOptions& g, size_t inputs);
 
 }  // namespace umt::cli

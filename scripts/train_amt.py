@@ -169,12 +169,12 @@ def main():
     ck_path = os.path.join(args.run, "checkpoint.pt")
     state = {"step": 0, "seconds": 0.0, "samples": {}, "frames": 0, "best_f1": -1.0}
     init_info = None
-    resumed = trainer.resume(ck_path, model, opt, net)
+    average = trainer.averaging(model, args)
+    resumed = trainer.resume(ck_path, model, opt, net, average=average)
     if resumed:
         state, init_info = resumed
     elif args.init:  # the shipped A2I of another audio stem carries over all but its stem
         init_info = trainer.init_from(model, args.init, "a2i", vocab, net, keep_out=("audio_stem", "mel_fine", "harmonic"))
-    average = trainer.averaging(model, args, ck_path)
     ids = midi_vocabulary(args.umt)
     train = AmtWindows(args.data, "train", args.umt, ids, limit=args.limit)
     dev = DevSet(AmtWindows(args.data, args.dev_split, args.umt, ids, limit=args.dev_limit),

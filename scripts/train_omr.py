@@ -396,7 +396,8 @@ def main():
     ck_path = os.path.join(args.run, "checkpoint.pt")
     state = {"step": 0, "seconds": 0.0, "samples": {}, "best_ser": 1e9}
     init_info = None
-    resumed = trainer.resume(ck_path, model, opt, net)
+    average = trainer.averaging(model, args)
+    resumed = trainer.resume(ck_path, model, opt, net, average=average)
     if resumed:
         state, init_info = resumed
     elif args.init:
@@ -404,7 +405,6 @@ def main():
         print(f"initialised from {args.init}; fresh: {init_info['fresh']}", file=sys.stderr)
     elif args.column_positions == "sinusoid":
         sinusoid_columns(model)
-    average = trainer.averaging(model, args, ck_path)
 
     train = Examples(args.excerpts, args.systems, ids, layout)
     devs = dev_sets(args, ids)

@@ -97,16 +97,22 @@ def init_from(model, source, direction, vocab, net, keep_out=(), drop=()):
 
 class Average:
     """An exponential moving average of a model's floating-point parameters (buffers such as
-    BatchNorm's running statistics are the model's own): updated after every step taken, with the
-    decay ramped up over the first steps (min(decay, (1 + n) / (10 + n))) so that a young average
-    is not dominated by its start."""
+    BatchNorm's running statistics are the model's own): it starts at the model's weights when
+    begin() is called (or where a checkpoint's average was, load_state_dict), and is updated after
+    every step taken, with the decay ramped up over the first steps (min(decay, (1 + n) / (10 + n)))
+    so that a young average is not dominated by its start."""
 
     def __init__(self, model, decay):
         self.decay = decay
         self.names = [k for k, p in model.named_parameters() if p.is_floating_point()]
         self.params = [p for _, p in model.named_parameters() if p.is_floating_point()]
-        self.shadow = [p.detach().clone() for p in self.params]
+        self.shadow = None
         self.updates = 0
+
+    def begin(self):
+        """Starts the average at the model's weights unless a checkpoint's average was loaded."""
+        if self.shadow is None:
+            self.shadow = [p.detach().clone() for p in self.params]
 
     @torch.no_grad()
     def update(self):
@@ -131,44 +137,25 @@ class Average:
 
     def weights(self, state_dict):
         """state_dict with the averaged parameters in place of the model's."""
-        return dict(state_dict, **{k: a.clone() for k, a in zip(self.names, self.shadow)})
+        return dict(state_dict, **dict(zip(self.names, self.shadow)))
 
     def state_dict(self):
         return {"decay": self.decay, "updates": self.updates, "shadow": dict(zip(self.names, self.shadow))}
 
     def load_state_dict(self, st):
-        with torch.no_grad():
-            for k, a in zip(self.names, self.shadow):
-                a.copy_(st["shadow"][k])
+        self.shadow = [st["shadow"][k].clone() for k in self.names]
         self.updates = st["updates"]
 
 
-def averaging(model, args, ck_path):
-    """The run's weight average (--ema), or None; call it once the model holds its starting or
-    resumed weights: the average starts there, or where RUN/checkpoint.pt's average was."""
-    if getattr(args, "ema", 0) <= 0:
-        return None
-    average = Average(model, args.ema)
-    if os.path.exists(ck_path):
-        kept = torch.load(ck_path, map_location="cpu").get("average")
-        if kept:
-            average.load_state_dict(kept)
-    return average
+def averaging(model, args):
+    """The run's weight average (--ema), or None."""
+    return Average(model, args.ema) if getattr(args, "ema", 0) > 0 else None
 
 
-@contextlib.contextmanager
-def averaged(average):
-    """The averaged weights in the model inside the block (nothing changes without an average)."""
-    if average is None:
-        yield
-    else:
-        with average.applied():
-            yield
-
-
-def resume(ck_path, model, opt, net, announce=True):
-    """Loads RUN/checkpoint.pt into model and opt when it exists: (state, init record), else None.
-    The network recorded in it must equal this run's flags; announce: say so on stderr."""
+def resume(ck_path, model, opt, net, announce=True, average=None):
+    """Loads RUN/checkpoint.pt into model and opt (and its weight average into average, when both
+    have one) when it exists: (state, init record), else None. The network recorded in it must
+    equal this run's flags; announce: say so on stderr."""
     if not os.path.exists(ck_path):
         return None
     ck = torch.load(ck_path, map_location="cpu")
@@ -176,6 +163,8 @@ def resume(ck_path, model, opt, net, announce=True):
         raise SystemExit(f"{ck_path}: network {ck['network']} differs from the flags {net}")
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optimizer"])
+    if average is not None and ck.get("average"):
+        average.load_state_dict(ck["average"])
     state = ck["state"]
     if announce:
         print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
@@ -220,15 +209,19 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
     save(). SIGTERM or SIGINT stop it after the step under way with a save, so that a stopped run
     resumes where it was; the end evaluates and saves. baseline: a run that starts from another
     model (--init) evaluates it first, so that its dev figure is the one to beat, not -inf. average:
-    the run's weight average, updated after every step taken; evaluate() sees the averaged weights."""
+    the run's weight average, begun at the weights the loop starts from (unless a checkpoint's was
+    loaded) and updated after every step taken; evaluate() sees the averaged weights."""
     stop = []
     handlers = {s: signal.signal(s, lambda *_: stop.append(True)) for s in (signal.SIGTERM, signal.SIGINT)}
     progress = lambda: state["seconds"] / (60 * args.minutes)  # noqa: E731
     last_save = last_eval = t_prev = time.time()
     window = []
+    if average is not None:
+        average.begin()
+
     def judged(final=False):
-        with averaged(average):
-            return evaluate(final=True) if final else evaluate()
+        with average.applied() if average is not None else contextlib.nullcontext():
+            return evaluate(final=final)
 
     if baseline and state["step"] == 0:
         save(best=judged())

@@ -1,8 +1,5 @@
 #include "umt/model/runtime.hpp"
 
-#include <algorithm>
-#include <thread>
-
 #include <torch/torch.h>
 
 #include "umt/core/cpus.hpp"

@@ -33,19 +33,20 @@ from umt_model.vocab import MIDI, N_SLOTS, Layout  # noqa: E402
 
 
 def collate(examples, frames):
-    """[(wave, ids, notes)] -> the Translator.forward arguments of a batch and its frame targets."""
+    """[(wave, ids, notes, valid samples)] -> the Translator.forward arguments of a batch and its
+    frame targets."""
     b = len(examples)
-    streams = [frames.stream(MIDI, ids.astype(np.int64)) for _, ids, _ in examples]
+    streams = [frames.stream(MIDI, ids.astype(np.int64)) for _, ids, _, _ in examples]
     t = max(len(f) for f, _ in streams)
     tf = torch.zeros(b, t, N_SLOTS, dtype=torch.long)
     tp = torch.zeros(b, t, 2, dtype=torch.long)
     for k, (f, p) in enumerate(streams):
         tf[k, :len(f)] = torch.from_numpy(f)
         tp[k, :len(p)] = torch.from_numpy(p)
-    wave = torch.from_numpy(np.stack([w for w, _, _ in examples]))
-    length = torch.full((b,), WINDOW_SAMPLES, dtype=torch.long)
+    wave = torch.from_numpy(np.stack([w for w, _, _, _ in examples]))
+    length = torch.tensor([v for _, _, _, v in examples], dtype=torch.long)
     target = torch.full((b,), MIDI, dtype=torch.long)
-    y = torch.from_numpy(np.stack([frame_targets(n, WINDOW_FRAMES) for _, _, n in examples]))
+    y = torch.from_numpy(np.stack([frame_targets(n, WINDOW_FRAMES) for _, _, n, _ in examples]))
     return wave, length, target, tf, tp, y
 
 
@@ -143,6 +144,13 @@ def main():
     ap.add_argument("--harmonic", type=int, default=0,
                     help="channels of the frame head's harmonic-stack branch over the waveform (0 = none); "
                          "its last layer zero-initialised, so a continued model starts where it was")
+    ap.add_argument("--pitch-shift", type=int, default=0, metavar="K",
+                    help="shift windows by 1..K semitones up or down (resampled, notes moved with them); "
+                         "only on the steps without the token loss")
+    ap.add_argument("--shift-prob", type=float, default=0.5, help="share of windows shifted (with --pitch-shift)")
+    ap.add_argument("--envelope", type=float, default=0.0, metavar="DB",
+                    help="random spectral envelope of this range in dB (0 = none)")
+    ap.add_argument("--envelope-prob", type=float, default=0.5, help="share of windows with it (with --envelope)")
     ap.add_argument("--umt", default="build/umt")
     ap.add_argument("--limit", type=int, default=0, help="at most this many training pieces (trials)")
     ap.add_argument("--dev-pieces", type=int, default=24)
@@ -191,7 +199,10 @@ def main():
         info = {"direction": "a2i", "tasks": ["amt"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "batch_windows": args.batch,
                 "window_s": WINDOW_SAMPLES / SAMPLE_RATE, "frame_loss": args.frame_loss,
-                "token_loss": args.token_loss, "token_every": args.token_every, "audio_stem": "mel", "best_dev": state.get("best")}
+                "token_loss": args.token_loss, "token_every": args.token_every, "audio_stem": "mel",
+                "pitch_shift": [args.pitch_shift, args.shift_prob] if args.pitch_shift else None,
+                "envelope_db": [args.envelope, args.envelope_prob] if args.envelope else None,
+                "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
         trainer.save(args.run, body, opt, best, average)
@@ -209,8 +220,11 @@ def main():
         return best
 
     def batch_loss():
-        wave, length, target, tf, tp, y = collate([train.sample(rng) for _ in range(args.batch)], frames)
         tokens = args.token_loss if state["step"] % max(args.token_every, 1) == 0 else 0.0
+        shift = args.pitch_shift if tokens == 0 else 0  # a shifted window's tokens are the unshifted ones
+        wave, length, target, tf, tp, y = collate(
+            [train.sample(rng, shift, args.shift_prob, args.envelope, args.envelope_prob) for _ in range(args.batch)],
+            frames)
         loss = model(wave, length, target, tf, tp, token_weight=tokens, frame_targets=y, frame_weight=args.frame_loss)
         return loss, len(wave)
 

@@ -5,7 +5,9 @@ performance MIDI; a window is 4.096 s of audio from a grid point of the piece, i
 (`umt tokens --requests`: the decoder's target, sustain pedal applied to note ends, the tie
 section for notes sounding at its start) and the notes read back from those tokens (the frame
 head's targets). Token windows are computed once per dataset and kept in a cache file beside it.
-Augmentation on the fly: gain, three-band EQ, room reverb and noise (datafactory/audio.py).
+Augmentation on the fly: gain, three-band EQ, room reverb and noise (datafactory/audio.py); as
+options, for timbres the two training SoundFonts do not have: a pitch shift by resampling (the
+notes moved with it) and a random spectral envelope.
 """
 import glob
 import json
@@ -119,22 +121,82 @@ class AmtWindows:
         self.audio = [read_audio(os.path.join(data, r["audio"])) for r in pieces]
         self.index = [(i, w) for i, ws in enumerate(self.windows) for w in range(len(ws))]
 
-    def window(self, i, w, rng=None):
-        """(waveform float32 [WINDOW_SAMPLES], token ids, notes) of window w of piece i; with rng,
-        augmented (gain, EQ, reverb, noise)."""
+    def window(self, i, w, rng=None, shift=0, envelope=0.0):
+        """(waveform float32 [WINDOW_SAMPLES], token ids, notes, valid samples) of window w of piece
+        i; with rng, augmented (gain, EQ, reverb, noise). shift: semitones, the audio resampled and
+        the notes moved with it (pitch_shift; the token ids are then the unshifted window's, so a
+        shifted window is for the frame head's loss alone). envelope: the random spectral
+        envelope's range in dB (0 = none)."""
         start_s, ids, notes = self.windows[i][w]
         a = self.audio[i]
         s = int(round(start_s * SAMPLE_RATE))
         x = np.zeros(WINDOW_SAMPLES, np.float32)
         seg = a[s: s + WINDOW_SAMPLES].astype(np.float32) / 32768.0
         x[: len(seg)] = seg
+        valid = WINDOW_SAMPLES
+        if shift:
+            x, notes, valid = pitch_shift(x, notes, shift)
         if rng is not None:
+            if envelope > 0:
+                x = spectral_envelope(x, rng, envelope)
             x = augment(x, rng)
-        return x, ids, notes
+        return x, ids, notes, valid
 
-    def sample(self, rng):
+    def sample(self, rng, max_shift=0, shift_prob=0.0, envelope=0.0, envelope_prob=0.0):
+        """A random window, augmented; with max_shift, shifted by a whole number of semitones in
+        -max_shift..max_shift (not 0) with probability shift_prob; with envelope, a random spectral
+        envelope of that range with probability envelope_prob."""
         i, w = self.index[int(rng.integers(0, len(self.index)))]
-        return self.window(i, w, rng)
+        k = 0
+        if max_shift and rng.random() < shift_prob:
+            k = int(rng.integers(1, max_shift + 1)) * (1 if rng.random() < 0.5 else -1)
+        env = envelope if envelope > 0 and rng.random() < envelope_prob else 0.0
+        return self.window(i, w, rng, shift=k, envelope=env)
+
+
+def pitch_shift(x, notes, k):
+    """One window [WINDOW_SAMPLES] shifted by k semitones by resampling (played 2^(k/12) times
+    faster: every partial and the decay rates move together, a sampled piano of another size) ->
+    (waveform [WINDOW_SAMPLES], its notes, valid samples). Down (k < 0): the first WINDOW_SAMPLES x
+    2^(k/12) samples stretched to the whole window; notes starting after that part are dropped and
+    those sounding past it end with the window (offset None). Up: the whole window compressed
+    into its first WINDOW_SAMPLES / 2^(k/12) samples, zeros after them, valid = their count (the
+    frame loss and the encoder read only those). Resampled in the frequency domain, so that
+    nothing folds over the Nyquist frequency."""
+    from scipy.signal import resample
+    f = 2.0 ** (k / 12.0)
+    if k < 0:
+        y = resample(x[: int(round(WINDOW_SAMPLES * f))], WINDOW_SAMPLES)
+        valid = WINDOW_SAMPLES
+    else:
+        valid = int(round(WINDOW_SAMPLES / f))
+        y = np.zeros(WINDOW_SAMPLES, np.float64)
+        y[:valid] = resample(x, valid)
+    end = valid / SAMPLE_RATE
+    out = []
+    for p, on, off, v in notes:
+        on2 = None if on is None else on / f
+        off2 = None if off is None else off / f
+        if on2 is not None and on2 >= end:
+            continue
+        if off2 is not None and off2 >= end:
+            off2 = None
+        out.append((p + k, on2, off2, v))
+    return y.astype(np.float32), out, valid
+
+
+def spectral_envelope(x, rng, range_db):
+    """x filtered (zero phase, in the frequency domain) by a random smooth gain curve: values
+    uniform in +-range_db/2 at 8 points spread evenly on a log-frequency axis from 30 Hz to 8 kHz,
+    interpolated between them (and held beyond): a coarse resonance pattern, the part of timbre the
+    factory's three-band EQ does not reach."""
+    n = len(x)
+    spec = np.fft.rfft(x)
+    hz = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
+    points = np.linspace(np.log2(30.0), np.log2(8000.0), 8)
+    gains = rng.uniform(-range_db / 2, range_db / 2, len(points))
+    db = np.interp(np.log2(np.maximum(hz, 1.0)), points, gains)
+    return np.fft.irfft(spec * 10 ** (db / 20), n).astype(np.float32)
 
 
 def augment(x, rng):

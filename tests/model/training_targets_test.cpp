@@ -156,6 +156,31 @@ TEST(TrainingTargets, AmtTokenWindowsReadAsNotes) {
     EXPECT_EQ(run_python(code, ""), "[(77, 0.0, 0.2, 80), (48, None, 0.2, 0), (60, 0.2, 0.3, 90), (60, 0.3, None, 90)]");
 }
 
+TEST(TrainingTargets, AmtPitchShiftMovesTheToneAndItsNotesTogether) {
+    // scripts/umt_model/amt_data.py pitch_shift: an A4 sine shifted 2 semitones up peaks at B4
+    // (494 Hz) and is compressed into the first 65536 / 2^(2/12) samples (zeros after them); its
+    // notes move 2 keys up and their times shrink by the same factor. Shifted down it peaks at G4,
+    // fills the window, the note starting beyond the stretched part is dropped and the one ending
+    // beyond it lasts to the window's end. The spectral envelope moves a tone by at most half its
+    // range (+-6 dB for 12).
+    const std::string code =
+        "import sys, numpy as np; sys.path.insert(0, sys.argv[1]); "
+        "from umt_model.amt_data import pitch_shift, spectral_envelope, WINDOW_SAMPLES; "
+        "x = np.sin(2 * np.pi * 440.0 * np.arange(WINDOW_SAMPLES) / 16000.0).astype(np.float32); "
+        "notes = [(69, 1.0, 2.0, 80), (69, 2.5, 3.8, 60), (72, 3.9, None, 70), (60, None, 0.5, 0)]\n"
+        "for k in (2, -2):\n"
+        "    y, n, v = pitch_shift(x, notes, k)\n"
+        "    hz = np.fft.rfftfreq(v, 1 / 16000.0)[np.abs(np.fft.rfft(y[:v])).argmax()]\n"
+        "    r = lambda t: None if t is None else round(t, 3)\n"
+        "    print(k, v, round(float(hz)), float(np.abs(y[v:]).max(initial=0)), [(p, r(a), r(b), w) for p, a, b, w in n])\n"
+        "g = [float(np.sqrt((spectral_envelope(x, np.random.default_rng(s), 12.0) ** 2).mean() / (x ** 2).mean())) "
+        "for s in range(20)]; print(0.5 <= min(g) < 0.9, 1.1 < max(g) <= 2.0)";
+    EXPECT_EQ(run_python(code, ""),
+              "2 58386 494 0.0 [(71, 0.891, 1.782, 80), (71, 2.227, 3.385, 60), (74, 3.475, None, 70), (62, None, 0.445, 0)]\n"
+              "-2 65536 392 0.0 [(67, 1.122, 2.245, 80), (67, 2.806, None, 60), (58, None, 0.561, 0)]\n"
+              "True True");
+}
+
 TEST(TrainingTargets, GuidedAttentionPlacesFollowTheMusicVoiceByVoice) {
     // scripts/umt_model/guide.py: the header tokens before the first note sit in the header, a note
     // at its onset's share of its measure (measured by the longest voice), its attributes with it;

@@ -79,6 +79,9 @@ def main():
                     help="performances and audio only (AMT data): no engraving, system images or LMX")
     ap.add_argument("--images-only", action="store_true",
                     help="engravings, system images and their LMX only (OMR data): no performance or audio")
+    ap.add_argument("--train-programs", default="0:0.5,1:0.25,2:0.15,3:0.1",
+                    help="GM piano programs the training audio is rendered with, PROGRAM:WEIGHT,... (one per piece, "
+                         "drawn by the piece's own timbre seed; the dev audio and every MIDI stay program 0)")
     ap.add_argument("--umt", help="umt executable (default: $UMT_EXE, then build/umt)")
     args = ap.parse_args()
 
@@ -100,11 +103,17 @@ def main():
     if not train_sfs:
         sys.exit("build_dataset: no training SoundFont in /usr/share/sounds/sf2 (fluid-soundfont-gm, timgm6mb-soundfont)")
     eval_sf = audio_mod.eval_soundfont()
+    try:
+        programs = [(int(p.split(":")[0]), float(p.split(":")[1])) for p in args.train_programs.split(",")]
+        if not programs or any(not 0 <= p <= 127 or w < 0 for p, w in programs) or sum(w for _, w in programs) <= 0:
+            raise ValueError
+    except (ValueError, IndexError):
+        sys.exit(f"build_dataset: --train-programs {args.train_programs!r}: give PROGRAM:WEIGHT pairs, programs 0-127")
 
     jobs = []
     common = dict(out=out, umt=umt, seed=args.seed, engravers=engravers, staff_height=args.staff_height,
                   audio_rate=args.audio_rate, scan=not args.no_scan, soundfonts=train_sfs,
-                  audio_only=args.audio_only, images_only=args.images_only)
+                  audio_only=args.audio_only, images_only=args.images_only, train_programs=programs)
     if args.corpus:
         per_split = {}
         for sid, split, path, rel in corpus_jobs(args.corpus, args.split):

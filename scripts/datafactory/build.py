@@ -269,18 +269,33 @@ def _process(job):
     # 6. Audio: FluidSynth through umt, then EQ/gain/room augmentation.
     rate = job["audio_rate"]
     variants = [("audio", job["soundfonts"][int(rng.integers(0, len(job["soundfonts"])))], False)]
+    # The training audio's piano program (timbre variety within the two training SoundFonts) is drawn by a
+    # generator of its own, so the main one -- and with it every other choice and all dev data -- is unchanged.
+    # Only the rendered copy carries the program; performance.mid (the labels) stays program 0.
+    program = 0
+    if job["split"] == "train" and job.get("train_programs"):
+        progs = job["train_programs"]
+        trng = np.random.default_rng([job["seed"], stable_hash(job["id"]), 101])
+        w = np.array([p[1] for p in progs], dtype=float)
+        program = int(progs[int(trng.choice(len(progs), p=w / w.sum()))][0])
+    if program:
+        midi.write_midi(os.path.join(work, "render.mid"), perf_notes, pedals, program=program)
+    stats["program"] = program
     if job.get("eval_soundfont"):
         variants.append(("audio-eval", job["eval_soundfont"], True))
     audio_files = {}
     for name, sf, force_reverb in variants:
         raw = os.path.join(work, f"{name}-raw.wav")
-        audio_mod.synth(umt, os.path.join(work, "performance.mid"), raw, sf, rate)
+        src_mid = "render.mid" if program and name == "audio" else "performance.mid"
+        audio_mod.synth(umt, os.path.join(work, src_mid), raw, sf, rate)
         x, r = audio_mod.read_wav(raw)
         y, params = audio_mod.augment(x, r, rng, force_reverb=force_reverb)
         dst = os.path.join(work, f"{name}.wav")
         audio_mod.write_wav(dst, y, r)
         os.remove(raw)
-        audio_files[name] = (dst, len(y) / r, os.path.basename(sf), params)
+        audio_files[name] = (dst, len(y) / r, os.path.basename(sf), params, program if name == "audio" else 0)
+    if program:
+        os.remove(os.path.join(work, "render.mid"))
 
     # 7. Records.
     base = {"source": job["source_name"], "licence": job["licence"], "split": job["split"],
@@ -290,9 +305,9 @@ def _process(job):
         q0, q1 = tl.measure_start_q[s.first_measure], tl.measure_start_q[s.first_measure + s.measure_count]
         spans.append((warp(q0), warp(q1), tl.seconds_at(q0), tl.seconds_at(q1)))
     records = {"train": [], "dev": [], "dev_eval": []}
-    for name, (wav, dur, sf, aparams) in audio_files.items():
+    for name, (wav, dur, sf, aparams, prog) in audio_files.items():
         split = job["split"] if name == "audio" else "dev_eval"
-        common = dict(base, split=split, audio=_rel(wav, root), soundfont=sf)
+        common = dict(base, split=split, audio=_rel(wav, root), soundfont=sf, program=prog)
         sid = job["id"] if name == "audio" else job["id"] + "-eval"
         recs = records.setdefault(split, [])
         recs.append(dict(common, id=sid, kind="score", musicxml=_rel(piano_path, root),

@@ -113,9 +113,10 @@ class AmtWindows:
                               for s, w in zip(starts, names)]
             if (k + 1) % 50 == 0 or k + 1 == len(todo):  # kept as it goes: a long first pass resumes
                 print(f"{split}: token windows of {k + 1}/{len(todo)} pieces", file=sys.stderr, flush=True)
-                with open(cache + ".tmp", "wb") as f:
+                tmp = f"{cache}.{os.getpid()}.tmp"  # two trainers priming at once each write their own
+                with open(tmp, "wb") as f:
                     pickle.dump(table, f)
-                os.replace(cache + ".tmp", cache)
+                os.replace(tmp, cache)
         self.pieces = pieces
         self.windows = [table[r["id"]] for r in pieces]
         self.audio = [read_audio(os.path.join(data, r["audio"])) for r in pieces]

@@ -172,8 +172,16 @@ void check_limits_and_splits(const fs::path& a) {
         }
     }
     for (const auto& r : train)
-        if (r["kind"] == "score")
+        if (r["kind"] == "score") {
             EXPECT_TRUE(r["soundfont"] == "FluidR3_GM.sf2" || r["soundfont"] == "TimGM6mb.sf2") << r["soundfont"];
+            // The training audio's piano program comes from the default draw (acoustic, bright, electric grand, honky-tonk).
+            ASSERT_TRUE(r.contains("program")) << r["id"];
+            EXPECT_TRUE(r["program"].get<int>() >= 0 && r["program"].get<int>() <= 3) << r["program"];
+        }
+    // Dev audio (both SoundFonts) is always the acoustic grand, so dev numbers stay comparable across builds.
+    for (const auto* split : {&dev, &dev_eval})
+        for (const auto& r : *split)
+            if (r["kind"] == "score") EXPECT_EQ(r.value("program", -1), 0) << r["id"];
     json summary = json::parse(slurp(a / "summary.json"));
     EXPECT_EQ(summary["scores_failed"], 0);
     EXPECT_GT(summary["splits"]["train"]["tokens"]["lmx"].get<int>(), 0);

@@ -26,6 +26,7 @@ or a run's model.pt: encoder layers, decoder and embeddings carry over, a stem o
 starts fresh.
 """
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -37,7 +38,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
-from umt_model.data import Frames, collate_pixels  # noqa: E402
+from umt_model.data import Frames  # noqa: E402
 from umt_model.targets import LmxEvents, lmx_names  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.guide import AttentionRecorder, column_targets, guided_loss, reading_places  # noqa: E402
@@ -52,6 +53,7 @@ CURRICULUM = [  # progress -> weights of excerpts of 1, 2, 3, 4 measures and of 
     (0.25, [0.2, 0.3, 0.3, 0.2, 0.0]),
     (0.5, [0.1, 0.2, 0.25, 0.25, 0.2]),
     (0.75, [0.05, 0.15, 0.2, 0.25, 0.35]),
+    (0.875, [0.05, 0.1, 0.1, 0.15, 0.6]),
 ]
 
 
@@ -66,7 +68,7 @@ def curriculum(progress, have_systems):
 
 
 class Ink:
-    """One image for collate_pixels: ink = 255 - gray, padded to multiples of 16."""
+    """One image for collate_ink: ink = 255 - gray, padded to multiples of 16."""
 
     def __init__(self, gray):
         h, w = gray.shape
@@ -76,6 +78,32 @@ class Ink:
 
     def __len__(self):
         return self.rows * self.cols
+
+
+def read_image(source):
+    """A grayscale image from a path, a pack's PNG bytes or a pack's quantized image (height, width,
+    levels, bit planes: scripts/pack_omr.py)."""
+    if isinstance(source, str):
+        return read_gray(source)
+    if isinstance(source, tuple):
+        h, w, levels, planes = source
+        bits = np.unpackbits(np.frombuffer(planes, np.uint8))
+        n = h * w
+        q = np.zeros(n, np.uint8)
+        for k in range((levels - 1).bit_length()):
+            q |= bits[k * ((n + 7) // 8) * 8:][:n] << k
+        return (q.astype(np.float32) * (255.0 / (levels - 1))).round().clip(0, 255).astype(np.uint8).reshape(h, w)
+    import cv2
+    img = cv2.imdecode(np.frombuffer(source, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise ValueError("a packed image cannot be decoded")
+    return img
+
+
+def soften(gray, rng):
+    """A quantized image's edges blurred back to an engraving's anti-aliasing (drawn sigma)."""
+    import cv2
+    return cv2.GaussianBlur(gray, (0, 0), float(rng.uniform(0.35, 0.75)))
 
 
 def augment(gray, rng):
@@ -99,11 +127,16 @@ class Examples:
     """Training examples by kind (0..3: excerpts of 1..4 measures, 4: full systems): image path and
     LMX ids; excerpt chunks and factory scores finished after the start are picked up by refresh()."""
 
-    def __init__(self, excerpts, systems, ids, layout):
+    def __init__(self, excerpts, systems, ids, layout, pack=None):
         self.excerpts, self.systems, self.ids, self.layout = excerpts, systems, ids, layout
         self.by_kind = [[] for _ in range(5)]
         self.seen = set()
         self.skipped = 0
+        if pack is not None:  # a pack's examples: [kind, [PNG bytes], LMX]
+            for kind, images, lmx in pack:
+                self._add(kind, images, lmx)
+            self.excerpts = None
+            return
         self.refresh()
 
     def _add(self, kind, paths, lmx):
@@ -114,6 +147,8 @@ class Examples:
         self.by_kind[kind].append((paths, [self.ids[t] for t in toks]))
 
     def refresh(self):
+        if self.excerpts is None:
+            return
         for path in sorted(glob.glob(os.path.join(self.excerpts, "chunks", "train", "*.jsonl"))):
             if path in self.seen:
                 continue
@@ -136,16 +171,20 @@ class Examples:
         return [len(k) for k in self.by_kind]
 
 
-def make_batch(examples, weights, budget, rng, frames, events, max_rows):
-    """Examples drawn by the curriculum's weights until the batch's padded pixels reach budget."""
+def make_batch(examples, weights, budget, rng, frames, events, max_rows, single_kind=False):
+    """Examples drawn by the curriculum's weights until the batch's padded pixels reach budget;
+    single_kind: the kind is drawn once per batch (less padding in big batches)."""
     chosen, cells = [], 0
     kinds = np.flatnonzero(weights > 0)
+    kind = None
     while True:
-        kind = int(rng.choice(kinds, p=weights[kinds] / weights[kinds].sum()))
+        if kind is None or not single_kind:
+            kind = int(rng.choice(kinds, p=weights[kinds] / weights[kinds].sum()))
         paths, ids = examples.by_kind[kind][int(rng.integers(0, len(examples.by_kind[kind])))]
         path = paths[int(rng.integers(0, len(paths)))]  # a factory system: clean or its scan-like copy
         try:
-            im = Ink(augment(read_gray(path), rng))
+            gray = read_image(path)
+            im = Ink(augment(gray if isinstance(path, str) else soften(gray, rng), rng))
         except ValueError:
             continue
         if im.rows > max_rows:
@@ -157,13 +196,60 @@ def make_batch(examples, weights, budget, rng, frames, events, max_rows):
         chosen = trial
         if padded > budget:
             break
-    ex = [((im, None), frames.stream(LMX, ids)) for im, ids in chosen]
-    px, size, target, tf, tp = collate_pixels(ex, LMX)
+    px, size, target, tf, tp = collate_ink([im for im, _ in chosen], [frames.stream(LMX, ids) for _, ids in chosen])
     ctc = torch.zeros(len(chosen), max(1, max(len(events.of(ids)) for _, ids in chosen)), dtype=torch.long)
     for k, (_, ids) in enumerate(chosen):
         c = events.of(ids)
         ctc[k, :len(c)] = torch.tensor(c, dtype=torch.long)
     return px, size, target, tf, tp, ctc, [ids for _, ids in chosen], [im.cols for im, _ in chosen]
+
+
+class BatchSource(torch.utils.data.IterableDataset):
+    """Training batches made in worker processes (--workers): each worker draws with its own
+    generator; the curriculum's stage is read from a shared value the training loop sets."""
+
+    def __init__(self, examples, budget, seed, step, stage, frames, events, max_rows):
+        super().__init__()
+        self.examples, self.budget, self.seed, self.step, self.stage = examples, budget, seed, step, stage
+        self.frames, self.events, self.max_rows = frames, events, max_rows
+
+    def __iter__(self):
+        import cv2
+        cv2.setNumThreads(1)
+        torch.set_num_threads(1)
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, self.step, info.id if info else 0])
+        while True:
+            yield make_batch(self.examples, stage_weights(self.examples, self.stage.value), self.budget, rng,
+                             self.frames, self.events, self.max_rows, single_kind=True)
+
+
+def stage_weights(examples, stage):
+    """The curriculum's weights at stage (progress) over the kinds that have examples."""
+    weights = curriculum(stage, bool(examples.by_kind[4]))
+    for k in range(5):
+        if not examples.by_kind[k]:
+            weights[k] = 0.0
+    return weights / weights.sum()
+
+
+def collate_ink(inks, streams):
+    """collate_pixels' batch with the ink as uint8 (0..255; the trainer scales it to 0..1 where it
+    runs), built in numpy: a big batch collates ~10x faster and crosses to a GPU in a quarter of
+    the bytes."""
+    b = len(inks)
+    h, w = max(x.ink.shape[0] for x in inks), max(x.ink.shape[1] for x in inks)
+    t = max(len(g) for g, _ in streams)
+    px = np.zeros((b, 1, h, w), np.uint8)
+    tf = np.zeros((b, t, streams[0][0].shape[1]), np.int64)
+    tp = np.zeros((b, t, 2), np.int64)
+    size = np.zeros((b, 2), np.int64)
+    for k, (x, (g, q)) in enumerate(zip(inks, streams)):
+        px[k, 0, :x.ink.shape[0], :x.ink.shape[1]] = x.ink
+        size[k] = x.rows, x.cols
+        tf[k, :len(g)], tp[k, :len(q)] = g, q
+    return (torch.from_numpy(px), torch.from_numpy(size), torch.full((b,), LMX, dtype=torch.long),
+            torch.from_numpy(tf), torch.from_numpy(tp))
 
 
 def edit_distance(a, b):
@@ -189,6 +275,9 @@ class DevSet:
 
     @torch.no_grad()
     def ser(self, model, layout, batch=16):
+        device = model.pos_a.weight.device
+        if device.type != "cpu":
+            batch = max(batch, 128)
         model.eval()
         edits = total = 0
         order = sorted(range(len(self.items)), key=lambda i: self.items[i][1].shape[1])
@@ -202,7 +291,7 @@ class DevSet:
                 px[k, 0, :x.ink.shape[0], :x.ink.shape[1]] = torch.from_numpy(x.ink).float() / 255.0
                 size[k, 0], size[k, 1] = x.rows, x.cols
             longest = max(len(ids) for _, _, ids in group)
-            out = greedy_lmx(model, layout, px, size, int(1.5 * longest) + 20)
+            out = greedy_lmx(model, layout, px.to(device), size.to(device), int(1.5 * longest) + 20)
             for (_, _, ids), hyp in zip(group, out):
                 edits += edit_distance(hyp, [layout.block_start[LMX] + i for i in ids])
                 total += len(ids)
@@ -214,12 +303,12 @@ class DevSet:
 def greedy_lmx(model, layout, px, size, max_steps):
     """Greedy LMX decoding of pixel inputs, batched, cached, finished rows dropped: the algorithm of
     umt_model/decode.py greedy_decode (and C++'s) for an LMX target, whose frames have one slot."""
-    b = px.size(0)
-    memory, mask = model.encode_pixels(px, size, torch.full((b,), LMX, dtype=torch.long))
+    b, dev = px.size(0), px.device
+    memory, mask = model.encode_pixels(px, size, torch.full((b,), LMX, dtype=torch.long, device=dev))
     cross = model.init_cross(memory)
-    frames = torch.zeros(b, 1, 4, dtype=torch.long)
-    frames[:, 0] = torch.tensor(layout.begin[LMX])
-    pos = torch.zeros(b, 1, 2, dtype=torch.long)
+    frames = torch.zeros(b, 1, 4, dtype=torch.long, device=dev)
+    frames[:, 0] = torch.tensor(layout.begin[LMX], device=dev)
+    pos = torch.zeros(b, 1, 2, dtype=torch.long, device=dev)
     pos[:, 0, 0] = layout.pos_start[LMX]
     end, last = layout.end[LMX][0], layout.pos_range[LMX] - 1
     out = [[] for _ in range(b)]
@@ -228,23 +317,24 @@ def greedy_lmx(model, layout, px, size, max_steps):
     for step in range(max_steps):
         hidden, cache = model.decode_step(frames, pos, cross, mask, cache)
         n = hidden.size(0)
-        tok = model.sub_step(hidden[:, -1], torch.zeros(n, 0, dtype=torch.long),
-                             torch.full((n,), LMX, dtype=torch.long)).argmax(-1)
-        keep = [k for k in range(n) if int(tok[k]) != end]
+        tok = model.sub_step(hidden[:, -1], torch.zeros(n, 0, dtype=torch.long, device=dev),
+                             torch.full((n,), LMX, dtype=torch.long, device=dev)).argmax(-1)
+        toks = tok.tolist()
+        keep = [k for k in range(n) if toks[k] != end]
         for k in keep:
-            out[alive[k]].append(int(tok[k]))
+            out[alive[k]].append(toks[k])
         if not keep:
             break
         if len(keep) < n:
-            idx = torch.tensor(keep, dtype=torch.long)
+            idx = torch.tensor(keep, dtype=torch.long, device=dev)
             cross = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cross]
             cache = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cache]
             mask = mask.index_select(0, idx)
             tok = tok.index_select(0, idx)
         alive = [alive[k] for k in keep]
-        frames = torch.zeros(len(keep), 1, 4, dtype=torch.long)
+        frames = torch.zeros(len(keep), 1, 4, dtype=torch.long, device=dev)
         frames[:, 0, 0] = tok
-        pos = torch.zeros(len(keep), 1, 2, dtype=torch.long)
+        pos = torch.zeros(len(keep), 1, 2, dtype=torch.long, device=dev)
         pos[:, 0, 0] = layout.pos_start[LMX] + min(step + 1, last)
     return out
 
@@ -255,7 +345,10 @@ def spread(items, n):
     return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
 
 
-def dev_sets(args, ids):
+def dev_sets(args, ids, pack=None):
+    if pack is not None:  # a pack's fixed dev sets: {name: [(id, PNG bytes, LMX)]}
+        return {name: DevSet([(i, read_image(png), [ids[t] for t in lmx.split() if t in ids]) for i, png, lmx in items])
+                for name, items in pack.items() if name != "systems_scan" or args.dev_scan}
     sets = {}
     recs = []
     for path in sorted(glob.glob(os.path.join(args.excerpts, "chunks", "dev", "*.jsonl"))):
@@ -320,7 +413,12 @@ def init_weights(model, source, encoder_only=False):
 def main():
     steady_heap()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--excerpts", required=True, help="excerpt set of scripts/build_excerpts.py")
+    ap.add_argument("--excerpts", help="excerpt set of scripts/build_excerpts.py (required unless --pack)")
+    ap.add_argument("--pack", help="a pack of scripts/pack_omr.py in place of --excerpts, --systems and --dev-systems "
+                                   "(its own vocabulary and LMX names: no bundle or umt needed)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is")
+    ap.add_argument("--bf16", action="store_true", help="autocast to bfloat16 (a GPU's training steps)")
+    ap.add_argument("--workers", type=int, default=0, help="processes that make the training batches (0: the trainer)")
     ap.add_argument("--systems", help="a data factory build with train system images (full systems in the curriculum)")
     ap.add_argument("--curriculum-from", type=float, default=0.0, metavar="P",
                     help="the curriculum's stage is that of progress max(P, the run's progress): a continued "
@@ -366,10 +464,22 @@ def main():
     # (scripts/checks/check_onednn_grad.py) sits only in the old "pixels" stem, which keeps it off.
     torch.backends.mkldnn.enabled = args.image_stem == "pixels8"
 
+    pack = None
+    if args.pack:
+        import lzma
+        import pickle
+        with lzma.open(os.path.join(args.pack, "pack.pkl.xz"), "rb") as f:
+            pack = pickle.load(f)
+        args.models = args.pack
+        with open(os.path.join(args.pack, "lmx_names.json")) as f:
+            names = json.load(f)
+    elif not args.excerpts:
+        sys.exit("train_omr: give --excerpts (or --pack)")
     man = load_manifest(args.models)
     vocab = man["vocabulary"]
     layout = Layout(vocab)
-    names = lmx_names(args.umt)
+    if pack is None:
+        names = lmx_names(args.umt)
     ids = {t: i for i, t in enumerate(names)}
     events = LmxEvents(names)
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
@@ -386,7 +496,8 @@ def main():
         if info["fresh"]:
             sys.exit(f"train_omr: {args.init} lacks weights of this network (give its network options): "
                      f"{info['fresh'][:4]}")
-        devs = dev_sets(args, ids)
+        model.to(args.device)
+        devs = dev_sets(args, ids, pack and pack["dev"])
         print(json.dumps({"init": args.init, "dev_ser": {k: v.ser(model, layout) for k, v in devs.items()},
                           "items": {k: len(v.items) for k, v in devs.items()}}))
         return
@@ -406,8 +517,11 @@ def main():
     elif args.column_positions == "sinusoid":
         sinusoid_columns(model)
 
-    train = Examples(args.excerpts, args.systems, ids, layout)
-    devs = dev_sets(args, ids)
+    model.to(args.device)
+    if resumed:  # the optimizer's state follows its parameters
+        opt.load_state_dict(opt.state_dict())
+    train = Examples(args.excerpts, args.systems, ids, layout, pack and pack["train"])
+    devs = dev_sets(args, ids, pack and pack["dev"])
     print(f"train examples by kind (1-4 measures, systems): {train.counts()}, skipped {train.skipped}; "
           f"dev: {({k: len(v.items) for k, v in devs.items()})}", file=sys.stderr, flush=True)
     frames = Frames(layout)
@@ -448,25 +562,39 @@ def main():
     recorder = AttentionRecorder(model, args.guide_heads)
     places = reading_places(names)
 
+    stage = None
+    if args.workers > 0:
+        import multiprocessing
+        stage = multiprocessing.Value("d", max(progress(), args.curriculum_from))
+        source = BatchSource(train, args.budget * 1e6, args.seed, state["step"], stage, frames, events, layout.max_height)
+        batches = iter(torch.utils.data.DataLoader(source, batch_size=None, num_workers=args.workers,
+                                                   pin_memory=args.device != "cpu", prefetch_factor=4))
+    device = torch.device(args.device)
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.bf16 else contextlib.nullcontext
+
     def batch_loss():
-        if time.time() - refreshed[0] > 300:  # excerpt chunks the builder added meanwhile
-            train.refresh()
-            refreshed[0] = time.time()
-        weights = curriculum(max(progress(), args.curriculum_from), bool(train.by_kind[4]))
-        for k in range(5):
-            if not train.by_kind[k]:
-                weights[k] = 0.0
-        weights = weights / weights.sum()
-        px, size, target, tf, tp, ctc, batch_ids, batch_cols = make_batch(train, weights, args.budget * 1e6, rng, frames,
-                                                                          events, layout.max_height)
+        if stage is not None:
+            stage.value = max(progress(), args.curriculum_from)
+            px, size, target, tf, tp, ctc, batch_ids, batch_cols = next(batches)
+        else:
+            if time.time() - refreshed[0] > 300:  # excerpt chunks the builder added meanwhile
+                train.refresh()
+                refreshed[0] = time.time()
+            weights = stage_weights(train, max(progress(), args.curriculum_from))
+            px, size, target, tf, tp, ctc, batch_ids, batch_cols = make_batch(train, weights, args.budget * 1e6, rng,
+                                                                              frames, events, layout.max_height)
+        if device.type != "cpu":
+            px, size, target, tf, tp, ctc = (x.to(device, non_blocking=True) for x in (px, size, target, tf, tp, ctc))
+        px = px.float().div_(255.0)
         tgt_in = None
         if args.input_dropout > 0:  # the language model alone cannot predict what it does not see
-            drop = torch.rand(tf.shape[:2]) < args.input_dropout
+            drop = torch.rand(tf.shape[:2], device=tf.device) < args.input_dropout
             drop[:, 0] = False
             tgt_in = tf.clone()
             tgt_in[:, :, 0] = tgt_in[:, :, 0].masked_fill(drop, 0)  # PAD embeds to zero
         recorder.on = args.guide > 0
-        loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc, ctc_weight=args.ctc_loss)
+        with autocast():
+            loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc, ctc_weight=args.ctc_loss)
         recorder.on = False
         if args.guide > 0:
             g_target, g_sigma = column_targets(places, batch_ids, [c * model.columns_per_cell for c in batch_cols])

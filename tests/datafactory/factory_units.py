@@ -196,5 +196,41 @@ class Augmentation(unittest.TestCase):
         self.assertFalse(np.array_equal(deg, page))
 
 
+class OmrPack(unittest.TestCase):
+    """scripts/pack_omr.py's quantized images and train_omr.py's numpy collation."""
+
+    def test_quantized_images_read_back(self):
+        import pack_omr
+        import train_omr
+        gray = np.random.default_rng(1).integers(0, 256, size=(37, 53)).astype(np.uint8)
+        for levels in (2, 4):
+            step = 255.0 / (levels - 1)
+            want = (np.round(gray / step) * step).round().astype(np.uint8)
+            got = train_omr.read_image(pack_omr.encode(gray, levels))
+            np.testing.assert_array_equal(got, want)
+
+    def test_collate_ink_equals_collate_pixels(self):
+        import json
+        import train_omr
+        from umt_model.data import Frames, collate_pixels
+        from umt_model.vocab import LMX, Layout
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "default",
+                               "manifest.json")) as f:
+            layout = Layout(json.load(f)["vocabulary"])
+        frames = Frames(layout)
+        rng = np.random.default_rng(2)
+        inks = [train_omr.Ink(rng.integers(0, 256, size=(h, w)).astype(np.uint8)) for h, w in ((40, 70), (70, 33))]
+        streams = [frames.stream(LMX, list(rng.integers(1, 50, size=n))) for n in (5, 9)]
+        a = train_omr.collate_ink(inks, streams)
+        b = collate_pixels([((x, None), s) for x, s in zip(inks, streams)], LMX)
+        self.assertTrue(torch_equal(a[0].float() / 255.0, b[0]))
+        for x, y in zip(a[1:], b[1:]):
+            self.assertTrue(torch_equal(x, y))
+
+
+def torch_equal(a, b):
+    return a.shape == b.shape and bool((a == b).all())
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -60,6 +60,8 @@ def main():
     ap.add_argument("--levels", type=int, default=2, choices=[2, 4], help="gray levels of the training images")
     ap.add_argument("--excerpt-share", type=float, default=1.0,
                     help="share of the excerpts packed (the same share of every length; systems all)")
+    ap.add_argument("--max-mb", type=float, default=0,
+                    help="pack at most this size (MiB): the excerpt share is lowered until it fits (0: no bound)")
     ap.add_argument("--preset", type=int, default=0,
                     help="LZMA preset (0: 17 MB/s, 1.6 KB per excerpt; 6: 1.2 MB/s, 1.35 KB)")
     ap.add_argument("--out", required=True)
@@ -76,23 +78,35 @@ def main():
     dev = {name: [(i, png(gray), " ".join(names[t] for t in tok)) for i, gray, tok in d.items]
            for name, d in devs.items()}
     rng = np.random.default_rng(0)
-    train = []
+    every = []  # [kind, [image], LMX, draw]: the draw decides whether an excerpt is packed at a share
     for kind in range(5):
         for paths, tok in examples.by_kind[kind]:
-            if kind < 4 and rng.random() >= args.excerpt_share:
-                continue
             # the clean image only: scan-like copies are drawn on the fly
-            train.append([kind, [encode(train_omr.read_image(paths[0]), args.levels)], " ".join(names[t] for t in tok)])
+            every.append([kind, [encode(train_omr.read_image(paths[0]), args.levels)], " ".join(names[t] for t in tok),
+                          float(rng.random()) if kind < 4 else -1.0])
     os.makedirs(args.out, exist_ok=True)
     dst = os.path.join(args.out, "pack.pkl.xz")
-    with lzma.open(dst + ".tmp", "wb", preset=args.preset) as f:
-        pickle.dump({"train": train, "dev": dev}, f, protocol=4)
+    share = args.excerpt_share
+    for _ in range(4):  # with --max-mb: the share shrunk until the pack fits
+        train = [e[:3] for e in every if e[3] < share]
+        with lzma.open(dst + ".tmp", "wb", preset=args.preset) as f:
+            pickle.dump({"train": train, "dev": dev}, f, protocol=4)
+        size = os.path.getsize(dst + ".tmp") / 2 ** 20
+        if not args.max_mb or size <= args.max_mb:
+            break
+        raw = lambda es: sum(len(e[1][0][3]) for e in es)  # noqa: E731 - packed bits, a proxy of the compressed bytes
+        excerpt_mb = size * raw([e for e in train if e[0] < 4]) / max(1, raw(train))
+        share *= max(0.0, args.max_mb * 0.97 - (size - excerpt_mb)) / max(excerpt_mb, 1e-9)
+    else:
+        os.remove(dst + ".tmp")
+        sys.exit(f"pack_omr: cannot fit {args.max_mb} MB (the systems and dev sets alone are near it)")
     os.replace(dst + ".tmp", dst)
     shutil.copy(os.path.join(args.models, "manifest.json"), os.path.join(args.out, "manifest.json"))
     with open(os.path.join(args.out, "lmx_names.json"), "w") as f:
         json.dump(names, f)
     counts = [sum(1 for e in train if e[0] == k) for k in range(5)]
-    print(json.dumps({"train_by_kind": counts, "of": examples.counts(), "dev": {k: len(v) for k, v in dev.items()},
+    print(json.dumps({"train_by_kind": counts, "of": examples.counts(), "excerpt_share": round(share, 3),
+                      "dev": {k: len(v) for k, v in dev.items()},
                       "mb": round(os.path.getsize(dst) / 2 ** 20, 1)}))
 
 

@@ -6,8 +6,8 @@ no umt and no bundle there (scripts/train_omr.py --pack PACK):
 
 PACK/pack.pkl.xz holds the training examples ([kind, [image], LMX]: kinds 0..3 excerpts of 1..4
 measures, 4 full systems; each image quantized to --levels gray levels and bit-packed, the whole
-compressed by LZMA) and the fixed dev sets (PNG) (the same 150 dev excerpts and 100 dev systems,
-clean and scan-like, that train_omr.py picks from EXC and DEV); PACK/manifest.json is the
+compressed by LZMA) and the fixed dev sets as PNG (the same 150 dev excerpts and 100 dev systems,
+with --dev-scan their scan-like copies too, that train_omr.py picks from EXC and DEV); PACK/manifest.json is the
 bundle's manifest (its vocabulary) and PACK/lmx_names.json umt's LMX token names.
 
 Binarized engravings compress about 8x better than their anti-aliased PNGs; the trainer blurs
@@ -27,7 +27,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import train_omr  # noqa: E402
+from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.targets import lmx_names  # noqa: E402
+from umt_model.vocab import Layout  # noqa: E402
 
 
 def encode(gray, levels):
@@ -69,10 +71,7 @@ def main():
 
     names = lmx_names(args.umt)
     ids = {t: i for i, t in enumerate(names)}
-    with open(os.path.join(args.models, "manifest.json")) as f:
-        man = json.load(f)
-    from umt_model.vocab import Layout
-    layout = Layout(man["vocabulary"])
+    layout = Layout(load_manifest(args.models)["vocabulary"])
     examples = train_omr.Examples(args.excerpts, args.systems, ids, layout)
     devs = train_omr.dev_sets(args, ids)
     dev = {name: [(i, png(gray), " ".join(names[t] for t in tok)) for i, gray, tok in d.items]
@@ -95,7 +94,8 @@ def main():
         if not args.max_mb or size <= args.max_mb:
             break
         raw = lambda es: sum(len(e[1][0][3]) for e in es)  # noqa: E731 - packed bits, a proxy of the compressed bytes
-        excerpt_mb = size * raw([e for e in train if e[0] < 4]) / max(1, raw(train))
+        dev_mb = sum(len(p) for items in dev.values() for _, p, _ in items) / 2 ** 20  # PNG: LZMA leaves it as it is
+        excerpt_mb = (size - dev_mb) * raw([e for e in train if e[0] < 4]) / max(1, raw(train))
         share *= max(0.0, args.max_mb * 0.97 - (size - excerpt_mb)) / max(excerpt_mb, 1e-9)
     else:
         os.remove(dst + ".tmp")

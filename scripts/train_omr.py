@@ -132,7 +132,7 @@ class Examples:
         self.by_kind = [[] for _ in range(5)]
         self.seen = set()
         self.skipped = 0
-        if pack is not None:  # a pack's examples: [kind, [PNG bytes], LMX]
+        if pack is not None:  # a pack's examples: [kind, [quantized image], LMX] (scripts/pack_omr.py)
             for kind, images, lmx in pack:
                 self._add(kind, images, lmx)
             self.excerpts = None
@@ -184,7 +184,7 @@ def make_batch(examples, weights, budget, rng, frames, events, max_rows, single_
         path = paths[int(rng.integers(0, len(paths)))]  # a factory system: clean or its scan-like copy
         try:
             gray = read_image(path)
-            im = Ink(augment(gray if isinstance(path, str) else soften(gray, rng), rng))
+            im = Ink(augment(soften(gray, rng) if isinstance(path, tuple) else gray, rng))
         except ValueError:
             continue
         if im.rows > max_rows:
@@ -485,7 +485,7 @@ def main():
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
                           pixel_channels=args.pixel_channels)
-    model = Translator(vocab, net)
+    model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
@@ -496,7 +496,6 @@ def main():
         if info["fresh"]:
             sys.exit(f"train_omr: {args.init} lacks weights of this network (give its network options): "
                      f"{info['fresh'][:4]}")
-        model.to(args.device)
         devs = dev_sets(args, ids, pack and pack["dev"])
         print(json.dumps({"init": args.init, "dev_ser": {k: v.ser(model, layout) for k, v in devs.items()},
                           "items": {k: len(v.items) for k, v in devs.items()}}))
@@ -517,9 +516,6 @@ def main():
     elif args.column_positions == "sinusoid":
         sinusoid_columns(model)
 
-    model.to(args.device)
-    if resumed:  # the optimizer's state follows its parameters
-        opt.load_state_dict(opt.state_dict())
     train = Examples(args.excerpts, args.systems, ids, layout, pack and pack["train"])
     devs = dev_sets(args, ids, pack and pack["dev"])
     print(f"train examples by kind (1-4 measures, systems): {train.counts()}, skipped {train.skipped}; "

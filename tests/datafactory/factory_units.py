@@ -211,6 +211,7 @@ class OmrPack(unittest.TestCase):
 
     def test_collate_ink_equals_collate_pixels(self):
         import json
+        import torch
         import train_omr
         from umt_model.data import Frames, collate_pixels
         from umt_model.vocab import LMX, Layout
@@ -223,13 +224,9 @@ class OmrPack(unittest.TestCase):
         streams = [frames.stream(LMX, list(rng.integers(1, 50, size=n))) for n in (5, 9)]
         a = train_omr.collate_ink(inks, streams)
         b = collate_pixels([((x, None), s) for x, s in zip(inks, streams)], LMX)
-        self.assertTrue(torch_equal(a[0].float() / 255.0, b[0]))
+        self.assertTrue(torch.equal(a[0].float() / 255.0, b[0]))
         for x, y in zip(a[1:], b[1:]):
-            self.assertTrue(torch_equal(x, y))
-
-
-def torch_equal(a, b):
-    return a.shape == b.shape and bool((a == b).all())
+            self.assertTrue(torch.equal(x, y))
 
 
 if __name__ == "__main__":

@@ -604,7 +604,12 @@ def main():
         guide_window.clear()
         return text
 
-    trainer.train(args, state, "omr", model, opt, batch_loss, save, evaluate, note, baseline=bool(args.init), average=average)
+    def stop_workers():
+        if stage is not None and hasattr(batches, "_shutdown_workers"):
+            batches._shutdown_workers()
+
+    trainer.train(args, state, "omr", model, opt, batch_loss, save, evaluate, note, baseline=bool(args.init), average=average,
+                  before_restart=stop_workers)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ def schedule_args(ap, warmup, eval_every, threads, minutes_required=True):
                          "dev evaluations, model.pt and best.pt use the average, the checkpoint keeps both")
     ap.add_argument("--eval-every", type=float, default=eval_every, help="minutes between dev evaluations")
     ap.add_argument("--save-every", type=float, default=5, help="minutes between checkpoints")
+    ap.add_argument("--max-rss-gb", type=float, default=None,
+                    help="resident memory at which the run saves and restarts itself to return its heap "
+                         "(default: 45 %% of the machine's memory; 0 = never)")
     ap.add_argument("--threads", type=int, default=threads)
     ap.add_argument("--seed", type=int, default=0)
 
@@ -201,7 +204,38 @@ def save(run, body, opt, best=False, average=None):
         os.replace(os.path.join(run, name + ".tmp"), os.path.join(run, name))
 
 
-def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, baseline=False, average=None):
+def resident_bytes():
+    """This process's resident memory (Linux; 0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def memory_bound(args):
+    """--max-rss-gb in bytes; by default 45 % of the machine's memory (0: no bound)."""
+    gb = getattr(args, "max_rss_gb", None)
+    if gb is None:
+        try:
+            return int(0.45 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        except (OSError, ValueError):
+            return 0
+    return int(gb * 2**30)
+
+
+def restart_process(before=None):
+    """Runs this trainer again with the same arguments and environment (it resumes from its
+    checkpoint): the only way to give back a heap that never purges (umt_model/heap.py)."""
+    if before is not None:
+        before()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+
+def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, baseline=False, average=None,
+          before_restart=None):
     """The single-process training loop: until args.minutes of training time (evaluations and
     saves excluded) have passed, batch_loss() -> (loss, examples) of one batch is stepped at the
     schedule's learning rate; a log line every 25 steps (note() adds to it); every args.eval_every
@@ -210,11 +244,15 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
     resumes where it was; the end evaluates and saves. baseline: a run that starts from another
     model (--init) evaluates it first, so that its dev figure is the one to beat, not -inf. average:
     the run's weight average, begun at the weights the loop starts from (unless a checkpoint's was
-    loaded) and updated after every step taken; evaluate() sees the averaged weights."""
+    loaded) and updated after every step taken; evaluate() sees the averaged weights. When the
+    process's resident memory passes memory_bound(args) (PyTorch on CPU allocates tensors of ever-new
+    shapes; a heap that never purges only grows), it saves and restarts itself, before_restart()
+    first (e.g. to stop batch workers)."""
     stop = []
+    bound = memory_bound(args)
     handlers = {s: signal.signal(s, lambda *_: stop.append(True)) for s in (signal.SIGTERM, signal.SIGINT)}
     progress = lambda: state["seconds"] / (60 * args.minutes)  # noqa: E731
-    last_save = last_eval = t_prev = time.time()
+    last_save = t_prev = time.time()
     window = []
     if average is not None:
         average.begin()
@@ -224,8 +262,9 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
             return evaluate(final=final)
 
     if baseline and state["step"] == 0:
+        state["evaluated_at"] = state["seconds"]
         save(best=judged())
-        last_save = last_eval = t_prev = time.time()
+        last_save = t_prev = time.time()
     model.train()
     try:
         while progress() < 1.0:
@@ -249,9 +288,19 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
                 save()
                 print(f"stopped: step {state['step']} saved ({state['seconds'] / 60:.1f} min)", file=sys.stderr)
                 return
-            if now - last_eval > 60 * args.eval_every:
+            if bound and state["step"] % 5 == 0 and resident_bytes() > bound:
+                save()
+                print(f"restarting: {resident_bytes() / 2**30:.1f} GB resident at step {state['step']} "
+                      f"(bound {bound / 2**30:.1f} GB); saved", file=sys.stderr, flush=True)
+                for s_, h in handlers.items():
+                    signal.signal(s_, h)
+                restart_process(before_restart)
+            # Training minutes since the last evaluation, kept in the checkpoint: a run that
+            # restarts (or is resumed) more often than --eval-every still evaluates on time.
+            if state["seconds"] - state.get("evaluated_at", 0.0) > 60 * args.eval_every:
+                state["evaluated_at"] = state["seconds"]
                 save(best=judged())
-                last_eval = last_save = t_prev = time.time()  # evaluation time is not training time
+                last_save = t_prev = time.time()  # evaluation time is not training time
             elif now - last_save > 60 * args.save_every:
                 save()
                 last_save = t_prev = time.time()

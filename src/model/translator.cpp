@@ -299,8 +299,10 @@ void decode_batch(Methods& m, const tokens::Vocabulary& V, const std::vector<Dec
         row_limit.push_back(requests[r].max_steps > 0 ? std::min(requests[r].max_steps, max_steps) : max_steps);
     max_steps = *std::max_element(row_limit.begin(), row_limit.end());
 
+    const auto encode_start = std::chrono::steady_clock::now();
     auto [memory, mask] = encode_batch(m, rows, requests, target);
     c10::IValue cross = m.init_cross({memory});
+    if (stats) stats->encode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - encode_start).count();
     c10::IValue cache = empty_cache();
 
     std::vector<tokens::PositionTracker> trackers;

@@ -236,8 +236,8 @@ std::vector<model::DecodeResult> run_decode(model::ModelBundle& bundle, const Ta
         looped += r.looped;
         unfinished += !r.ended && !r.looped;
     }
-    spdlog::debug("decode: {} sequences, {} steps, {} frames, {:.2f} s", requests.size(), stats.steps, stats.row_steps,
-                  stats.seconds);
+    spdlog::debug("decode: {} sequences, {} steps, {} frames, {:.2f} s ({:.2f} s reading the inputs)", requests.size(),
+                  stats.steps, stats.row_steps, stats.seconds, stats.encode_seconds);
     const char* target = tokens::modality_name(spec.target);
     if (looped) spdlog::warn("{} of {} {} outputs looped and were cut by the repetition stop", looped, results.size(), target);
     if (unfinished) spdlog::info("{} of {} {} outputs reached their length limit", unfinished, results.size(), target);

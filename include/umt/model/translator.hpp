@@ -86,6 +86,7 @@ struct DecodeStats {
     int64_t steps = 0;       // decoder steps run (one per batch per generated frame)
     int64_t row_steps = 0;   // frames generated over all rows
     double seconds = 0.0;
+    double encode_seconds = 0.0;  // of seconds: reading the inputs (the encoder and the cross keys)
 };
 
 class Translator {

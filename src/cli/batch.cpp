@@ -326,7 +326,7 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 }  // namespace
 
 int run_batch(const BatchPlan& plan, const BatchFlags& flags, const GlobalOptions& g, const std::string& verb,
-              const JobFn& fn) {
+              const JobFn& fn, int workers_wanted, int threads_wanted) {
     install_warning_sink();
     std::ofstream report;
     if (!flags.report.empty()) {
@@ -334,10 +334,11 @@ int run_batch(const BatchPlan& plan, const BatchFlags& flags, const GlobalOption
         if (!report) throw UsageError(flags.report + ": cannot write the report");
     }
     const size_t n = plan.jobs.size();
-    const size_t workers = size_t(workers_for(flags, g, n));
-    const int threads = threads_per_job(flags, g, n);
+    const size_t workers = workers_wanted > 0 ? std::min(size_t(workers_wanted), std::max<size_t>(1, n))
+                                              : size_t(workers_for(flags, g, n));
+    const int threads = threads_wanted > 0 ? threads_wanted : threads_per_job(flags, g, n);
     const int cores = usable_cores();
-    if (g.threads > 0 && size_t(g.threads) * workers > size_t(cores))
+    if (workers_wanted <= 0 && g.threads > 0 && size_t(g.threads) * workers > size_t(cores))
         spdlog::warn("--threads {} x --jobs {} is more than the {} cores", g.threads, workers, cores);
     if (plan.batch) remove_stale_temps(plan.jobs);
 

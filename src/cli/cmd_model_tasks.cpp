@@ -165,6 +165,7 @@ void add_omr(CLI::App* sub, TaskArgs& a) {
 int run_omr_task(TaskArgs& a, const GlobalOptions& g) {
     TaskRun run{"omr", &a.flags, a.inputs, a.output, image_read_extensions(), a.format, kScoreOutExts, &a.batch,
                 required_bundle(g, "omr"), {}};
+    run.pooled = true;
     run.run_job = [&a](model::ModelBundle* bundle, const tasks::DecodeSettings& s, const Job& job, Timings& t) {
         auto r = run_omr(*bundle, job.input, s, &t, a.one_part);
         StageTimer timer(&t, "write");

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "umt/core/error.hpp"
+#include "umt/core/cpus.hpp"
 #include "umt/model/runtime.hpp"
 
 namespace umt::cli {
@@ -73,15 +74,36 @@ int run_task(const TaskRun& run, const GlobalOptions& g) {
     static const BatchFlags kNoBatch;
     const BatchFlags& batch = run.batch ? *run.batch : kNoBatch;
     auto plan = plan_batch(spec, batch);
-    model::set_threads(threads_per_job(batch, g, plan.jobs.size()));
+    const size_t n = plan.jobs.size();
+    // Pooled: the usual parallel decoders become the pool's slots, and each keeps up to --batch
+    // inputs in flight so that their rows share its steps.
+    std::unique_ptr<model::DecodePool> pool;
+    int workers = 0, threads = 0;
+    if (run.pooled && n > 1) {
+        const int cores = usable_cores();
+        int slots = workers_for(batch, g, n);
+        workers = batch.jobs > 0 ? batch.jobs : int(std::min<size_t>(n, size_t(slots) * size_t(std::max(1, s.batch))));
+        if (batch.jobs > 0) slots = std::max(1, std::min(batch.jobs, cores / std::max(1, g.threads)));
+        threads = g.threads > 0 ? g.threads : std::max(1, cores / slots);
+        if (workers > slots) {
+            pool = std::make_unique<model::DecodePool>(slots);
+            s.pool = pool.get();
+            spdlog::debug("{}: {} inputs in flight, decoded in shared batches on {} slot(s) of {} thread(s)", run.verb,
+                          workers, slots, threads);
+        } else {
+            workers = threads = 0;
+        }
+    }
+    model::set_threads(threads > 0 ? threads : threads_per_job(batch, g, n));
     Timings load;
     std::unique_ptr<model::ModelBundle> bundle = run.open(&load);
     // Workers share the bundle: its modules load before they start.
-    if (bundle && workers_for(batch, g, plan.jobs.size()) > 1) bundle->load_all();
+    if (bundle && (workers > 1 || workers_for(batch, g, n) > 1)) bundle->load_all();
     std::mutex load_mu;
     return run_batch(plan, batch, g, run.verb, [&](const Job& job, JobContext& ctx) {
         // Torch's thread count is per calling thread (OpenMP): each worker sets its own.
         model::set_threads(ctx.threads);
+        model::DecodePool::Member member(pool.get());
         {
             std::lock_guard<std::mutex> lock(load_mu);
             ctx.timings = load;
@@ -89,7 +111,7 @@ int run_task(const TaskRun& run, const GlobalOptions& g) {
         }
         run.run_job(bundle.get(), s, job, ctx.timings);
         if (run.log_timings) spdlog::info("{}: {} -> {}: {}", run.verb, job.input, job.output, ctx.timings.summary());
-    });
+    }, workers, threads);
 }
 
 }  // namespace umt::cli

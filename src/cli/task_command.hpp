@@ -59,6 +59,9 @@ struct TaskRun {
     // One job; its stages timed on `t`.
     std::function<void(model::ModelBundle* bundle, const tasks::DecodeSettings& s, const Job& job, Timings& t)> run_job;
     bool log_timings = true;  // false: run_job logs the job itself
+    // Inputs of a batch decode in shared batches (model::DecodePool): up to --batch inputs in
+    // flight per decoding slot, one slot per core (or per --threads T), or --jobs inputs.
+    bool pooled = false;
 };
 // Checks the settings, plans the jobs, opens the bundle (and loads its modules when --jobs runs
 // several at once), then runs every job through the batch engine, each with its share of the

@@ -230,7 +230,7 @@ std::vector<model::DecodeResult> run_decode(model::ModelBundle& bundle, const Ta
     const auto options = decode_options(spec, s);
     StageTimer timer(timings, "decode");
     model::DecodeStats stats;
-    auto results = translator.decode(requests, options, &stats);
+    auto results = s.pool ? s.pool->decode(translator, requests, options, &stats) : translator.decode(requests, options, &stats);
     int looped = 0, unfinished = 0;
     for (const auto& r : results) {
         looped += r.looped;

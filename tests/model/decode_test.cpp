@@ -4,10 +4,12 @@
 #include <cmath>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "model_fixture.hpp"
 #include "umt/core/error.hpp"
 #include "umt/model/bundle.hpp"
+#include "umt/model/decode_pool.hpp"
 #include "umt/tasks/amt.hpp"
 #include "umt/tasks/inputs.hpp"
 
@@ -219,6 +221,55 @@ TEST_F(DecodeTest, SamplingIsSeededAndIndependentOfBatching) {
     opt.sampler = model::SamplerOptions::greedy();
     auto g = tr.decode(requests_of(in.midi), opt);
     for (size_t i = 0; i < g.size(); ++i) EXPECT_EQ(k1[i].frames, g[i].frames);
+}
+
+TEST_F(DecodeTest, PooledRequestsOfManyThreadsDecodeAsAloneInSharedBatches) {
+    // Threads of a batch run submit one or two requests each; the pool decodes them together on
+    // fewer slots. Every thread must get what its requests give alone, greedy and sampled.
+    const auto& v = bundle_->vocabulary();
+    auto in = make_inputs(v);
+    auto& tr = bundle_->translator(model::Direction::TowardAudio);
+    for (bool sampled : {false, true}) {
+        SCOPED_TRACE(sampled ? "sampled" : "greedy");
+        model::DecodeOptions opt;
+        opt.target = sampled ? Modality::Audio : Modality::Lmx;
+        opt.max_steps = kMaxSteps;
+        opt.batch_size = 8;
+        if (sampled) opt.sampler = model::SamplerOptions::sample(1.0f, 0, 0.9f, 7);
+        const size_t calls = 12;
+        std::vector<std::vector<model::DecodeRequest>> requests(calls);
+        std::vector<std::vector<model::DecodeResult>> alone(calls), pooled(calls);
+        for (size_t c = 0; c < calls; ++c) {
+            requests[c] = requests_of({in.midi[c % in.midi.size()]});
+            if (c % 3 == 0) requests[c].push_back(requests_of({in.midi[(c + 1) % in.midi.size()]})[0]);
+            alone[c] = tr.decode(requests[c], opt);
+        }
+        model::DecodePool pool(2);
+        std::vector<std::thread> threads;
+        for (size_t c = 0; c < calls; ++c)
+            threads.emplace_back([&, c] {
+                model::DecodePool::Member member(&pool);
+                pooled[c] = pool.decode(tr, requests[c], opt);
+            });
+        for (auto& t : threads) t.join();
+        for (size_t c = 0; c < calls; ++c) {
+            ASSERT_EQ(pooled[c].size(), alone[c].size()) << "call " << c;
+            for (size_t i = 0; i < alone[c].size(); ++i) {
+                EXPECT_EQ(pooled[c][i].frames, alone[c][i].frames) << "call " << c << " request " << i;
+                EXPECT_EQ(pooled[c][i].ended, alone[c][i].ended) << "call " << c << " request " << i;
+            }
+        }
+        EXPECT_EQ(pool.rows_decoded(), 16);
+        EXPECT_LT(pool.batches_decoded(), int64_t(calls)) << "requests of different threads shared batches";
+    }
+    // A call without members decodes at once; a bad option fails only its caller, with the message.
+    model::DecodePool pool(1);
+    model::DecodeOptions bad;
+    bad.batch_size = 0;
+    EXPECT_THROW(pool.decode(tr, requests_of({in.midi[0]}), bad), Error);
+    model::DecodeOptions ok;
+    ok.max_steps = 4;
+    EXPECT_EQ(pool.decode(tr, requests_of({in.midi[0]}), ok).size(), 1u);
 }
 
 TEST_F(DecodeTest, ImageTargetFollowsHeightTokensAndMasks) {

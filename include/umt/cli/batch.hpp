@@ -66,8 +66,10 @@ using JobFn = std::function<void(const Job& job, JobContext& ctx)>;
 // Runs the plan (its --jobs workers in one process), going on past failures: skips finished
 // outputs in a batch unless --overwrite, writes one report line per input as it finishes, a
 // progress line on a terminal, and the failures at the end. Returns kOk or kFailed.
+// workers / threads > 0 replace workers_for / threads_per_job (a pooled decoding run: more jobs
+// in flight than cores, their decoding shared).
 int run_batch(const BatchPlan& plan, const BatchFlags& flags, const GlobalOptions& g, const std::string& verb,
-              const JobFn& fn);
+              const JobFn& fn, int workers = 0, int threads = 0);
 
 // Workers for `inputs` jobs: --jobs N, else one per usable core (each on one model thread: the
 // decoding loop's small matrices gain more from inputs in parallel than from threads inside one),

@@ -74,6 +74,9 @@ struct DecodeRequest {
     int max_steps = 0;  // this request's own limit, tied to its input size (0 = DecodeOptions::max_steps)
     InkImage pixels;    // when width > 0, the input is this image instead, read by encode_pixels
     Waveform wave;      // when not empty, the input is this audio instead, read by encode_audio
+    // The sampler stream this request draws from: (seed, seed_index); -1 = its index in the
+    // decode() call. Lets requests of several calls share a batch (DecodePool) unchanged.
+    int64_t seed_index = -1;
 };
 
 struct DecodeResult {

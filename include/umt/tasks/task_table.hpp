@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "umt/model/bundle.hpp"
+#include "umt/model/decode_pool.hpp"
 #include "umt/model/translator.hpp"
 #include "umt/tokens/vocabulary.hpp"
 
@@ -45,6 +46,9 @@ struct DecodeSettings {
     uint64_t seed = 0;
     int max_len = 0;  // frames per decoded sequence at most (0 = tied to the input size)
     int batch = 8;    // sequences decoded together
+    // When set, requests decode in batches shared with the pool's other threads (a folder of
+    // inputs); null: each call decodes alone.
+    model::DecodePool* pool = nullptr;
     // Throws umt::Error explaining an invalid value, in the CLI's terms. The one check of the
     // user's settings: sampler_for and decode_options build on it.
     void validate() const;

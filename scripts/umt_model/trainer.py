@@ -292,9 +292,7 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
                 save()
                 print(f"restarting: {resident_bytes() / 2**30:.1f} GB resident at step {state['step']} "
                       f"(bound {bound / 2**30:.1f} GB); saved", file=sys.stderr, flush=True)
-                for s_, h in handlers.items():
-                    signal.signal(s_, h)
-                restart_process(before_restart)
+                restart_process(before_restart)  # exec resets the signal handlers
             # Training minutes since the last evaluation, kept in the checkpoint: a run that
             # restarts (or is resumed) more often than --eval-every still evaluates on time.
             if state["seconds"] - state.get("evaluated_at", 0.0) > 60 * args.eval_every:

@@ -81,9 +81,10 @@ int run_task(const TaskRun& run, const GlobalOptions& g) {
     int workers = 0, threads = 0;
     if (run.pooled && n > 1) {
         const int cores = usable_cores();
-        int slots = workers_for(batch, g, n);
+        // --jobs N: N inputs in flight on the slots the cores allow; else --batch inputs per slot.
+        const int slots = batch.jobs > 0 ? std::max(1, std::min(batch.jobs, cores / std::max(1, g.threads)))
+                                         : workers_for(batch, g, n);
         workers = batch.jobs > 0 ? batch.jobs : int(std::min<size_t>(n, size_t(slots) * size_t(std::max(1, s.batch))));
-        if (batch.jobs > 0) slots = std::max(1, std::min(batch.jobs, cores / std::max(1, g.threads)));
         threads = g.threads > 0 ? g.threads : std::max(1, cores / slots);
         if (workers > slots) {
             pool = std::make_unique<model::DecodePool>(slots);

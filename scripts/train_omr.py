@@ -174,7 +174,7 @@ class Examples:
 def make_batch(examples, weights, budget, rng, frames, events, max_rows, single_kind=False):
     """Examples drawn by the curriculum's weights until the batch's padded pixels reach budget;
     single_kind: the kind is drawn once per batch (less padding in big batches)."""
-    chosen, cells = [], 0
+    chosen = []
     kinds = np.flatnonzero(weights > 0)
     kind = None
     while True:
@@ -268,18 +268,14 @@ def edit_distance(a, b):
 
 
 class DevSet:
-    """Fixed dev images (gray arrays, no augmentation) with their LMX ids; SER of greedy decoding."""
+    """Fixed dev images (gray arrays, no augmentation) with their LMX ids; SER of greedy decoding,
+    and the reading error of the encoder's CTC head (its best path against the LMX's note heads,
+    rests and barlines in reading order, umt_model/targets.py LmxEvents)."""
 
     def __init__(self, items):
         self.items = items  # [(id, gray, ids)]
 
-    @torch.no_grad()
-    def ser(self, model, layout, batch=16):
-        device = model.pos_a.weight.device
-        if device.type != "cpu":
-            batch = max(batch, 128)
-        model.eval()
-        edits = total = 0
+    def batches(self, device, batch):
         order = sorted(range(len(self.items)), key=lambda i: self.items[i][1].shape[1])
         for s in range(0, len(order), batch):
             group = [self.items[i] for i in order[s:s + batch]]
@@ -290,13 +286,56 @@ class DevSet:
             for k, x in enumerate(inks):
                 px[k, 0, :x.ink.shape[0], :x.ink.shape[1]] = torch.from_numpy(x.ink).float() / 255.0
                 size[k, 0], size[k, 1] = x.rows, x.cols
+            yield group, px.to(device), size.to(device)
+
+    @torch.no_grad()
+    def ser(self, model, layout, batch=16):
+        device = model.pos_a.weight.device
+        if device.type != "cpu":
+            batch = max(batch, 128)
+        model.eval()
+        edits = total = 0
+        for group, px, size in self.batches(device, batch):
             longest = max(len(ids) for _, _, ids in group)
-            out = greedy_lmx(model, layout, px.to(device), size.to(device), int(1.5 * longest) + 20)
+            out = greedy_lmx(model, layout, px, size, int(1.5 * longest) + 20)
             for (_, _, ids), hyp in zip(group, out):
                 edits += edit_distance(hyp, [layout.block_start[LMX] + i for i in ids])
                 total += len(ids)
         model.train()
         return round(100.0 * edits / max(total, 1), 2)
+
+    @torch.no_grad()
+    def ctc_error(self, model, events, batch=16):
+        """Edit distance of the CTC head's best paths to the reference events, % of the events."""
+        device = model.pos_a.weight.device
+        model.eval()
+        edits = total = 0
+        for group, px, size in self.batches(device, max(batch, 128) if device.type != "cpu" else batch):
+            memory, mask = model.encode_pixels(px, size, torch.full((len(group),), LMX, dtype=torch.long, device=device))
+            for (_, _, ids), read in zip(group, ctc_best_paths(model, memory, mask)):
+                gold = events.of(ids)
+                edits += edit_distance(read, gold) if gold else len(read)
+                total += len(gold)
+        model.train()
+        return round(100.0 * edits / max(total, 1), 2)
+
+
+def ctc_best_paths(model, memory, mask):
+    """The CTC head's best path of each row ([B,S,D] memory, [B,S] mask): class ids with repeats
+    merged and blanks (0) dropped."""
+    b, s, _ = memory.shape
+    best = model.ctc(memory).view(b, -1, model.ctc_classes).argmax(-1)
+    lengths = (mask.sum(1) * (best.size(1) // s)).tolist()
+    return [collapse_ctc(best[k, :lengths[k]].tolist()) for k in range(b)]
+
+
+def collapse_ctc(path):
+    out, prev = [], 0
+    for c in path:
+        if c != prev and c != 0:
+            out.append(c)
+        prev = c
+    return out
 
 
 @torch.no_grad()
@@ -438,6 +477,9 @@ def main():
                          "without the language model of a decoder that learnt to write without reading")
     ap.add_argument("--budget", type=float, default=2.0, help="padded ink pixels per batch, millions")
     ap.add_argument("--ctc-loss", type=float, default=0.3, help="weight of the encoder's CTC loss")
+    ap.add_argument("--token-loss", type=float, default=1.0,
+                    help="weight of the decoder's LMX loss; 0 trains the encoder on its CTC loss alone (no decoder "
+                         "pass: cheaper steps), the best model then chosen by the dev CTC reading error")
     ap.add_argument("--input-dropout", type=float, default=0.0,
                     help="blank this share of the decoder's teacher-forced LMX inputs (not begin)")
     ap.add_argument("--guide", type=float, default=0.0,
@@ -498,6 +540,7 @@ def main():
                      f"{info['fresh'][:4]}")
         devs = dev_sets(args, ids, pack and pack["dev"])
         print(json.dumps({"init": args.init, "dev_ser": {k: v.ser(model, layout) for k, v in devs.items()},
+                          "dev_ctc_error": {k: v.ctc_error(model, events) for k, v in devs.items()},
                           "items": {k: len(v.items) for k, v in devs.items()}}))
         return
     if not args.run or not args.minutes:
@@ -529,7 +572,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "token_loss": args.token_loss, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
@@ -539,16 +582,21 @@ def main():
     def evaluate(final=False):
         t0 = time.time()
         d = {k: v.ser(model, layout) for k, v in devs.items()}
-        if state.get("best_on", "excerpts") != main_dev:  # a continued run now measured on the systems
-            state["best_ser"], state["best_on"] = 1e9, main_dev
-        best = d[main_dev] < state["best_ser"]
+        ctc = {k: v.ctc_error(model, events) for k, v in devs.items()}
+        best_on = main_dev + (" ctc" if args.token_loss == 0 else "")
+        if state.get("best_on", "excerpts") != best_on:  # a continued run now measured on the systems (or by CTC)
+            state["best_ser"], state["best_on"] = 1e9, best_on
+        # Encoder-only training (--token-loss 0) leaves the decoder as it was: its best is the best reader.
+        score = ctc[main_dev] if args.token_loss == 0 else d[main_dev]
+        best = score < state["best_ser"]
         if best:
-            state["best_ser"], state["best"] = d[main_dev], dict(d, step=state["step"])
+            state["best_ser"], state["best"] = score, dict(d, step=state["step"], ctc_error=ctc)
         curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
-                                "samples": dict(state["samples"]), "dev_ser": d,
+                                "samples": dict(state["samples"]), "dev_ser": d, "dev_ctc_error": ctc,
                                 **({"final": True} if final else {})}) + "\n")
         curve.flush()
-        print(f"dev step {state['step']} {state['seconds'] / 60:.1f} min SER {d} ({time.time() - t0:.0f} s)",
+        print(f"dev step {state['step']} {state['seconds'] / 60:.1f} min SER {d} CTC reading error {ctc} "
+              f"({time.time() - t0:.0f} s)",
               file=sys.stderr, flush=True)
         return best
 
@@ -590,7 +638,8 @@ def main():
             tgt_in[:, :, 0] = tgt_in[:, :, 0].masked_fill(drop, 0)  # PAD embeds to zero
         recorder.on = args.guide > 0
         with autocast():
-            loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc, ctc_weight=args.ctc_loss)
+            loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc, ctc_weight=args.ctc_loss,
+                         token_weight=args.token_loss)
         recorder.on = False
         if args.guide > 0:
             g_target, g_sigma = column_targets(places, batch_ids, [c * model.columns_per_cell for c in batch_cols])

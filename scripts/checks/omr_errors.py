@@ -113,23 +113,6 @@ def teacher_forced(model, layout, frames, px, size, ids_list):
     return [pred[k][:len(ids_list[k]) + 1] for k in range(b)], memory, mask
 
 
-def ctc_greedy(model, memory, mask):
-    """Best-path CTC reading of each row: class ids, repeats and blanks removed."""
-    b, s, _ = memory.shape
-    logits = model.ctc(memory).view(b, -1, model.ctc_classes)
-    best = logits.argmax(-1)
-    n = (mask.sum(1) * (logits.size(1) // s)).tolist()
-    out = []
-    for k in range(b):
-        seq, prev = [], 0
-        for c in best[k, :n[k]].tolist():
-            if c != prev and c != 0:
-                seq.append(c)
-            prev = c
-        out.append(seq)
-    return out
-
-
 def measure(model, layout, names, items, frames, events, batch=8):
     start = layout.block_start[LMX]
     name = lambda i: names[i - start] if start <= i < start + len(names) else "?"  # noqa: E731
@@ -150,7 +133,7 @@ def measure(model, layout, names, items, frames, events, batch=8):
         longest = max(len(ids) for ids in ids_list)
         hyps = T.greedy_lmx(model, layout, px, size, int(1.5 * longest) + 20)
         tf_pred, memory, mask = teacher_forced(model, layout, frames, px, size, ids_list)
-        reads = ctc_greedy(model, memory, mask)
+        reads = T.ctc_best_paths(model, memory, mask)
         for ids, hyp, tfp, read in zip(ids_list, hyps, tf_pred, reads):
             ref = [start + i for i in ids]
             marks, inserted = align(ref, hyp)

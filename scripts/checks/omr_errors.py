@@ -119,16 +119,7 @@ def measure(model, layout, names, items, frames, events, batch=8):
     stats = {g: {"ref": 0, "sub": 0, "del": 0, "ins": 0, "tf_ok": 0} for g, _ in GROUPS}
     edits = total = ctc_edits = ctc_total = hyp_len = 0
     ends_early = loops = 0
-    order = sorted(range(len(items)), key=lambda i: items[i][1].shape[1])
-    for s in range(0, len(order), batch):
-        group = [items[i] for i in order[s:s + batch]]
-        inks = [T.Ink(gray) for _, gray, _ in group]
-        h, w = max(x.ink.shape[0] for x in inks), max(x.ink.shape[1] for x in inks)
-        px = torch.zeros(len(inks), 1, h, w)
-        size = torch.zeros(len(inks), 2, dtype=torch.long)
-        for k, x in enumerate(inks):
-            px[k, 0, :x.ink.shape[0], :x.ink.shape[1]] = torch.from_numpy(x.ink).float() / 255.0
-            size[k, 0], size[k, 1] = x.rows, x.cols
+    for group, px, size in T.DevSet(items).batches(torch.device("cpu"), batch):
         ids_list = [ids for _, _, ids in group]
         longest = max(len(ids) for ids in ids_list)
         hyps = T.greedy_lmx(model, layout, px, size, int(1.5 * longest) + 20)

@@ -39,7 +39,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
 from umt_model.data import Frames  # noqa: E402
-from umt_model.targets import LmxEvents, lmx_names  # noqa: E402
+from umt_model.targets import LmxEvents, ctc_best_paths, lmx_names  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.guide import AttentionRecorder, column_targets, guided_loss, reading_places  # noqa: E402
 from umt_model import trainer  # noqa: E402
@@ -270,7 +270,7 @@ def edit_distance(a, b):
 class DevSet:
     """Fixed dev images (gray arrays, no augmentation) with their LMX ids; SER of greedy decoding,
     and the reading error of the encoder's CTC head (its best path against the LMX's note heads,
-    rests and barlines in reading order, umt_model/targets.py LmxEvents)."""
+    rests and barlines in reading order, umt_model/targets.py LmxEvents), from one encoder pass."""
 
     def __init__(self, items):
         self.items = items  # [(id, gray, ids)]
@@ -289,61 +289,41 @@ class DevSet:
             yield group, px.to(device), size.to(device)
 
     @torch.no_grad()
-    def ser(self, model, layout, batch=16):
+    def readings(self, model, layout, batch=16):
+        """Per batch, one encoder pass: the items, their greedy LMX ids, the CTC head's best paths,
+        and the encoder's memory and mask (for further reading of the same batch)."""
         device = model.pos_a.weight.device
         if device.type != "cpu":
             batch = max(batch, 128)
         model.eval()
-        edits = total = 0
-        for group, px, size in self.batches(device, batch):
-            longest = max(len(ids) for _, _, ids in group)
-            out = greedy_lmx(model, layout, px, size, int(1.5 * longest) + 20)
-            for (_, _, ids), hyp in zip(group, out):
+        try:
+            for group, px, size in self.batches(device, batch):
+                memory, mask = model.encode_pixels(px, size, torch.full((len(group),), LMX, dtype=torch.long, device=device))
+                longest = max(len(ids) for _, _, ids in group)
+                hyps = greedy_lmx(model, layout, memory, mask, int(1.5 * longest) + 20)
+                yield group, hyps, ctc_best_paths(model, memory, mask), memory, mask
+        finally:
+            model.train()
+
+    def scores(self, model, layout, events):
+        """(greedy SER, CTC reading error): edit distances, % of the reference tokens / events."""
+        edits = total = ctc_edits = ctc_total = 0
+        for group, hyps, reads, _, _ in self.readings(model, layout):
+            for (_, _, ids), hyp, read in zip(group, hyps, reads):
                 edits += edit_distance(hyp, [layout.block_start[LMX] + i for i in ids])
                 total += len(ids)
-        model.train()
-        return round(100.0 * edits / max(total, 1), 2)
-
-    @torch.no_grad()
-    def ctc_error(self, model, events, batch=16):
-        """Edit distance of the CTC head's best paths to the reference events, % of the events."""
-        device = model.pos_a.weight.device
-        model.eval()
-        edits = total = 0
-        for group, px, size in self.batches(device, max(batch, 128) if device.type != "cpu" else batch):
-            memory, mask = model.encode_pixels(px, size, torch.full((len(group),), LMX, dtype=torch.long, device=device))
-            for (_, _, ids), read in zip(group, ctc_best_paths(model, memory, mask)):
                 gold = events.of(ids)
-                edits += edit_distance(read, gold) if gold else len(read)
-                total += len(gold)
-        model.train()
-        return round(100.0 * edits / max(total, 1), 2)
-
-
-def ctc_best_paths(model, memory, mask):
-    """The CTC head's best path of each row ([B,S,D] memory, [B,S] mask): class ids with repeats
-    merged and blanks (0) dropped."""
-    b, s, _ = memory.shape
-    best = model.ctc(memory).view(b, -1, model.ctc_classes).argmax(-1)
-    lengths = (mask.sum(1) * (best.size(1) // s)).tolist()
-    return [collapse_ctc(best[k, :lengths[k]].tolist()) for k in range(b)]
-
-
-def collapse_ctc(path):
-    out, prev = [], 0
-    for c in path:
-        if c != prev and c != 0:
-            out.append(c)
-        prev = c
-    return out
+                ctc_edits += edit_distance(read, gold) if gold else len(read)
+                ctc_total += len(gold)
+        return round(100.0 * edits / max(total, 1), 2), round(100.0 * ctc_edits / max(ctc_total, 1), 2)
 
 
 @torch.no_grad()
-def greedy_lmx(model, layout, px, size, max_steps):
-    """Greedy LMX decoding of pixel inputs, batched, cached, finished rows dropped: the algorithm of
-    umt_model/decode.py greedy_decode (and C++'s) for an LMX target, whose frames have one slot."""
-    b, dev = px.size(0), px.device
-    memory, mask = model.encode_pixels(px, size, torch.full((b,), LMX, dtype=torch.long, device=dev))
+def greedy_lmx(model, layout, memory, mask, max_steps):
+    """Greedy LMX decoding of encoded pixel inputs (encode_pixels' memory and mask), batched,
+    cached, finished rows dropped: the algorithm of umt_model/decode.py greedy_decode (and C++'s)
+    for an LMX target, whose frames have one slot."""
+    b, dev = memory.size(0), memory.device
     cross = model.init_cross(memory)
     frames = torch.zeros(b, 1, 4, dtype=torch.long, device=dev)
     frames[:, 0] = torch.tensor(layout.begin[LMX], device=dev)
@@ -539,8 +519,9 @@ def main():
             sys.exit(f"train_omr: {args.init} lacks weights of this network (give its network options): "
                      f"{info['fresh'][:4]}")
         devs = dev_sets(args, ids, pack and pack["dev"])
-        print(json.dumps({"init": args.init, "dev_ser": {k: v.ser(model, layout) for k, v in devs.items()},
-                          "dev_ctc_error": {k: v.ctc_error(model, events) for k, v in devs.items()},
+        scores = {k: v.scores(model, layout, events) for k, v in devs.items()}
+        print(json.dumps({"init": args.init, "dev_ser": {k: v[0] for k, v in scores.items()},
+                          "dev_ctc_error": {k: v[1] for k, v in scores.items()},
                           "items": {k: len(v.items) for k, v in devs.items()}}))
         return
     if not args.run or not args.minutes:
@@ -581,8 +562,8 @@ def main():
 
     def evaluate(final=False):
         t0 = time.time()
-        d = {k: v.ser(model, layout) for k, v in devs.items()}
-        ctc = {k: v.ctc_error(model, events) for k, v in devs.items()}
+        scores = {k: v.scores(model, layout, events) for k, v in devs.items()}
+        d, ctc = {k: v[0] for k, v in scores.items()}, {k: v[1] for k, v in scores.items()}
         best_on = main_dev + (" ctc" if args.token_loss == 0 else "")
         if state.get("best_on", "excerpts") != best_on:  # a continued run now measured on the systems (or by CTC)
             state["best_ser"], state["best_on"] = 1e9, best_on

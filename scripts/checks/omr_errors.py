@@ -91,9 +91,9 @@ def align(ref, hyp):
 
 
 @torch.no_grad()
-def teacher_forced(model, layout, frames, px, size, ids_list):
+def teacher_forced(model, layout, frames, memory, mask, ids_list):
     """Per item: argmax of the decoder at each reference position given the reference before it."""
-    b = px.size(0)
+    b = memory.size(0)
     streams = [frames.stream(LMX, ids) for ids in ids_list]
     t = max(len(f) for f, _ in streams)
     tf = torch.zeros(b, t, 4, dtype=torch.long)
@@ -101,8 +101,6 @@ def teacher_forced(model, layout, frames, px, size, ids_list):
     for k, (f, p) in enumerate(streams):
         tf[k, :len(f)] = torch.as_tensor(np.asarray(f))
         tp[k, :len(p)] = torch.as_tensor(np.asarray(p))
-    target = torch.full((b,), LMX, dtype=torch.long)
-    memory, mask = model.encode_pixels(px, size, target)
     cross = model.init_cross(memory)
     hidden, _ = model.decode_step(tf[:, :-1], tp[:, :-1], cross, mask, [])
     start, count = layout.block_start[LMX], layout.codebook_size[LMX]
@@ -110,7 +108,7 @@ def teacher_forced(model, layout, frames, px, size, ids_list):
     h = model.sub_hidden(hidden.reshape(-1, 1, hidden.size(-1)))[:, 0].view(b, t - 1, -1)
     pred = (F.linear(h, w, bias).argmax(-1) + start).tolist()
     # frames.stream: begin, the ids, end; position k+1 of the stream is predicted at k.
-    return [pred[k][:len(ids_list[k]) + 1] for k in range(b)], memory, mask
+    return [pred[k][:len(ids_list[k]) + 1] for k in range(b)]
 
 
 def measure(model, layout, names, items, frames, events, batch=8):
@@ -119,12 +117,9 @@ def measure(model, layout, names, items, frames, events, batch=8):
     stats = {g: {"ref": 0, "sub": 0, "del": 0, "ins": 0, "tf_ok": 0} for g, _ in GROUPS}
     edits = total = ctc_edits = ctc_total = hyp_len = 0
     ends_early = loops = 0
-    for group, px, size in T.DevSet(items).batches(torch.device("cpu"), batch):
+    for group, hyps, reads, memory, mask in T.DevSet(items).readings(model, layout, batch):
         ids_list = [ids for _, _, ids in group]
-        longest = max(len(ids) for ids in ids_list)
-        hyps = T.greedy_lmx(model, layout, px, size, int(1.5 * longest) + 20)
-        tf_pred, memory, mask = teacher_forced(model, layout, frames, px, size, ids_list)
-        reads = T.ctc_best_paths(model, memory, mask)
+        tf_pred = teacher_forced(model, layout, frames, memory, mask, ids_list)
         for ids, hyp, tfp, read in zip(ids_list, hyps, tf_pred, reads):
             ref = [start + i for i in ids]
             marks, inserted = align(ref, hyp)

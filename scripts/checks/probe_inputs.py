@@ -17,8 +17,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from umt_model.data import TASKS, Tasks, collate, load_split, system_images  # noqa: E402
-from umt_model.targets import LmxEvents, lmx_names  # noqa: E402
-from umt_model.network import CTC_UP, Translator  # noqa: E402
+from umt_model.targets import LmxEvents, ctc_best_paths, lmx_names  # noqa: E402
+from umt_model.network import Translator  # noqa: E402
 from umt_model.vocab import Layout  # noqa: E402
 
 
@@ -81,12 +81,9 @@ def ctc_error(model, events, examples):
     targets of LmxEvents: 100 x edit distance / reference length, summed over the examples."""
     src_f, src_p, target, tgt_f, _ = collate(examples, TASKS["omr"][2])
     memory, mask = model.encode_source(src_f, src_p, target)
-    best = model.ctc(memory).view(memory.size(0), -1, model.ctc_classes).argmax(-1)
     gold = events.batch(tgt_f)
     errors = total = 0
-    for k in range(best.size(0)):
-        path = best[k, : int(mask[k].sum()) * CTC_UP].tolist()
-        read = [c for i, c in enumerate(path) if c != 0 and (i == 0 or c != path[i - 1])]
+    for k, read in enumerate(ctc_best_paths(model, memory, mask)):
         ref = [c for c in gold[k].tolist() if c != 0]
         errors += edit_distance(read, ref)
         total += len(ref)

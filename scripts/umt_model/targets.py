@@ -1,6 +1,6 @@
 """Training targets beside the decoder's tokens: the CTC targets of an OMR batch (the visible note
-heads and rests of each system in reading order, and its barlines) and the LMX vocabulary they
-are read with."""
+heads and rests of each system in reading order, and its barlines), the LMX vocabulary they
+are read with, and the CTC head's reading of them (its best paths)."""
 import re
 import subprocess
 
@@ -93,6 +93,24 @@ class LmxEvents:
         for k, r in enumerate(rows):
             out[k, :len(r)] = torch.tensor(r, dtype=torch.long)
         return out
+
+
+def ctc_best_paths(model, memory, mask):
+    """The CTC head's best path of each row ([B,S,D] encoder memory, [B,S] mask): class ids with
+    repeats merged and blanks (0) dropped, the padding's sub-positions left out."""
+    b, s, _ = memory.shape
+    best = model.ctc(memory).view(b, -1, model.ctc_classes).argmax(-1)
+    lengths = (mask.sum(1) * (best.size(1) // s)).tolist()
+    return [collapse_ctc(best[k, :lengths[k]].tolist()) for k in range(b)]
+
+
+def collapse_ctc(path):
+    out, prev = [], 0
+    for c in path:
+        if c != prev and c != 0:
+            out.append(c)
+        prev = c
+    return out
 
 
 def lmx_names(umt):

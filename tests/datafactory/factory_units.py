@@ -230,9 +230,9 @@ class OmrPack(unittest.TestCase):
 
     def test_ctc_best_paths_merge_repeats_drop_blanks_and_padding(self):
         import torch
-        import train_omr
-        self.assertEqual(train_omr.collapse_ctc([0, 3, 3, 0, 3, 5, 5, 0, 0, 1]), [3, 3, 5, 1])
-        self.assertEqual(train_omr.collapse_ctc([0, 0]), [])
+        from umt_model.targets import collapse_ctc, ctc_best_paths
+        self.assertEqual(collapse_ctc([0, 3, 3, 0, 3, 5, 5, 0, 0, 1]), [3, 3, 5, 1])
+        self.assertEqual(collapse_ctc([0, 0]), [])
 
         class Head:  # the model's CTC head: 2 sub-positions per encoder position, 4 classes
             ctc_classes = 4
@@ -245,7 +245,7 @@ class OmrPack(unittest.TestCase):
         best = [[[2, 3], [3, 0], [1, 1]], [[1, 1], [0, 2], [2, 2]]]
         memory = torch.nn.functional.one_hot(torch.tensor(best), 4).float().view(2, 3, 8)
         mask = torch.tensor([[True, True, False], [True, True, True]])
-        self.assertEqual(train_omr.ctc_best_paths(Head, memory, mask), [[2, 3], [1, 2]])
+        self.assertEqual(ctc_best_paths(Head, memory, mask), [[2, 3], [1, 2]])
 
 
 if __name__ == "__main__":

@@ -25,12 +25,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umt_model.bundle import load_manifest, sha256_of, write_manifest  # noqa: E402
 from umt_model.hearing import HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES  # noqa: E402
 from umt_model.network import Translator  # noqa: E402
+from umt_model.trainer import lineage  # noqa: E402
 
 
 # The spectral front ends of a waveform-reading network: their filters and windows are computed
 # constants, kept in full precision so that the exported module's spectrum is the one it trained on.
 FULL_PRECISION = ("mel_stem", "harmonic")
-INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "audio_stem", "mel_fine", "pixel_channels", "harmonic")  # input-side options a direction may set for itself
+INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "aux_heads", "audio_stem", "mel_fine", "pixel_channels", "harmonic")  # input-side options a direction may set for itself
 
 
 def tensors_of(module):
@@ -64,6 +65,7 @@ def load_run(path, vocab, direction):
     if ck.get("init"):
         info["continued_from"] = ck["init"]
         info["total_steps"] = info["step"] + ck["init"].get("steps", 0)
+    info.update(lineage(ck=ck))  # what the model saw in all: this run and what it started from
     return model, ck["network"], info
 
 

@@ -79,7 +79,7 @@ def main():
     rng = np.random.default_rng(0)
     every = []  # [kind, [image], LMX, draw]: the draw decides whether an excerpt is packed at a share
     for kind in range(5):
-        for paths, tok in examples.by_kind[kind]:
+        for paths, tok, _ in examples.by_kind[kind]:
             # the clean image only: scan-like copies are drawn on the fly
             every.append([kind, [encode(train_omr.read_image(paths[0]), args.levels)], " ".join(names[t] for t in tok),
                           float(rng.random()) if kind < 4 else -1.0])

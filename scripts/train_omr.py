@@ -39,7 +39,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
 from umt_model.data import Frames  # noqa: E402
-from umt_model.targets import LmxEvents, ctc_best_paths, lmx_names  # noqa: E402
+from umt_model.targets import HeadMap, LmxEvents, ctc_best_paths, lmx_names  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.guide import AttentionRecorder, column_targets, guided_loss, reading_places  # noqa: E402
 from umt_model import trainer  # noqa: E402
@@ -107,12 +107,15 @@ def soften(gray, rng):
 
 
 def augment(gray, rng):
-    """A drawn variant of a clean system image (never of the dev images)."""
+    """A drawn variant of a clean system image (never of the dev images), and where it moved the
+    image's x: (scale, shift), x' = x * scale + shift (the slight rotation of a scan-like copy aside)."""
     import cv2
+    scale = 1.0
     if rng.random() < 0.5:  # justified systems are spread wider (or tighter) than natural spacing
         f = float(rng.uniform(0.85, 1.3))
-        gray = cv2.resize(gray, (max(16, int(round(gray.shape[1] * f))), gray.shape[0]),
-                          interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+        w = max(16, int(round(gray.shape[1] * f)))
+        scale = w / gray.shape[1]
+        gray = cv2.resize(gray, (w, gray.shape[0]), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
     if rng.random() < 0.5:
         gray, _ = scan_augment(gray, rng)
     dx, dy = int(rng.integers(0, 16)), int(rng.integers(0, 8))
@@ -120,12 +123,13 @@ def augment(gray, rng):
         out = np.full((gray.shape[0] + dy, gray.shape[1] + dx), 255, np.uint8)
         out[dy:, dx:] = gray
         gray = out
-    return gray
+    return gray, scale, float(dx)
 
 
 class Examples:
     """Training examples by kind (0..3: excerpts of 1..4 measures, 4: full systems): image path and
-    LMX ids; excerpt chunks and factory scores finished after the start are picked up by refresh()."""
+    LMX ids, and where the engraver put the note heads and rests when the record says (HeadMap);
+    excerpt chunks and factory scores finished after the start are picked up by refresh()."""
 
     def __init__(self, excerpts, systems, ids, layout, pack=None):
         self.excerpts, self.systems, self.ids, self.layout = excerpts, systems, ids, layout
@@ -139,12 +143,12 @@ class Examples:
             return
         self.refresh()
 
-    def _add(self, kind, paths, lmx):
+    def _add(self, kind, paths, lmx, marks=None):
         toks = lmx.split()
         if any(t not in self.ids for t in toks) or len(toks) + 2 > self.layout.max_length[LMX]:
             self.skipped += 1
             return
-        self.by_kind[kind].append((paths, [self.ids[t] for t in toks]))
+        self.by_kind[kind].append((paths, [self.ids[t] for t in toks], marks))
 
     def refresh(self):
         if self.excerpts is None:
@@ -155,7 +159,7 @@ class Examples:
             self.seen.add(path)
             for line in open(path):
                 r = json.loads(line)
-                self._add(min(r["measures"], 4) - 1, [os.path.join(self.excerpts, r["image"])], r["lmx"])
+                self._add(min(r["measures"], 4) - 1, [os.path.join(self.excerpts, r["image"])], r["lmx"], marks_of(r))
         if not self.systems:
             return
         for path in sorted(glob.glob(os.path.join(self.systems, "scores", "train", "*", "done.json"))):
@@ -171,24 +175,32 @@ class Examples:
         return [len(k) for k in self.by_kind]
 
 
-def make_batch(examples, weights, budget, rng, frames, events, max_rows, single_kind=False):
+def marks_of(record):
+    """An excerpt record's note heads and rests (datafactory/excerpts.py), or None (built before)."""
+    return {"heads": record["heads"], "rests": record.get("rests", [])} if "heads" in record else None
+
+
+def make_batch(examples, weights, budget, rng, frames, events, max_rows, single_kind=False, heads=None):
     """Examples drawn by the curriculum's weights until the batch's padded pixels reach budget;
-    single_kind: the kind is drawn once per batch (less padding in big batches)."""
+    single_kind: the kind is drawn once per batch (less padding in big batches). heads (a HeadMap):
+    the batch also carries the dense column targets [B, columns, K] (-1 where unknown), else None."""
     chosen = []
     kinds = np.flatnonzero(weights > 0)
     kind = None
     while True:
         if kind is None or not single_kind:
             kind = int(rng.choice(kinds, p=weights[kinds] / weights[kinds].sum()))
-        paths, ids = examples.by_kind[kind][int(rng.integers(0, len(examples.by_kind[kind])))]
+        paths, ids, marks = examples.by_kind[kind][int(rng.integers(0, len(examples.by_kind[kind])))]
         path = paths[int(rng.integers(0, len(paths)))]  # a factory system: clean or its scan-like copy
         try:
             gray = read_image(path)
-            im = Ink(augment(soften(gray, rng) if isinstance(path, tuple) else gray, rng))
+            gray, x_scale, x_shift = augment(soften(gray, rng) if isinstance(path, tuple) else gray, rng)
+            im = Ink(gray)
         except ValueError:
             continue
         if im.rows > max_rows:
             continue
+        im.marks = heads.of(marks, im.cols * (16 // heads.column_px), x_scale, x_shift) if heads else None
         trial = chosen + [(im, ids)]
         padded = len(trial) * max(x.rows for x, _ in trial) * max(x.cols for x, _ in trial) * 256
         if chosen and padded > budget:
@@ -201,17 +213,23 @@ def make_batch(examples, weights, budget, rng, frames, events, max_rows, single_
     for k, (_, ids) in enumerate(chosen):
         c = events.of(ids)
         ctc[k, :len(c)] = torch.tensor(c, dtype=torch.long)
-    return px, size, target, tf, tp, ctc, [ids for _, ids in chosen], [im.cols for im, _ in chosen]
+    dense = None
+    if heads:
+        dense = np.full((len(chosen), max(im.marks.shape[0] for im, _ in chosen), heads.classes), -1.0, np.float32)
+        for k, (im, _) in enumerate(chosen):
+            dense[k, :im.marks.shape[0]] = im.marks
+        dense = torch.from_numpy(dense)
+    return px, size, target, tf, tp, ctc, [ids for _, ids in chosen], [im.cols for im, _ in chosen], dense
 
 
 class BatchSource(torch.utils.data.IterableDataset):
     """Training batches made in worker processes (--workers): each worker draws with its own
     generator; the curriculum's stage is read from a shared value the training loop sets."""
 
-    def __init__(self, examples, budget, seed, step, stage, frames, events, max_rows):
+    def __init__(self, examples, budget, seed, step, stage, frames, events, max_rows, heads=None):
         super().__init__()
         self.examples, self.budget, self.seed, self.step, self.stage = examples, budget, seed, step, stage
-        self.frames, self.events, self.max_rows = frames, events, max_rows
+        self.frames, self.events, self.max_rows, self.heads = frames, events, max_rows, heads
 
     def __iter__(self):
         import cv2
@@ -221,7 +239,7 @@ class BatchSource(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.seed, self.step, info.id if info else 0])
         while True:
             yield make_batch(self.examples, stage_weights(self.examples, self.stage.value), self.budget, rng,
-                             self.frames, self.events, self.max_rows, single_kind=True)
+                             self.frames, self.events, self.max_rows, single_kind=True, heads=self.heads)
 
 
 def stage_weights(examples, stage):
@@ -272,8 +290,9 @@ class DevSet:
     and the reading error of the encoder's CTC head (its best path against the LMX's note heads,
     rests and barlines in reading order, umt_model/targets.py LmxEvents), from one encoder pass."""
 
-    def __init__(self, items):
+    def __init__(self, items, marks=None):
         self.items = items  # [(id, gray, ids)]
+        self.marks = marks or {}  # id -> the engraver's note heads and rests (HeadMap), where known
 
     def batches(self, device, batch):
         order = sorted(range(len(self.items)), key=lambda i: self.items[i][1].shape[1])
@@ -306,16 +325,38 @@ class DevSet:
             model.train()
 
     def scores(self, model, layout, events):
-        """(greedy SER, CTC reading error): edit distances, % of the reference tokens / events."""
+        """(greedy SER, CTC reading error, dense head F1): edit distances, % of the reference tokens /
+        events; the F1 (%) of the dense head's columns (an aux_heads network, on the items with marks;
+        else None), a mark found one column off counted as found."""
         edits = total = ctc_edits = ctc_total = 0
-        for group, hyps, reads, _, _ in self.readings(model, layout):
+        heads = HeadMap() if model.head_classes > 0 and self.marks else None
+        precise = found = recalled = wanted = 0
+        for group, hyps, reads, memory, mask in self.readings(model, layout):
             for (_, _, ids), hyp, read in zip(group, hyps, reads):
                 edits += edit_distance(hyp, [layout.block_start[LMX] + i for i in ids])
                 total += len(ids)
                 gold = events.of(ids)
                 ctc_edits += edit_distance(read, gold) if gold else len(read)
                 ctc_total += len(gold)
-        return round(100.0 * edits / max(total, 1), 2), round(100.0 * ctc_edits / max(ctc_total, 1), 2)
+            if heads is None:
+                continue
+            with torch.no_grad():
+                said = (model.head_map(memory) > 0).cpu().numpy()
+            for k, (i, _, _) in enumerate(group):
+                if i not in self.marks:
+                    continue
+                n = int(mask[k].sum())
+                true, pred = heads.of(self.marks[i], n) > 0, said[k, :n]
+                near = lambda a: a | np.pad(a, ((1, 0), (0, 0)))[:-1] | np.pad(a, ((0, 1), (0, 0)))[1:]  # noqa: E731
+                precise += int((pred & near(true)).sum())
+                found += int(pred.sum())
+                recalled += int((true & near(pred)).sum())
+                wanted += int(true.sum())
+        f1 = None
+        if heads is not None:
+            p, r = precise / max(found, 1), recalled / max(wanted, 1)
+            f1 = round(100.0 * 2 * p * r / max(p + r, 1e-9), 2)
+        return round(100.0 * edits / max(total, 1), 2), round(100.0 * ctc_edits / max(ctc_total, 1), 2), f1
 
 
 @torch.no_grad()
@@ -374,11 +415,12 @@ def dev_sets(args, ids, pack=None):
         recs += [json.loads(line) for line in open(path)]
     recs.sort(key=lambda r: r["id"])
     recs = [r for r in recs if all(t in ids for t in r["lmx"].split())]
-    if recs:
+    if recs and args.dev_excerpts > 0:
         rng = np.random.default_rng(12345)
         pick = sorted(rng.choice(len(recs), min(args.dev_excerpts, len(recs)), replace=False))
         sets["excerpts"] = DevSet([(recs[i]["id"], read_gray(os.path.join(args.excerpts, recs[i]["image"])),
-                                    [ids[t] for t in recs[i]["lmx"].split()]) for i in pick])
+                                    [ids[t] for t in recs[i]["lmx"].split()]) for i in pick],
+                                  {recs[i]["id"]: marks_of(recs[i]) for i in pick if marks_of(recs[i])})
     if args.dev_systems:
         systems = [json.loads(line) for line in open(os.path.join(args.dev_systems, "dev.jsonl"))]
         systems = spread(sorted((r for r in systems if r.get("kind") == "system"), key=lambda r: r["id"]),
@@ -403,6 +445,18 @@ def sinusoid_columns(model):
         model.pos_a.weight[model.image_pos_start:model.image_pos_start + n] = table
 
 
+def freeze(model, what):
+    """--freeze: the modules whose weights stop learning (requires_grad off; AdamW skips them), to be
+    kept in eval mode by the training step."""
+    parts = {"none": (), "stem": ("pixel_cnn",),
+             "encoder": ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc")}[what]
+    modules = [getattr(model, name) for name in parts]
+    for m in modules:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    return modules
+
+
 ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "pos_a", "target_emb")
 
 
@@ -413,13 +467,14 @@ def init_weights(model, source, encoder_only=False):
     if os.path.isdir(source):
         man = load_manifest(source)
         weights = torch.jit.load(os.path.join(source, man["translators"]["i2a"])).state_dict()
-        info = {"from": trainer.source_name(source, man=man),
-                "steps": man.get("training", {}).get("i2a", {}).get("total_steps", 0)}
+        rec = man.get("training", {}).get("i2a", {})
+        info = {"from": trainer.source_name(source, man=man), "steps": rec.get("total_steps", 0),
+                **trainer.lineage(rec=rec)}
     else:
         ck = torch.load(source, map_location="cpu")
         weights = ck["model"]
         info = {"from": trainer.source_name(source, ck=ck), "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
-                "samples": ck["state"].get("samples", {})}
+                "samples": ck["state"].get("samples", {}), **trainer.lineage(ck=ck)}
     own = model.state_dict()
     keep = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()
             if k in own and own[k].shape == v.shape and (not encoder_only or k.split(".")[0] in ENCODER_PARTS)}
@@ -445,7 +500,7 @@ def main():
     ap.add_argument("--dev-systems", help="a data factory build of the dev split with system images")
     ap.add_argument("--dev-system-count", type=int, default=100)
     ap.add_argument("--dev-scan", action="store_true", help="also decode the dev systems' scan-like copies")
-    ap.add_argument("--dev-excerpts", type=int, default=150)
+    ap.add_argument("--dev-excerpts", type=int, default=150, help="fixed dev excerpts (0: none, the dev systems alone)")
     ap.add_argument("--run", help="the run's folder (required unless --evaluate)")
     ap.add_argument("--evaluate", action="store_true",
                     help="decode the dev sets with --init's weights (the same network options), print their SER "
@@ -457,9 +512,17 @@ def main():
                          "without the language model of a decoder that learnt to write without reading")
     ap.add_argument("--budget", type=float, default=2.0, help="padded ink pixels per batch, millions")
     ap.add_argument("--ctc-loss", type=float, default=0.3, help="weight of the encoder's CTC loss")
+    ap.add_argument("--head-loss", type=float, default=0.0,
+                    help="weight of the dense head's loss (umt_model/targets.py HeadMap): every column told which "
+                         "staff positions hold a note head and which staves a rest, from the engraver's positions in "
+                         "the excerpt records (built with them); a network with the head (its own flag)")
     ap.add_argument("--token-loss", type=float, default=1.0,
                     help="weight of the decoder's LMX loss; 0 trains the encoder on its CTC loss alone (no decoder "
                          "pass: cheaper steps), the best model then chosen by the dev CTC reading error")
+    ap.add_argument("--freeze", choices=["none", "stem", "encoder"], default="none",
+                    help="keep part of the network as --init gave it (BatchNorm statistics too): 'stem' the pixel "
+                         "CNN (no CNN backward pass: cheaper steps), 'encoder' the CNN, the encoder layers and the "
+                         "CTC head (the decoder learns to read columns that no longer move; no CTC loss)")
     ap.add_argument("--input-dropout", type=float, default=0.0,
                     help="blank this share of the decoder's teacher-forced LMX inputs (not begin)")
     ap.add_argument("--guide", type=float, default=0.0,
@@ -504,9 +567,10 @@ def main():
         names = lmx_names(args.umt)
     ids = {t: i for i, t in enumerate(names)}
     events = LmxEvents(names)
+    heads = HeadMap() if args.head_loss > 0 else None
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
-                          pixel_channels=args.pixel_channels)
+                          pixel_channels=args.pixel_channels, aux_heads=heads.classes if heads else 0)
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
@@ -522,6 +586,8 @@ def main():
         scores = {k: v.scores(model, layout, events) for k, v in devs.items()}
         print(json.dumps({"init": args.init, "dev_ser": {k: v[0] for k, v in scores.items()},
                           "dev_ctc_error": {k: v[1] for k, v in scores.items()},
+                          **({"dev_head_f1": {k: v[2] for k, v in scores.items() if v[2] is not None}}
+                             if any(v[2] is not None for v in scores.values()) else {}),
                           "items": {k: len(v.items) for k, v in devs.items()}}))
         return
     if not args.run or not args.minutes:
@@ -530,6 +596,7 @@ def main():
     ck_path = os.path.join(args.run, "checkpoint.pt")
     state = {"step": 0, "seconds": 0.0, "samples": {}, "best_ser": 1e9}
     init_info = None
+    frozen = freeze(model, args.freeze)
     average = trainer.averaging(model, args)
     resumed = trainer.resume(ck_path, model, opt, net, average=average)
     if resumed:
@@ -553,7 +620,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "token_loss": args.token_loss, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
@@ -564,6 +631,7 @@ def main():
         t0 = time.time()
         scores = {k: v.scores(model, layout, events) for k, v in devs.items()}
         d, ctc = {k: v[0] for k, v in scores.items()}, {k: v[1] for k, v in scores.items()}
+        head = {k: v[2] for k, v in scores.items() if v[2] is not None}
         best_on = main_dev + (" ctc" if args.token_loss == 0 else "")
         if state.get("best_on", "excerpts") != best_on:  # a continued run now measured on the systems (or by CTC)
             state["best_ser"], state["best_on"] = 1e9, best_on
@@ -574,10 +642,10 @@ def main():
             state["best_ser"], state["best"] = score, dict(d, step=state["step"], ctc_error=ctc)
         curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
                                 "samples": dict(state["samples"]), "dev_ser": d, "dev_ctc_error": ctc,
-                                **({"final": True} if final else {})}) + "\n")
+                                **({"dev_head_f1": head} if head else {}), **({"final": True} if final else {})}) + "\n")
         curve.flush()
         print(f"dev step {state['step']} {state['seconds'] / 60:.1f} min SER {d} CTC reading error {ctc} "
-              f"({time.time() - t0:.0f} s)",
+              + (f"head F1 {head} " if head else "") + f"({time.time() - t0:.0f} s)",
               file=sys.stderr, flush=True)
         return best
 
@@ -591,7 +659,8 @@ def main():
     if args.workers > 0:
         import multiprocessing
         stage = multiprocessing.Value("d", max(progress(), args.curriculum_from))
-        source = BatchSource(train, args.budget * 1e6, args.seed, state["step"], stage, frames, events, layout.max_height)
+        source = BatchSource(train, args.budget * 1e6, args.seed, state["step"], stage, frames, events, layout.max_height,
+                             heads)
         batches = iter(torch.utils.data.DataLoader(source, batch_size=None, num_workers=args.workers,
                                                    pin_memory=args.device != "cpu", prefetch_factor=4))
     device = torch.device(args.device)
@@ -600,16 +669,17 @@ def main():
     def batch_loss():
         if stage is not None:
             stage.value = max(progress(), args.curriculum_from)
-            px, size, target, tf, tp, ctc, batch_ids, batch_cols = next(batches)
+            px, size, target, tf, tp, ctc, batch_ids, batch_cols, dense = next(batches)
         else:
             if time.time() - refreshed[0] > 300:  # excerpt chunks the builder added meanwhile
                 train.refresh()
                 refreshed[0] = time.time()
             weights = stage_weights(train, max(progress(), args.curriculum_from))
-            px, size, target, tf, tp, ctc, batch_ids, batch_cols = make_batch(train, weights, args.budget * 1e6, rng,
-                                                                              frames, events, layout.max_height)
+            px, size, target, tf, tp, ctc, batch_ids, batch_cols, dense = make_batch(
+                train, weights, args.budget * 1e6, rng, frames, events, layout.max_height, heads=heads)
         if device.type != "cpu":
             px, size, target, tf, tp, ctc = (x.to(device, non_blocking=True) for x in (px, size, target, tf, tp, ctc))
+            dense = dense.to(device, non_blocking=True) if dense is not None else None
         px = px.float().div_(255.0)
         tgt_in = None
         if args.input_dropout > 0:  # the language model alone cannot predict what it does not see
@@ -618,9 +688,17 @@ def main():
             tgt_in = tf.clone()
             tgt_in[:, :, 0] = tgt_in[:, :, 0].masked_fill(drop, 0)  # PAD embeds to zero
         recorder.on = args.guide > 0
+        encoded, ctc_weight = None, args.ctc_loss
+        for part in frozen:  # frozen parts keep their BatchNorm statistics (the dev pass sets train mode)
+            part.eval()
         with autocast():
-            loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc, ctc_weight=args.ctc_loss,
-                         token_weight=args.token_loss)
+            if args.freeze == "encoder":
+                with torch.no_grad():
+                    encoded = model.encode_source(px, size, target)
+                ctc_weight = 0.0
+            loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc, ctc_weight=ctc_weight,
+                         token_weight=args.token_loss, encoded=encoded, head_targets=dense,
+                         head_weight=0.0 if args.freeze == "encoder" else args.head_loss)
         recorder.on = False
         if args.guide > 0:
             g_target, g_sigma = column_targets(places, batch_ids, [c * model.columns_per_cell for c in batch_cols])

@@ -90,7 +90,8 @@ def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900):
             with open(path, "w") as f:
                 f.write(text)
             params[eid] = draw_options(rng)
-            jobs.append({"in": path, "out": os.path.join(svg, eid + ".svg"), "options": params[eid]})
+            jobs.append({"in": path, "out": os.path.join(svg, eid + ".svg"), "heads": os.path.join(svg, eid + ".json"),
+                         "options": params[eid]})
         with open(os.path.join(tmp, "jobs.json"), "w") as f:
             json.dump(jobs, f)
         r = subprocess.run(["node", os.path.join(HERE, "verovio_batch.js"), os.path.join(tmp, "jobs.json")],
@@ -139,4 +140,26 @@ def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900):
             done[eid] = {"image_height": systems[0]["height"], "image_width": systems[0]["width"],
                          "engrave": dict(params[eid], dpi=dpi,
                                          staff_px=round(4 * info.get("line_distance_px", 0), 1))}
+            marks = os.path.join(svg, eid + ".json")
+            if os.path.exists(marks):
+                with open(marks) as f:
+                    done[eid].update(heads_in_image(json.load(f), systems[0], dpi))
     return done, failed
+
+
+SVG_DPI = 96  # rsvg-convert's pixels per inch: an SVG pixel is 72/96 PDF points
+
+
+def heads_in_image(marks, system, dpi):
+    """verovio_batch.js's note heads and rests (x in SVG pixels) -> the record's "heads" [[x, staff,
+    pos]] and "rests" [[x, staff]] with x in the cut image's pixels: the PDF page rasterized at dpi,
+    cut at the system's box and scaled by its normalization (`umt systems` systems.json); staff and
+    pos (half staff spaces below the top line) as the SVG gives them. The dense target of the
+    encoder (scripts/train_omr.py --head-loss)."""
+    x0, scale = system["box"][0], system["scale"]
+
+    def to_image(x):
+        return round((x * dpi / SVG_DPI - x0) * scale, 1)
+
+    return {"heads": [[to_image(x), staff, pos] for x, staff, pos in marks["heads"]],
+            "rests": [[to_image(x), staff] for x, staff in marks["rests"]]}

@@ -31,7 +31,7 @@ class NoFrameHead(nn.Module):
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
                     image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
-                    pixel_channels=None, harmonic=0):
+                    pixel_channels=None, harmonic=0, aux_heads=0):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -50,7 +50,11 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     mel_fine: channels of the mel stem's fine-frequency branch (0 = none; hearing.py MelStem).
     harmonic: channels of the frame head's harmonic-stack branch over the waveform (0 = none; only
     with audio_stem "mel"; hearing.py HarmonicBranch).
-    pixel_channels: the "pixels8" CNN's four stage widths (None = seeing.py's CHANNELS)."""
+    pixel_channels: the "pixels8" CNN's four stage widths (None = seeing.py's CHANNELS).
+    aux_heads: number of classes (0 = none) of a training-only dense head over image inputs: for
+    every column, which staff positions hold a note head that is centred in it and which staves a
+    rest (umt_model/targets.py HeadMap; the engraver's own positions): where CTC leaves the encoder
+    to find each head, this says it column by column."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -59,6 +63,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["code_vectors"] = True
     if aux_ctc:
         net["aux_ctc"] = int(aux_ctc)
+    if aux_heads:
+        net["aux_heads"] = int(aux_heads)
     if audio_stem != "tokens":
         net["audio_stem"] = audio_stem
     if mel_fine:
@@ -226,6 +232,8 @@ class Translator(nn.Module):
         self.harmonic = HarmonicBranch(int(net["harmonic"])) if self.use_harmonic else nn.Identity()
         self.ctc_classes = int(net.get("aux_ctc", 0))
         self.ctc = nn.Linear(d, CTC_UP * self.ctc_classes) if self.ctc_classes > 0 else nn.Identity()
+        self.head_classes = int(net.get("aux_heads", 0))
+        self.head_map = nn.Linear(d, self.head_classes) if self.head_classes > 0 else nn.Identity()
         self.use_code_vectors = bool(net.get("code_vectors", False))
         cdim = 64 if self.use_code_vectors else 1
         self.register_buffer("code_vectors", torch.zeros(layout.size if self.use_code_vectors else 1, cdim),
@@ -431,22 +439,28 @@ class Translator(nn.Module):
     def forward(self, src_frames: Tensor, src_pos: Tensor, target: Tensor, tgt_frames: Tensor,
                 tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, ctc_targets: Optional[Tensor] = None, ctc_weight: float = 0.0,
                 token_weight: float = 1.0, frame_targets: Optional[Tensor] = None,
-                frame_weight: float = 0.0) -> Tensor:
+                frame_weight: float = 0.0, encoded: Optional[Tuple[Tensor, Tensor]] = None,
+                head_targets: Optional[Tensor] = None, head_weight: float = 0.0) -> Tensor:
         """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
         (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
         With ctc_weight > 0 (image inputs, an aux_ctc network) adds ctc_weight x ctc_loss.
         With frame_weight > 0 (waveform inputs of an audio_stem "mel" network) adds frame_weight x
         the frame head's loss against frame_targets [B,T,4,88] (umt_model/hearing.py frame_loss).
         The token loss is scaled by token_weight; 0 skips the decoder (encoder pretraining on the
-        auxiliary losses alone).
+        auxiliary losses alone). encoded: the source's (memory, mask) when the caller encoded it
+        (e.g. without gradients, for a decoder trained over a frozen encoder). With head_weight > 0
+        (an aux_heads network) adds head_weight x head_loss against head_targets [B,S',K] (rows of
+        inputs without positions all -1: left out).
 
         Cross-entropy over the 4 slots ignoring PAD; slots 1-3 of whole-frame tokens (SEP, height)
         are copies of slot 0 and not predicted.
         """
-        memory, mask = self.encode_source(src_frames, src_pos, target)
+        memory, mask = encoded if encoded is not None else self.encode_source(src_frames, src_pos, target)
         extra = memory.new_zeros(())
         if ctc_targets is not None and ctc_weight > 0:
             extra = extra + self.ctc_loss(memory, mask, ctc_targets) * ctc_weight
+        if head_targets is not None and head_weight > 0:
+            extra = extra + self.head_loss(memory, mask, head_targets) * head_weight
         if frame_targets is not None and frame_weight > 0:
             extra = extra + frame_loss(self.frame_logits(memory, src_frames), frame_targets, mask) * frame_weight
         if token_weight == 0:
@@ -469,6 +483,18 @@ class Translator(nn.Module):
         logits = logits.masked_fill(torch.logical_not(allowed), -1e9)
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), gold.reshape(-1),
                                ignore_index=0) * token_weight + extra  # PAD
+
+    @torch.jit.unused
+    def head_loss(self, memory: Tensor, mask: Tensor, targets: Tensor) -> Tensor:
+        """Binary cross-entropy of the dense head (memory [B,S,D]) against targets [B,S',K] (1 a head
+        or rest of that class centred in the column, 0 none, -1 unknown: an input without
+        positions, or columns beyond it): summed over the classes, averaged over the columns that count."""
+        s = min(memory.size(1), targets.size(1))
+        logits = self.head_map(memory[:, :s])
+        t = targets[:, :s].to(logits.dtype)
+        keep = (t >= 0) & mask[:, :s, None]
+        loss = F.binary_cross_entropy_with_logits(logits, t.clamp(min=0), reduction="none")
+        return (loss * keep).sum() / keep.any(-1).sum().clamp(min=1)
 
     @torch.jit.unused
     def ctc_loss(self, memory: Tensor, mask: Tensor, targets: Tensor) -> Tensor:

@@ -95,6 +95,49 @@ class LmxEvents:
         return out
 
 
+class HeadMap:
+    """The dense target of an image's columns (an aux_heads network): for every COLUMN_PX-wide
+    column, which note heads are centred in it, by staff (1, 2) and place on the staff (half staff
+    spaces below its top line, LOW..HIGH, beyond clamped), and which staves have a rest there.
+    Positions come from the engraver (an excerpt record's "heads" and "rests",
+    datafactory/excerpts.py), x in the image's pixels."""
+
+    STAVES, LOW, HIGH = 2, -12, 20
+
+    def __init__(self, column_px=8):
+        self.column_px = column_px
+        self.places = self.HIGH - self.LOW + 1
+        self.classes = self.STAVES * self.places + self.STAVES
+
+    def head_class(self, staff, pos):
+        return (staff - 1) * self.places + min(max(pos, self.LOW), self.HIGH) - self.LOW
+
+    def rest_class(self, staff):
+        return self.STAVES * self.places + staff - 1
+
+    def of(self, marks, columns, x_scale=1.0, x_shift=0.0):
+        """marks {"heads": [[x, staff, pos]], "rests": [[x, staff]]} (None: unknown) -> [columns, K]
+        float32 (1 / 0; all -1 when unknown), x moved as the image was (x * x_scale + x_shift)."""
+        import numpy as np
+        out = np.full((columns, self.classes), -1.0 if marks is None else 0.0, np.float32)
+        if marks is None:
+            return out
+        for items, cls in ((marks.get("heads", []), lambda m: self.head_class(m[1], m[2])),
+                           (marks.get("rests", []), lambda m: self.rest_class(m[1]))):
+            for m in items:
+                if not 1 <= m[1] <= self.STAVES:
+                    continue
+                c = int((m[0] * x_scale + x_shift) // self.column_px)
+                if 0 <= c < columns:
+                    out[c, cls(m)] = 1.0
+        return out
+
+    def label(self, k):
+        if k >= self.STAVES * self.places:
+            return f"rest/{k - self.STAVES * self.places + 1}"
+        return f"{k // self.places + 1}:{k % self.places + self.LOW}"
+
+
 def ctc_best_paths(model, memory, mask):
     """The CTC head's best path of each row ([B,S,D] encoder memory, [B,S] mask): class ids with
     repeats merged and blanks (0) dropped, the padding's sub-positions left out."""

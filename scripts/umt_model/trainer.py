@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 # Training-only heads and the input stem: what --init does not need to match.
-TRAINING_HEADS = ("aux_ctc",)
+TRAINING_HEADS = ("aux_ctc", "aux_heads")
 
 
 def schedule_args(ap, warmup, eval_every, threads, minutes_required=True):
@@ -74,6 +74,19 @@ def source_name(path, man=None, ck=None):
     return f"run {run}, {os.path.basename(path)} at step {ck['state']['step']}"
 
 
+def lineage(rec=None, ck=None):
+    """What a model saw in all, for the model card: {"total_samples", "total_minutes"} of a bundle
+    direction's training record (its totals, else its own run's figures), or of a run's checkpoint
+    (its own minutes and samples plus the totals of what it was started from)."""
+    if ck is not None:
+        before = ck.get("init") or {}
+        return {"total_samples": sum(ck["state"].get("samples", {}).values()) + int(before.get("total_samples", 0)),
+                "total_minutes": round(ck["state"]["seconds"] / 60 + float(before.get("total_minutes", 0.0)), 1)}
+    rec = rec or {}
+    return {"total_samples": int(rec.get("total_samples", sum(rec.get("samples", {}).values()))),
+            "total_minutes": float(rec.get("total_minutes", rec.get("minutes", 0.0)))}
+
+
 def init_from(model, source, direction, vocab, net, keep_out=(), drop=()):
     """Starts model from a bundle folder's translator of `direction` or from a run's model.pt /
     checkpoint.pt (its weights whose names start with one of `drop` left out); the networks must
@@ -88,12 +101,12 @@ def init_from(model, source, direction, vocab, net, keep_out=(), drop=()):
         weights = torch.jit.load(os.path.join(source, man["translators"][direction])).state_dict()
         rec = man.get("training", {}).get(direction, {})
         info = {"from": source_name(source, man=man), "steps": rec.get("total_steps", rec.get("step", 0)),
-                "samples": rec.get("samples", {})}
+                "samples": rec.get("samples", {}), **lineage(rec=rec)}
     else:
         ck = torch.load(source, map_location="cpu")
         weights = ck["model"]
         info = {"from": source_name(source, ck=ck), "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
-                "samples": ck["state"]["samples"]}
+                "samples": ck["state"]["samples"], **lineage(ck=ck)}
     load_with_fresh_heads(model, {k: v for k, v in weights.items() if not k.startswith(tuple(drop))}, source)
     return info
 

@@ -248,5 +248,66 @@ class OmrPack(unittest.TestCase):
         self.assertEqual(ctc_best_paths(Head, memory, mask), [[2, 3], [1, 2]])
 
 
+class DenseHeads(unittest.TestCase):
+    """The dense OMR target: verovio's note heads and rests read from its SVG (staff, place in half
+    staff spaces below the top line), their columns in a (moved) image, and the head's loss."""
+
+    def test_svg_heads_are_where_the_score_puts_them(self):
+        import json
+        import subprocess
+        from datafactory import engrave
+        if not engrave.verovio_available():
+            self.skipTest("verovio is not installed")
+        with tempfile.TemporaryDirectory() as tmp:
+            src, svg, marks = (os.path.join(tmp, n) for n in ("a.musicxml", "a.svg", "a.json"))
+            with open(src, "w") as f:
+                f.write(SCORE)
+            with open(os.path.join(tmp, "jobs.json"), "w") as f:
+                json.dump([{"in": src, "out": svg, "heads": marks, "options": {"breaks": "none"}}], f)
+            r = subprocess.run(["node", os.path.join(engrave.HERE, "verovio_batch.js"), os.path.join(tmp, "jobs.json")],
+                               capture_output=True, text=True, timeout=120)
+            self.assertNotIn("FAILED", r.stdout)
+            with open(marks) as f:
+                got = json.load(f)
+        # C5 C5 (treble: 3) | F3 A3 (bass: 2, 0) | Bb4 (4); the second staff's clef turns to G: F4 (7)
+        self.assertEqual(sorted((s, p) for _, s, p in got["heads"]),
+                         sorted([(1, 3), (1, 3), (2, 2), (2, 0), (1, 4), (1, 5), (2, 7)]))
+        self.assertEqual([s for _, s in got["rests"]], [2])
+        x = {(s, p): x for x, s, p in got["heads"]}
+        self.assertAlmostEqual(x[(2, 2)], x[(2, 0)], delta=1.0)  # a chord's heads share a column
+        self.assertLess(x[(2, 0)], x[(1, 4)])
+        self.assertLess(x[(1, 4)], got["rests"][0][0] + 1.5 * got["space"])
+        self.assertLess(x[(1, 4)], x[(1, 5)])
+        self.assertGreater(got["space"], 0)
+
+    def test_head_map_columns_classes_and_moves(self):
+        from umt_model.targets import HeadMap
+        hm = HeadMap(column_px=8)
+        marks = {"heads": [[12.0, 1, 0], [12.0, 2, 30], [40.0, 3, 1]], "rests": [[20.0, 2]]}
+        t = hm.of(marks, 6)
+        self.assertEqual(t.shape, (6, hm.classes))
+        self.assertEqual(sorted(zip(*np.nonzero(t))), sorted([(1, hm.head_class(1, 0)), (1, hm.head_class(2, hm.HIGH)),
+                                                              (2, hm.rest_class(2))]))  # staff 3 left out
+        moved = hm.of(marks, 6, x_scale=2.0, x_shift=3.0)  # 12 -> 27, 20 -> 43
+        self.assertEqual(sorted(zip(*np.nonzero(moved))), sorted([(3, hm.head_class(1, 0)), (3, hm.head_class(2, hm.HIGH)),
+                                                                  (5, hm.rest_class(2))]))
+        self.assertTrue((hm.of(None, 4) == -1).all())
+        self.assertEqual(hm.label(hm.head_class(2, -3)), "2:-3")
+
+    def test_head_loss_counts_known_columns_only(self):
+        import torch
+        from umt_model.network import Translator
+
+        class Net:
+            head_map = staticmethod(lambda m: m)
+
+        logits = torch.tensor([[[2.0, -1.0], [0.5, 0.0], [9.0, 9.0]], [[-3.0, 4.0], [1.0, 1.0], [0.0, 0.0]]])
+        targets = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[-1.0, -1.0], [-1.0, -1.0], [-1.0, -1.0]]])
+        mask = torch.tensor([[True, True, False], [True, True, True]])
+        got = Translator.head_loss(Net, logits, mask, targets)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits[0, :2], targets[0, :2], reduction="sum") / 2
+        self.assertAlmostEqual(float(got), float(bce), places=5)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -74,27 +74,27 @@ def main():
     layout = Layout(load_manifest(args.models)["vocabulary"])
     examples = train_omr.Examples(args.excerpts, args.systems, ids, layout)
     devs = train_omr.dev_sets(args, ids)
-    dev = {name: [(i, png(gray), " ".join(names[t] for t in tok)) for i, gray, tok in d.items]
+    dev = {name: [(i, png(gray), " ".join(names[t] for t in tok), d.marks.get(i)) for i, gray, tok in d.items]
            for name, d in devs.items()}
     rng = np.random.default_rng(0)
-    every = []  # [kind, [image], LMX, draw]: the draw decides whether an excerpt is packed at a share
+    every = []  # [kind, [image], LMX, draw, marks]: the draw decides whether an excerpt is packed at a share
     for kind in range(5):
-        for paths, tok, _ in examples.by_kind[kind]:
+        for paths, tok, marks in examples.by_kind[kind]:
             # the clean image only: scan-like copies are drawn on the fly
             every.append([kind, [encode(train_omr.read_image(paths[0]), args.levels)], " ".join(names[t] for t in tok),
-                          float(rng.random()) if kind < 4 else -1.0])
+                          float(rng.random()) if kind < 4 else -1.0, marks])
     os.makedirs(args.out, exist_ok=True)
     dst = os.path.join(args.out, "pack.pkl.xz")
     share = args.excerpt_share
     for _ in range(4):  # with --max-mb: the share shrunk until the pack fits
-        train = [e[:3] for e in every if e[3] < share]
+        train = [e[:3] + [e[4]] for e in every if e[3] < share]
         with lzma.open(dst + ".tmp", "wb", preset=args.preset) as f:
             pickle.dump({"train": train, "dev": dev}, f, protocol=4)
         size = os.path.getsize(dst + ".tmp") / 2 ** 20
         if not args.max_mb or size <= args.max_mb:
             break
         raw = lambda es: sum(len(e[1][0][3]) for e in es)  # noqa: E731 - packed bits, a proxy of the compressed bytes
-        dev_mb = sum(len(p) for items in dev.values() for _, p, _ in items) / 2 ** 20  # PNG: LZMA leaves it as it is
+        dev_mb = sum(len(p) for items in dev.values() for _, p, _, _ in items) / 2 ** 20  # PNG: LZMA leaves it as it is
         excerpt_mb = (size - dev_mb) * raw([e for e in train if e[0] < 4]) / max(1, raw(train))
         share *= max(0.0, args.max_mb * 0.97 - (size - excerpt_mb)) / max(excerpt_mb, 1e-9)
     else:

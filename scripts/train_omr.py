@@ -136,9 +136,9 @@ class Examples:
         self.by_kind = [[] for _ in range(5)]
         self.seen = set()
         self.skipped = 0
-        if pack is not None:  # a pack's examples: [kind, [quantized image], LMX] (scripts/pack_omr.py)
-            for kind, images, lmx in pack:
-                self._add(kind, images, lmx)
+        if pack is not None:  # a pack's examples: [kind, [quantized image], LMX, marks] (scripts/pack_omr.py)
+            for kind, images, lmx, *marks in pack:  # packs made before the marks have three fields
+                self._add(kind, images, lmx, marks[0] if marks else None)
             self.excerpts = None
             return
         self.refresh()
@@ -406,8 +406,9 @@ def spread(items, n):
 
 
 def dev_sets(args, ids, pack=None):
-    if pack is not None:  # a pack's fixed dev sets: {name: [(id, PNG bytes, LMX)]}
-        return {name: DevSet([(i, read_image(png), [ids[t] for t in lmx.split() if t in ids]) for i, png, lmx in items])
+    if pack is not None:  # a pack's fixed dev sets: {name: [(id, PNG bytes, LMX, marks)]} (marks: later packs)
+        return {name: DevSet([(it[0], read_image(it[1]), [ids[t] for t in it[2].split() if t in ids]) for it in items],
+                             {it[0]: it[3] for it in items if len(it) > 3 and it[3]})
                 for name, items in pack.items() if name != "systems_scan" or args.dev_scan}
     sets = {}
     recs = []

@@ -21,7 +21,8 @@ copies, and audio rendered with the evaluation SoundFont (MuseScore_General) plu
             quantize -> MuseScore); the image read back by `umt omr`; EMD of pitch and duration
             histograms against the system's notation (staged: also of its AMT MIDI before engraving)
   Engraving `umt engrave` of the system's LMX, read back by `umt omr`: SER and EMD
-  Speed     OMR seconds per system, AMT / synthesis real-time factors, peak memory (2 threads)
+  Speed     OMR seconds per system (the folder of systems on N cores, umt's batch defaults), AMT /
+            synthesis real-time factors (N model threads), peak memory; N = --threads (2)
 
   scripts/eval_paper.py --data ../data/umt-dataset-v1 [--models models/default] \
       [--ablation DIR] [--basic-pitch tools] [--systems 100] [--pieces 10] [--pairs 20] \
@@ -59,14 +60,19 @@ class Runner:
         self.failures = []
 
     def run(self, args, models=None, threads=True):
-        """Runs umt; returns (wall seconds, peak resident MB). Failures are recorded, not raised."""
+        """Runs umt; returns (wall seconds, peak resident MB). Failures are recorded, not raised.
+        threads: True passes --threads N (one input on N model threads); "cores" runs umt on N cores
+        (an affinity mask, as Slurm or taskset give) with its own batch defaults (a folder: one input
+        per core, decoded in shared batches), as a user runs a folder; False neither."""
         cmd = [self.umt, "-q"] + (["--models", models] if models else []) + args
-        if threads:
+        if threads is True:
             cmd += ["--threads", str(self.threads)]
+        cores = sorted(os.sched_getaffinity(0))[:self.threads] if threads == "cores" else None
         fd, tfile = tempfile.mkstemp()
         os.close(fd)
         t0 = time.time()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tfile] + cmd, capture_output=True, text=True)
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tfile] + cmd, capture_output=True, text=True,
+                           preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
         wall = time.time() - t0
         try:
             peak = int(open(tfile).read().strip().splitlines()[-1]) / 1024
@@ -172,7 +178,7 @@ def eval_omr(r, args, systems, work, models, label):
             shutil.copy(os.path.join(args.data, s[key]), os.path.join(d_in, s["id"] + ".png"))
             with open(os.path.join(d_ref, s["id"] + ".lmx"), "w") as f:
                 f.write(s["lmx"] + "\n")
-        wall, peak = r.run(["omr", d_in, "-o", d_out, "--format", "lmx"], models)
+        wall, peak = r.run(["omr", d_in, "-o", d_out, "--format", "lmx"], models, threads="cores")
         ser = r.json(["eval", "ser", d_ref, d_out])
         out[variant] = {"ser": ser["ser"], "systems": len(systems), "seconds_per_system": wall / len(systems),
                         "peak_mb": peak, "missing": len(ser.get("missing", [])),
@@ -200,7 +206,8 @@ def main():
     ap.add_argument("--ablation", help="an OMR-only bundle to compare on OMR")
     ap.add_argument("--basic-pitch", default="tools", help="folder with node_modules/@spotify/basic-pitch")
     ap.add_argument("--umt", default="build/umt")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="N: model threads of one input, and the cores an OMR folder runs on")
     ap.add_argument("--systems", type=int, default=100, help="dev systems for OMR and engraving")
     ap.add_argument("--pieces", type=int, default=10, help="dev pieces for AMT and synthesis")
     ap.add_argument("--amt-seconds", type=float, default=30.0)
@@ -444,7 +451,8 @@ def print_table(res):
         print("| " + " | ".join(row) + " |")
     sp = []
     if "omr" in res:
-        sp.append(f"OMR {res['omr']['clean']['seconds_per_system']:.2f} s/system (peak {res['omr']['clean']['peak_mb']:.0f} MB)")
+        sp.append(f"OMR {res['omr']['clean']['seconds_per_system']:.2f} s/system (a folder on {res.get('threads', '?')} cores, "
+                  f"umt's batch defaults; peak {res['omr']['clean']['peak_mb']:.0f} MB)")
     if "amt" in res:
         sp.append(f"AMT {res['amt']['umt_rtf']:.1f}x real time (peak {res['amt']['umt_peak_mb']:.0f} MB)")
     if "synth" in res:
@@ -457,7 +465,8 @@ def print_table(res):
     if "a2i_staged" in res:
         sp.append(f"audio→image staged {res['a2i_staged']['rtf']:.2f}x real time")
     if sp:
-        print(f"\nSpeed ({res.get('threads', '?')} threads, wall clock incl. start-up): " + "; ".join(sp) + ".")
+        print(f"\nSpeed (wall clock incl. start-up; {res.get('threads', '?')} model threads but where said): "
+              + "; ".join(sp) + ".")
     if res.get("failures"):
         print(f"\n{len(res['failures'])} umt commands reported failures (see the JSON).")
 

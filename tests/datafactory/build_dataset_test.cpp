@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -294,6 +295,23 @@ TEST(BuildExcerpts, PassesCoverThePieceWithImagesAndResume) {
             // a normalized grand staff (32-pixel staves): taller than two staves, not a page
             EXPECT_GT(img.rows, 2 * 32);
             EXPECT_LT(img.rows, 12 * 32);
+            // the engraver's note heads (the dense target): one per visible pitched note, inside the image
+            size_t visible = 0;
+            for (size_t i = 0; i < toks.size(); ++i) {
+                const auto& t = toks[i];
+                if (t.size() != 2 || t[0] < 'A' || t[0] > 'G' || !std::isdigit(static_cast<unsigned char>(t[1]))) continue;
+                bool hidden = false;
+                for (size_t j = i; j-- > 0 && (toks[j] == "grace" || toks[j] == "chord" || toks[j] == "print-object:no");)
+                    hidden = hidden || toks[j] == "print-object:no";
+                visible += !hidden;
+            }
+            ASSERT_TRUE(r.contains("heads")) << r["id"];
+            EXPECT_EQ(r["heads"].size(), visible) << r["id"];
+            for (const auto& h : r["heads"]) {
+                EXPECT_GE(double(h[0]), 0.0) << r["id"];
+                EXPECT_LE(double(h[0]), double(img.cols)) << r["id"];
+                EXPECT_TRUE(int(h[1]) == 1 || int(h[1]) == 2) << r["id"];
+            }
         }
         EXPECT_GE(lengths.size(), 2u) << "lengths are drawn";
         if (failed == 0) EXPECT_EQ(covered, measures);

@@ -693,17 +693,17 @@ def main():
             tgt_in = tf.clone()
             tgt_in[:, :, 0] = tgt_in[:, :, 0].masked_fill(drop, 0)  # PAD embeds to zero
         recorder.on = args.guide > 0
-        encoded, ctc_weight = None, args.ctc_loss
         for part in frozen:  # frozen parts keep their BatchNorm statistics (the dev pass sets train mode)
             part.eval()
+        encoder_learns = args.freeze != "encoder"  # else: no encoder losses, the source encoded without gradients
         with autocast():
-            if args.freeze == "encoder":
+            encoded = None
+            if not encoder_learns:
                 with torch.no_grad():
                     encoded = model.encode_source(px, size, target)
-                ctc_weight = 0.0
-            loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc, ctc_weight=ctc_weight,
-                         token_weight=args.token_loss, encoded=encoded, head_targets=dense,
-                         head_weight=0.0 if args.freeze == "encoder" else args.head_loss)
+            loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,
+                         ctc_weight=args.ctc_loss if encoder_learns else 0.0, token_weight=args.token_loss,
+                         encoded=encoded, head_targets=dense, head_weight=args.head_loss if encoder_learns else 0.0)
         recorder.on = False
         if args.guide > 0:
             g_target, g_sigma = column_targets(places, batch_ids, [c * model.columns_per_cell for c in batch_cols])

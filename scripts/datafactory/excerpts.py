@@ -72,6 +72,9 @@ def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900):
     done, failed = {}, {}
     with tempfile.TemporaryDirectory(prefix="umt-excerpts-") as tmp:
         src, xml, svg, cut = (os.path.join(tmp, d) for d in ("lmx", "xml", "svg", "cut"))
+
+        def marks_path(eid):  # verovio_batch.js writes the page's note heads and rests here
+            return os.path.join(svg, eid + ".json")
         for d in (src, xml, svg):
             os.makedirs(d)
         for eid, toks in items:
@@ -90,7 +93,7 @@ def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900):
             with open(path, "w") as f:
                 f.write(text)
             params[eid] = draw_options(rng)
-            jobs.append({"in": path, "out": os.path.join(svg, eid + ".svg"), "heads": os.path.join(svg, eid + ".json"),
+            jobs.append({"in": path, "out": os.path.join(svg, eid + ".svg"), "heads": marks_path(eid),
                          "options": params[eid]})
         with open(os.path.join(tmp, "jobs.json"), "w") as f:
             json.dump(jobs, f)
@@ -140,9 +143,8 @@ def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900):
             done[eid] = {"image_height": systems[0]["height"], "image_width": systems[0]["width"],
                          "engrave": dict(params[eid], dpi=dpi,
                                          staff_px=round(4 * info.get("line_distance_px", 0), 1))}
-            marks = os.path.join(svg, eid + ".json")
-            if os.path.exists(marks):
-                with open(marks) as f:
+            if os.path.exists(marks_path(eid)):
+                with open(marks_path(eid)) as f:
                     done[eid].update(heads_in_image(json.load(f), systems[0], dpi))
     return done, failed
 

@@ -4,9 +4,11 @@ are read with, and the CTC head's reading of them (its best paths)."""
 import re
 import subprocess
 
+import numpy as np
 import torch
 
 from .lmx_time import Duration
+from .seeing import COLUMN_PX
 from .vocab import LMX, umt_vocabulary
 
 
@@ -104,7 +106,7 @@ class HeadMap:
 
     STAVES, LOW, HIGH = 2, -12, 20
 
-    def __init__(self, column_px=8):
+    def __init__(self, column_px=COLUMN_PX):
         self.column_px = column_px
         self.places = self.HIGH - self.LOW + 1
         self.classes = self.STAVES * self.places + self.STAVES
@@ -118,7 +120,6 @@ class HeadMap:
     def of(self, marks, columns, x_scale=1.0, x_shift=0.0):
         """marks {"heads": [[x, staff, pos]], "rests": [[x, staff]]} (None: unknown) -> [columns, K]
         float32 (1 / 0; all -1 when unknown), x moved as the image was (x * x_scale + x_shift)."""
-        import numpy as np
         out = np.full((columns, self.classes), -1.0 if marks is None else 0.0, np.float32)
         if marks is None:
             return out

@@ -35,17 +35,18 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
 from umt_model.data import Frames  # noqa: E402
-from umt_model.targets import HeadMap, LmxEvents, ctc_best_paths, lmx_names  # noqa: E402
+from umt_model.targets import HeadMap, LmxEvents, ctc_best_paths, ctc_forced_frames, lmx_names  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
-from umt_model.guide import AttentionRecorder, column_targets, guided_loss, reading_places  # noqa: E402
+from umt_model.guide import AttentionRecorder, aligned_columns, column_targets, guided_loss, reading_places  # noqa: E402
 from umt_model import trainer  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
 from umt_model.media import read_gray  # noqa: E402
-from umt_model.network import Translator, default_network  # noqa: E402
+from umt_model.network import CTC_UP, Translator, default_network  # noqa: E402
 from umt_model.vocab import LMX, Layout  # noqa: E402
 
 CURRICULUM = [  # progress -> weights of excerpts of 1, 2, 3, 4 measures and of full systems
@@ -324,11 +325,16 @@ class DevSet:
         finally:
             model.train()
 
-    def scores(self, model, layout, events):
-        """(greedy SER, CTC reading error, dense head F1): edit distances, % of the reference tokens /
-        events; the F1 (%) of the dense head's columns (an aux_heads network, on the items with marks;
-        else None), a mark found one column off counted as found."""
+    def scores(self, model, layout, events, frames=None):
+        """(greedy SER, CTC reading error, dense head F1, teacher-forced pitch accuracy): edit
+        distances, % of the reference tokens / events; the F1 (%) of the dense head's columns (an
+        aux_heads network, on the items with marks; else None), a mark found one column off counted
+        as found; the % of reference pitch tokens the decoder predicts given the reference before
+        them (with frames; else None): what the decoder reads from the image, apart from greedy
+        decoding's drift."""
         edits = total = ctc_edits = ctc_total = 0
+        pitch_ok = pitch_total = 0
+        pitch = {i for i, n in enumerate(events.names) if n in events.pitch_class}
         heads = HeadMap() if model.head_classes > 0 and self.marks else None
         precise = found = recalled = wanted = 0
         for group, hyps, reads, memory, mask in self.readings(model, layout):
@@ -338,6 +344,14 @@ class DevSet:
                 gold = events.of(ids)
                 ctc_edits += edit_distance(read, gold) if gold else len(read)
                 ctc_total += len(gold)
+            if frames is not None:
+                said = teacher_forced(model, layout, frames, memory, mask, [ids for _, _, ids in group])
+                start = layout.block_start[LMX]
+                for (_, _, ids), pred in zip(group, said):
+                    for j, i in enumerate(ids):
+                        if i in pitch:
+                            pitch_ok += int(pred[j] == start + i)
+                            pitch_total += 1
             if heads is None:
                 continue
             with torch.no_grad():
@@ -355,7 +369,30 @@ class DevSet:
         if heads is not None:
             p, r = precise / max(found, 1), recalled / max(wanted, 1)
             f1 = round(100.0 * 2 * p * r / max(p + r, 1e-9), 2)
-        return round(100.0 * edits / max(total, 1), 2), round(100.0 * ctc_edits / max(ctc_total, 1), 2), f1
+        tf_pitch = round(100.0 * pitch_ok / pitch_total, 2) if pitch_total else None
+        return (round(100.0 * edits / max(total, 1), 2), round(100.0 * ctc_edits / max(ctc_total, 1), 2), f1,
+                tf_pitch)
+
+
+@torch.no_grad()
+def teacher_forced(model, layout, frames, memory, mask, ids_list):
+    """Per item: argmax of the decoder at each reference position given the reference before it."""
+    b = memory.size(0)
+    streams = [frames.stream(LMX, ids) for ids in ids_list]
+    t = max(len(f) for f, _ in streams)
+    tf = torch.zeros(b, t, 4, dtype=torch.long)
+    tp = torch.zeros(b, t, 2, dtype=torch.long)
+    for k, (f, p) in enumerate(streams):
+        tf[k, :len(f)] = torch.as_tensor(np.asarray(f))
+        tp[k, :len(p)] = torch.as_tensor(np.asarray(p))
+    cross = model.init_cross(memory)
+    hidden, _ = model.decode_step(tf[:, :-1], tp[:, :-1], cross, mask, [])
+    start, count = layout.block_start[LMX], layout.codebook_size[LMX]
+    w, bias = model.out.weight[start:start + count], model.out.bias[start:start + count]
+    h = model.sub_hidden(hidden.reshape(-1, 1, hidden.size(-1)))[:, 0].view(b, t - 1, -1)
+    pred = (F.linear(h, w, bias).argmax(-1) + start).tolist()
+    # frames.stream: begin, the ids, end; position k+1 of the stream is predicted at k.
+    return [pred[k][:len(ids_list[k]) + 1] for k in range(b)]
 
 
 def widened(cols):
@@ -534,6 +571,12 @@ def main():
                     help="weight of the guided-attention loss (umt_model/guide.py): the decoder's cross-attention "
                          "pulled towards where on the image the token being written is")
     ap.add_argument("--guide-heads", type=int, default=3, help="guided heads of each decoder layer (the rest free)")
+    ap.add_argument("--guide-from", choices=["places", "ctc"], default="places",
+                    help="where the guide expects each token: 'places' from the LMX's measures and onsets (a "
+                         "header, then the measures side by side), 'ctc' at the column where the encoder's CTC head "
+                         "reads its note head, rest or barline on the forced path of the reference (Viterbi)")
+    ap.add_argument("--guide-sigma", type=float, default=1.5,
+                    help="tolerance of the 'ctc' guide, in columns (the 'places' guide takes a quarter measure)")
     ap.add_argument("--image-stem", choices=["pixels", "pixels8"], default="pixels8")
     ap.add_argument("--column-positions", choices=["learned", "sinusoid"], default="learned",
                     help="a fresh model's image column position embeddings: learned from N(0, 0.02) like the "
@@ -588,9 +631,10 @@ def main():
             sys.exit(f"train_omr: {args.init} lacks weights of this network (give its network options): "
                      f"{info['fresh'][:4]}")
         devs = dev_sets(args, ids, pack and pack["dev"])
-        scores = {k: v.scores(model, layout, events) for k, v in devs.items()}
+        scores = {k: v.scores(model, layout, events, Frames(layout)) for k, v in devs.items()}
         print(json.dumps({"init": args.init, "dev_ser": {k: v[0] for k, v in scores.items()},
                           "dev_ctc_error": {k: v[1] for k, v in scores.items()},
+                          "dev_tf_pitch_accuracy": {k: v[3] for k, v in scores.items()},
                           **({"dev_head_f1": {k: v[2] for k, v in scores.items() if v[2] is not None}}
                              if any(v[2] is not None for v in scores.values()) else {}),
                           "items": {k: len(v.items) for k, v in devs.items()}}))
@@ -625,7 +669,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
@@ -634,8 +678,9 @@ def main():
 
     def evaluate(final=False):
         t0 = time.time()
-        scores = {k: v.scores(model, layout, events) for k, v in devs.items()}
+        scores = {k: v.scores(model, layout, events, frames) for k, v in devs.items()}
         d, ctc = {k: v[0] for k, v in scores.items()}, {k: v[1] for k, v in scores.items()}
+        pitch = {k: v[3] for k, v in scores.items()}
         head = {k: v[2] for k, v in scores.items() if v[2] is not None}
         best_on = main_dev + (" ctc" if args.token_loss == 0 else "")
         if state.get("best_on", "excerpts") != best_on:  # a continued run now measured on the systems (or by CTC)
@@ -646,10 +691,11 @@ def main():
         if best:
             state["best_ser"], state["best"] = score, dict(d, step=state["step"], ctc_error=ctc)
         curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
-                                "samples": dict(state["samples"]), "dev_ser": d, "dev_ctc_error": ctc,
+                                "samples": dict(state["samples"]), "dev_ser": d, "dev_ctc_error": ctc, "dev_tf_pitch_accuracy": pitch,
                                 **({"dev_head_f1": head} if head else {}), **({"final": True} if final else {})}) + "\n")
         curve.flush()
         print(f"dev step {state['step']} {state['seconds'] / 60:.1f} min SER {d} CTC reading error {ctc} "
+              f"teacher-forced pitch accuracy {pitch} "
               + (f"head F1 {head} " if head else "") + f"({time.time() - t0:.0f} s)",
               file=sys.stderr, flush=True)
         return best
@@ -701,16 +747,33 @@ def main():
             if not encoder_learns:
                 with torch.no_grad():
                     encoded = model.encode_source(px, size, target)
+            aligned = None
+            if args.guide > 0 and args.guide_from == "ctc":
+                if encoded is None:
+                    encoded = model.encode_source(px, size, target)
+                aligned = ctc_alignment(encoded, batch_ids)
             loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,
                          ctc_weight=args.ctc_loss if encoder_learns else 0.0, token_weight=args.token_loss,
                          encoded=encoded, head_targets=dense, head_weight=args.head_loss if encoder_learns else 0.0)
         recorder.on = False
         if args.guide > 0:
-            g_target, g_sigma = column_targets(places, batch_ids, [c * model.columns_per_cell for c in batch_cols])
+            if aligned is not None:
+                g_target, g_sigma = aligned, torch.full((len(batch_ids),), args.guide_sigma)
+            else:
+                g_target, g_sigma = column_targets(places, batch_ids, [c * model.columns_per_cell for c in batch_cols])
             g = guided_loss(recorder.take(), g_target, g_sigma)
             guide_window.append(float(g))
             loss = loss + args.guide * g
         return loss, len(px)
+
+    def ctc_alignment(encoded, batch_ids):
+        """The guide's targets from the CTC head's forced path of each example's reference."""
+        memory, mask = encoded
+        with torch.no_grad():
+            b, s, _ = memory.shape
+            logp = model.ctc(memory.detach().float()).view(b, s * CTC_UP, model.ctc_classes).log_softmax(-1).cpu()
+        found = ctc_forced_frames(logp, [events.of(ids) for ids in batch_ids], (mask.sum(1) * CTC_UP).tolist())
+        return aligned_columns(events, names, batch_ids, found, CTC_UP)
 
     def note():
         text = f" guide {np.mean(guide_window):.3f}" if guide_window else ""

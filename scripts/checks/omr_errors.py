@@ -20,7 +20,6 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.dirname(HERE)
@@ -90,27 +89,6 @@ def align(ref, hyp):
     return marks, inserted
 
 
-@torch.no_grad()
-def teacher_forced(model, layout, frames, memory, mask, ids_list):
-    """Per item: argmax of the decoder at each reference position given the reference before it."""
-    b = memory.size(0)
-    streams = [frames.stream(LMX, ids) for ids in ids_list]
-    t = max(len(f) for f, _ in streams)
-    tf = torch.zeros(b, t, 4, dtype=torch.long)
-    tp = torch.zeros(b, t, 2, dtype=torch.long)
-    for k, (f, p) in enumerate(streams):
-        tf[k, :len(f)] = torch.as_tensor(np.asarray(f))
-        tp[k, :len(p)] = torch.as_tensor(np.asarray(p))
-    cross = model.init_cross(memory)
-    hidden, _ = model.decode_step(tf[:, :-1], tp[:, :-1], cross, mask, [])
-    start, count = layout.block_start[LMX], layout.codebook_size[LMX]
-    w, bias = model.out.weight[start:start + count], model.out.bias[start:start + count]
-    h = model.sub_hidden(hidden.reshape(-1, 1, hidden.size(-1)))[:, 0].view(b, t - 1, -1)
-    pred = (F.linear(h, w, bias).argmax(-1) + start).tolist()
-    # frames.stream: begin, the ids, end; position k+1 of the stream is predicted at k.
-    return [pred[k][:len(ids_list[k]) + 1] for k in range(b)]
-
-
 def measure(model, layout, names, items, frames, events, batch=8):
     start = layout.block_start[LMX]
     name = lambda i: names[i - start] if start <= i < start + len(names) else "?"  # noqa: E731
@@ -119,7 +97,7 @@ def measure(model, layout, names, items, frames, events, batch=8):
     ends_early = loops = 0
     for group, hyps, reads, memory, mask in T.DevSet(items).readings(model, layout, batch):
         ids_list = [ids for _, _, ids in group]
-        tf_pred = teacher_forced(model, layout, frames, memory, mask, ids_list)
+        tf_pred = T.teacher_forced(model, layout, frames, memory, mask, ids_list)
         for ids, hyp, tfp, read in zip(ids_list, hyps, tf_pred, reads):
             ref = [start + i for i in ids]
             marks, inserted = align(ref, hyp)

@@ -162,3 +162,42 @@ def guided_loss(maps, target, sigma):
     total = sum((a * w[:, None]).sum(-1).sum((1, 2)) / a.size(1) for a in maps)  # [B]
     return total.sum() / (len(maps) * ok.sum())
 
+
+
+PREFIX = ("chord", "grace", "grace:slash", "print-object:no")  # tokens written before the event they mark
+
+
+def aligned_columns(events, names, ids_list, found, frames_per_column):
+    """Expected column of every teacher-forced query from the CTC head's own forced alignment.
+
+    events: an LmxEvents; ids_list: each example's LMX ids; found: per example the first frame of
+    each of its CTC targets on the forced path (targets.ctc_forced_frames; None: no alignment, the
+    example unguided). A note head's or rest's token is expected at the column where the CTC head
+    reads it; the tokens that describe it (duration, beam, stem, staff...) at the same column;
+    the tokens that announce it (chord, grace, hidden) at the next event's; a "measure" token at
+    the barline that ends the measure before. Header tokens before the first reading stay
+    unguided. -> targets [B, T] (NaN: unguided), T = longest example + 1 (query i predicts token i)."""
+    b = len(ids_list)
+    t = max(len(ids) for ids in ids_list) + 1
+    target = torch.full((b, t), float("nan"))
+    for k, (ids, frames) in enumerate(zip(ids_list, found)):
+        if not frames:
+            continue
+        col = [float("nan")] * len(ids)
+        for (_, where), frame in zip(events.indexed(ids), frames):
+            if where is not None:
+                col[where] = frame // frames_per_column + 0.5
+        nxt = float("nan")
+        for i in range(len(ids) - 1, -1, -1):  # announcing tokens take the next event's column
+            if names[ids[i]] in PREFIX:
+                col[i] = nxt
+            elif col[i] == col[i]:
+                nxt = col[i]
+        last = float("nan")
+        for i in range(len(ids)):  # describing tokens take the column of the event (or barline) before
+            if col[i] == col[i]:
+                last = col[i]
+            else:
+                col[i] = last
+        target[k, :len(col)] = torch.tensor(col)
+    return target

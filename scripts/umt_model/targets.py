@@ -34,16 +34,22 @@ class LmxEvents:
 
     def of(self, ids):
         """LMX ids (one system) -> class ids in reading order."""
+        return [c for c, _ in self.indexed(ids)]
+
+    def indexed(self, ids):
+        """LMX ids (one system) -> (class id, index in ids of the token it stands for) in reading
+        order: a note head's or rest's own pitch / rest token, a barline's the "measure" token that
+        follows it (None for the system's last barline)."""
         out, measure = [], []
         t = last_onset = 0.0
         d = Duration()
-        ev = None  # (kind, grace, chord, hidden) of the event being read; its duration follows it
+        ev = None  # (kind, grace, chord, hidden, index) of the event being read; its duration follows it
 
         def flush():
             nonlocal t, last_onset
             if ev is None:
                 return
-            kind, grace, chord, hidden = ev
+            kind, grace, chord, hidden, where = ev
             q = d.quarters()
             if kind == "backup":
                 t -= q
@@ -55,30 +61,30 @@ class LmxEvents:
                     t += q
                 last_onset = onset
                 if not hidden:
-                    measure.append((round(onset, 6), 2 if kind == "rest" else self.pitch_class[kind]))
+                    measure.append((round(onset, 6), 2 if kind == "rest" else self.pitch_class[kind], where))
 
         prefix = {"grace": False, "chord": False, "hidden": False}
-        for name in (self.names[i] for i in ids):
+        for i, name in enumerate(self.names[k] for k in ids):
             if name == "measure":
                 flush()
                 ev = None
                 if measure or out:
-                    out.extend(c for _, c in sorted(measure))
-                    out.append(1)
+                    out.extend((c, w) for _, c, w in sorted(measure))
+                    out.append((1, i))
                 measure, t, last_onset = [], 0.0, 0.0
             elif name in ("print-object:no", "grace", "chord"):
                 prefix["hidden" if name == "print-object:no" else name] = True
             elif name in ("rest", "backup", "forward") or name in self.pitch_class:
                 flush()
-                ev = (name, prefix["grace"], prefix["chord"], prefix["hidden"])
+                ev = (name, prefix["grace"], prefix["chord"], prefix["hidden"], i)
                 prefix = {"grace": False, "chord": False, "hidden": False}
                 d.start()
             else:
                 d.read(name)
         flush()
         if measure:
-            out.extend(c for _, c in sorted(measure))
-            out.append(1)
+            out.extend((c, w) for _, c, w in sorted(measure))
+            out.append((1, None))
         return out
 
     def batch(self, tgt):
@@ -146,6 +152,58 @@ def ctc_best_paths(model, memory, mask):
     best = model.ctc(memory).view(b, -1, model.ctc_classes).argmax(-1)
     lengths = (mask.sum(1) * (best.size(1) // s)).tolist()
     return [collapse_ctc(best[k, :lengths[k]].tolist()) for k in range(b)]
+
+
+@torch.no_grad()
+def ctc_forced_frames(logp, targets, lengths):
+    """The most probable CTC path of each row that reads exactly its targets (Viterbi): logp [B,F,C]
+    log-probabilities over F frames (blank 0; frames beyond lengths[b] not read), targets a list of
+    class-id lists -> per row, the first frame of each target on that path (None for a row whose
+    targets do not fit its frames)."""
+    b, f, _ = logp.shape
+    lengths = [int(n) for n in lengths]
+    s = max(1, 2 * max(len(t) for t in targets) + 1)
+    ext = torch.zeros(b, s, dtype=torch.long)  # blank, t1, blank, t2, ..., blank
+    states = torch.zeros(b, dtype=torch.long)
+    for k, t in enumerate(targets):
+        if t:
+            ext[k, 1:2 * len(t):2] = torch.tensor(t, dtype=torch.long)
+        states[k] = 2 * len(t) + 1
+    valid = torch.arange(s)[None, :] < states[:, None]
+    skip = torch.zeros(b, s, dtype=torch.bool)  # s-2 -> s: a target after a blank, unless it repeats the one before
+    skip[:, 2:] = (ext[:, 2:] != 0) & (ext[:, 2:] != ext[:, :-2])
+    emit = logp.float().gather(2, ext[:, None, :].expand(b, f, s))  # [B,F,S]
+    neg = torch.tensor(float("-inf"))
+    dp = torch.full((b, s), float("-inf"))
+    dp[:, 0] = emit[:, 0, 0]
+    if s > 1:
+        dp[:, 1] = torch.where(states > 1, emit[:, 0, 1], neg)
+    back = np.zeros((f, b, s), dtype=np.int8)
+    live = torch.tensor(lengths)
+    for i in range(1, f):
+        one = torch.cat([torch.full((b, 1), float("-inf")), dp[:, :-1]], 1)
+        two = torch.cat([torch.full((b, 2), float("-inf")), dp[:, :-2]], 1).masked_fill(~skip, float("-inf"))
+        best, arg = torch.stack([dp, one, two], 0).max(0)
+        new = (best + emit[:, i]).masked_fill(~valid, float("-inf"))
+        going = (i < live)[:, None]
+        dp = torch.where(going, new, dp)
+        back[i] = torch.where(going, arg, torch.zeros_like(arg)).numpy()
+    out = []
+    for k, t in enumerate(targets):
+        n = int(states[k])
+        last = n - 1 if n < 2 or dp[k, n - 1] >= dp[k, n - 2] else n - 2
+        if not torch.isfinite(dp[k, last]) or not t:
+            out.append(None if t else [])
+            continue
+        first = [0] * len(t)
+        state = last
+        for i in range(max(lengths[k], 1) - 1, -1, -1):
+            if state % 2 == 1:
+                first[state // 2] = i
+            if i > 0:
+                state -= int(back[i, k, state])
+        out.append(first)
+    return out
 
 
 def collapse_ctc(path):

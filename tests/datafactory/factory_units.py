@@ -309,5 +309,50 @@ class DenseHeads(unittest.TestCase):
         self.assertAlmostEqual(float(got), float(bce), places=5)
 
 
+class GuideAlignment(unittest.TestCase):
+    """The CTC head's forced alignment (Viterbi) and the guide's columns taken from it."""
+
+    def test_forced_frames_are_the_best_path_that_reads_the_targets(self):
+        import itertools
+        import torch
+        from umt_model.targets import collapse_ctc, ctc_forced_frames
+        rng = torch.Generator().manual_seed(3)
+        logp = torch.randn(3, 6, 4, generator=rng).log_softmax(-1)
+        targets, lengths = [[2, 2], [3, 1, 3], [1]], [6, 6, 4]
+        got = ctc_forced_frames(logp, targets, lengths)
+        for k, (t, n) in enumerate(zip(targets, lengths)):
+            best, first = None, None
+            for path in itertools.product(range(4), repeat=n):
+                if collapse_ctc(list(path)) != t:
+                    continue
+                score = float(sum(logp[k, i, c] for i, c in enumerate(path)))
+                if best is None or score > best:
+                    starts = [i for i, c in enumerate(path) if c != 0 and (i == 0 or path[i - 1] != c)]
+                    best, first = score, starts
+            self.assertEqual(got[k], first, f"row {k}")
+        # [2, 2] needs a blank between: 3 frames; 2 do not fit. No targets: nothing to place.
+        self.assertEqual(ctc_forced_frames(logp[:2], [[2, 2], []], [2, 6]), [None, []])
+
+    def test_aligned_columns_follow_the_events(self):
+        from umt_model.guide import aligned_columns
+        from umt_model.targets import LmxEvents, lmx_names
+        names = lmx_names(UMT)
+        ids = {t: i for i, t in enumerate(names)}
+        text = "measure clef:G2 C5 quarter chord E5 quarter rest quarter measure D5 half"
+        seq = [ids[t] for t in text.split()]
+        events = LmxEvents(names)
+        read = events.indexed(seq)
+        self.assertEqual([i for _, i in read], [2, 5, 7, 9, 10, None])  # C5 and E5 (a chord), the rest, barlines
+        self.assertEqual([c for c, _ in read], events.of(seq))
+        got = aligned_columns(events, names, [seq], [[8, 9, 20, 30, 40, 50]], 8)[0].tolist()
+        nan = float("nan")
+        want = [nan, nan, 1.5, 1.5, 1.5, 1.5, 1.5, 2.5, 2.5, 3.5, 5.5, 5.5, nan]
+        self.assertEqual(len(got), len(want))
+        for g, w in zip(got, want):
+            self.assertTrue(g == w or (g != g and w != w), f"{got} != {want}")
+        unguided = aligned_columns(events, names, [seq], [None], 8)[0]
+        self.assertTrue(bool(unguided.isnan().all()))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -41,6 +41,8 @@ def main():
                     help="encoder positions of image inputs: code frames, a CNN over pixels (16-pixel "
                          "columns), or the residual column CNN (8-pixel columns)")
     ap.add_argument("--code-vectors", action="store_true", help="codes also embed through the codecs' codebook vectors")
+    ap.add_argument("--cross-positions", action="store_true",
+                    help="cross-attention keys and values carry the source positions' sinusoids (gated)")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
     ap.add_argument("--harmonic", type=int, default=0,
@@ -102,7 +104,7 @@ def main():
         network = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                                   args.ffn or None, image_stem=args.image_stem,
                                   code_vectors=args.code_vectors, audio_stem=args.audio_stem,
-                                  harmonic=args.harmonic)
+                                  harmonic=args.harmonic, cross_positions=args.cross_positions)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},

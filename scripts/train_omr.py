@@ -577,6 +577,14 @@ def main():
                          "reads its note head, rest or barline on the forced path of the reference (Viterbi)")
     ap.add_argument("--guide-sigma", type=float, default=1.5,
                     help="tolerance of the 'ctc' guide, in columns (the 'places' guide takes a quarter measure)")
+    ap.add_argument("--cross-positions", action="store_true",
+                    help="a network whose cross-attention keys and values carry the columns' sinusoids (gated; "
+                         "umt_model/network.py default_network); a model without them starts with the gates fresh")
+    ap.add_argument("--column-sinusoids", action="store_true",
+                    help="a network whose image columns' encoder input also gets their sinusoid (a learned gate, "
+                         "fresh at 0.5 on a model without it)")
+    ap.add_argument("--cross-gate-start", type=float, nargs=2, metavar=("KEYS", "VALUES"),
+                    help="with --cross-positions, the fresh gates' start (network.py: 0.5 0.1)")
     ap.add_argument("--image-stem", choices=["pixels", "pixels8"], default="pixels8")
     ap.add_argument("--column-positions", choices=["learned", "sinusoid"], default="learned",
                     help="a fresh model's image column position embeddings: learned from N(0, 0.02) like the "
@@ -618,7 +626,8 @@ def main():
     heads = HeadMap() if args.head_loss > 0 else None
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
-                          pixel_channels=args.pixel_channels, aux_heads=heads.classes if heads else 0)
+                          pixel_channels=args.pixel_channels, aux_heads=heads.classes if heads else 0,
+                          cross_positions=args.cross_positions, column_sinusoids=args.column_sinusoids)
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
@@ -652,6 +661,9 @@ def main():
         state, init_info = resumed
     elif args.init:
         init_info = init_weights(model, args.init, args.init_encoder_only)
+        if args.cross_gate_start and "cross_pos_gate" in init_info["fresh"]:
+            with torch.no_grad():
+                model.cross_pos_gate[:] = torch.tensor(args.cross_gate_start)
         print(f"initialised from {args.init}; fresh: {init_info['fresh']}", file=sys.stderr)
     elif args.column_positions == "sinusoid":
         sinusoid_columns(model)

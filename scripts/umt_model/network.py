@@ -31,7 +31,8 @@ class NoFrameHead(nn.Module):
 
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
                     image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
-                    pixel_channels=None, harmonic=0, aux_heads=0):
+                    pixel_channels=None, harmonic=0, aux_heads=0, cross_positions=False,
+                    column_sinusoids=False):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -54,7 +55,14 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     aux_heads: number of classes (0 = none) of a training-only dense head over image inputs: for
     every column, which staff positions hold a note head that is centred in it and which staves a
     rest (umt_model/targets.py HeadMap; the engraver's own positions): where CTC leaves the encoder
-    to find each head, this says it column by column."""
+    to find each head, this says it column by column.
+    cross_positions: the decoder's cross-attention keys and values also carry each source position's
+    sinusoid (the Transformer's table, unit scale), times a learned gate per layer (keys, values):
+    the decoder can then look at a column by where it is, not only by what it shows. An I2A whose
+    learned column embeddings faded had keys of content alone, and could not step from one note
+    head to the next of the same look (docs/results/omr.md, session 27).
+    column_sinusoids: the image columns' encoder input also gets their sinusoid, times a learned
+    gate: positions the encoder's self-attention can tell apart whatever the learned rows became."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -65,6 +73,10 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["aux_ctc"] = int(aux_ctc)
     if aux_heads:
         net["aux_heads"] = int(aux_heads)
+    if cross_positions:
+        net["cross_positions"] = True
+    if column_sinusoids:
+        net["column_sinusoids"] = True
     if audio_stem != "tokens":
         net["audio_stem"] = audio_stem
     if mel_fine:
@@ -94,6 +106,13 @@ class Stem(nn.Sequential):
         for layer in self:
             x = layer(x, size)
         return x
+
+
+def sinusoids(n: int, d: int, device: torch.device) -> Tensor:
+    """The Transformer's position table [n, d] (unit scale): sin at even dims, cos at odd."""
+    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
+    angle = pos / torch.pow(10000.0, torch.arange(0, d, 2, device=device, dtype=torch.float32) / d)
+    return torch.stack([torch.sin(angle), torch.cos(angle)], 2).reshape(n, d)
 
 
 class Attention(nn.Module):
@@ -234,6 +253,16 @@ class Translator(nn.Module):
         self.ctc = nn.Linear(d, CTC_UP * self.ctc_classes) if self.ctc_classes > 0 else nn.Identity()
         self.head_classes = int(net.get("aux_heads", 0))
         self.head_map = nn.Linear(d, self.head_classes) if self.head_classes > 0 else nn.Identity()
+        self.column_sinusoids = bool(net.get("column_sinusoids", False))
+        if self.column_sinusoids:  # gate of the columns' sinusoid added to the encoder's input
+            self.column_gate = nn.Parameter(torch.tensor(0.5))
+        else:  # earlier networks' weights load as they are
+            self.register_buffer("column_gate", torch.zeros(()), persistent=False)
+        self.cross_positions = bool(net.get("cross_positions", False))
+        if self.cross_positions:  # gates of the positions' sinusoid in each decoder layer's (keys, values)
+            self.cross_pos_gate = nn.Parameter(torch.tensor([[0.5, 0.1]] * net["decoder_layers"]))
+        else:  # earlier networks' weights load as they are
+            self.register_buffer("cross_pos_gate", torch.zeros(net["decoder_layers"], 2), persistent=False)
         self.use_code_vectors = bool(net.get("code_vectors", False))
         cdim = 64 if self.use_code_vectors else 1
         self.register_buffer("code_vectors", torch.zeros(layout.size if self.use_code_vectors else 1, cdim),
@@ -303,6 +332,8 @@ class Translator(nn.Module):
         x = self.pixel_ln(self.pixel_proj(f.permute(0, 3, 1, 2).reshape(b, cols, -1)))
         pos = self.image_pos_start + torch.clamp(torch.arange(cols, device=f.device), max=self.image_pos_last)
         x = x + self.pos_a(pos)[None] + self.target_emb(target).unsqueeze(1)
+        if self.column_sinusoids:
+            x = x + self.column_gate * sinusoids(cols, x.size(2), x.device).to(x.dtype)[None]
         allowed = col_ok[:, None, None, :]
         for layer in self.enc_layers:
             x = layer(x, allowed)
@@ -377,8 +408,17 @@ class Translator(nn.Module):
     def init_cross(self, memory: Tensor) -> Cache:
         """Cross-attention keys and values of every decoder layer, computed once per input."""
         out: Cache = []
+        if not self.cross_positions:
+            for layer in self.dec_layers:
+                out.append(layer.cross_att.project_kv(memory))
+            return out
+        pe = sinusoids(memory.size(1), memory.size(2), memory.device).to(memory.dtype)[None]
+        i = 0
         for layer in self.dec_layers:
-            out.append(layer.cross_att.project_kv(memory))
+            k, _ = layer.cross_att.project_kv(memory + self.cross_pos_gate[i, 0] * pe)
+            _, v = layer.cross_att.project_kv(memory + self.cross_pos_gate[i, 1] * pe)
+            out.append((k, v))
+            i += 1
         return out
 
     @torch.jit.export

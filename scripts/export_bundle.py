@@ -43,6 +43,8 @@ def main():
     ap.add_argument("--code-vectors", action="store_true", help="codes also embed through the codecs' codebook vectors")
     ap.add_argument("--cross-positions", action="store_true",
                     help="cross-attention keys and values carry the source positions' sinusoids (gated)")
+    ap.add_argument("--column-sinusoids", action="store_true",
+                    help="image columns' encoder input also gets their sinusoid (gated; pixel stems)")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
     ap.add_argument("--harmonic", type=int, default=0,
@@ -104,7 +106,8 @@ def main():
         network = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                                   args.ffn or None, image_stem=args.image_stem,
                                   code_vectors=args.code_vectors, audio_stem=args.audio_stem,
-                                  harmonic=args.harmonic, cross_positions=args.cross_positions)
+                                  harmonic=args.harmonic, cross_positions=args.cross_positions,
+                                  column_sinusoids=args.column_sinusoids)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},

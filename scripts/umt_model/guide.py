@@ -152,11 +152,13 @@ def guided_loss(maps, target, sigma):
         return torch.zeros(())
     s = maps[0].size(-1)
     t = maps[0].size(2)
-    tgt = target[:, :t]
+    dev = maps[0].device  # the targets are made on the CPU; the maps may be on a GPU
+    tgt = target[:, :t].to(dev)
+    sigma = sigma.to(dev)
     ok = ~torch.isnan(tgt)
     if not bool(ok.any()):
-        return torch.zeros(())
-    cols = torch.arange(s, dtype=torch.float32)[None, None, :] + 0.5
+        return torch.zeros((), device=dev)
+    cols = torch.arange(s, dtype=torch.float32, device=dev)[None, None, :] + 0.5
     w = 1.0 - torch.exp(-((cols - torch.nan_to_num(tgt)[:, :, None]) ** 2) / (2 * sigma[:, None, None] ** 2))
     w = w * ok[:, :, None]
     total = sum((a * w[:, None]).sum(-1).sum((1, 2)) / a.size(1) for a in maps)  # [B]

@@ -46,7 +46,7 @@ from umt_model.guide import AttentionRecorder, aligned_columns, column_targets, 
 from umt_model import trainer  # noqa: E402
 from umt_model.heap import steady_heap  # noqa: E402
 from umt_model.media import read_gray  # noqa: E402
-from umt_model.network import CTC_UP, Translator, default_network  # noqa: E402
+from umt_model.network import CTC_UP, Translator, default_network, sinusoids  # noqa: E402
 from umt_model.vocab import LMX, Layout  # noqa: E402
 
 CURRICULUM = [  # progress -> weights of excerpts of 1, 2, 3, 4 measures and of full systems
@@ -478,13 +478,9 @@ def dev_sets(args, ids, pack=None):
 def sinusoid_columns(model):
     """Sets the position embeddings of the image columns to the Transformer's sinusoids (unit
     scale): the embedding table stays learned, only its start differs."""
-    n, d = model.image_pos_last + 1, model.width
-    pos = torch.arange(n, dtype=torch.float32)[:, None]
-    angle = pos / torch.pow(10000.0, torch.arange(0, d, 2, dtype=torch.float32) / d)
-    table = torch.zeros(n, d)
-    table[:, 0::2], table[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    n = model.image_pos_last + 1
     with torch.no_grad():
-        model.pos_a.weight[model.image_pos_start:model.image_pos_start + n] = table
+        model.pos_a.weight[model.image_pos_start:model.image_pos_start + n] = sinusoids(n, model.width, torch.device("cpu"))
 
 
 def freeze(model, what):
@@ -784,8 +780,9 @@ def main():
         with torch.no_grad():
             b, s, _ = memory.shape
             logp = model.ctc(memory.detach().float()).view(b, s * CTC_UP, model.ctc_classes).log_softmax(-1).cpu()
-        found = ctc_forced_frames(logp, [events.of(ids) for ids in batch_ids], (mask.sum(1) * CTC_UP).tolist())
-        return aligned_columns(events, names, batch_ids, found, CTC_UP)
+        readings = [events.indexed(ids) for ids in batch_ids]
+        found = ctc_forced_frames(logp, [[c for c, _ in r] for r in readings], (mask.sum(1) * CTC_UP).tolist())
+        return aligned_columns(readings, names, batch_ids, found, CTC_UP)
 
     def note():
         text = f" guide {np.mean(guide_window):.3f}" if guide_window else ""

@@ -170,8 +170,8 @@ def main():
                           pixel_channels=args.pixel_channels)
     if not os.path.isdir(args.init):
         net = torch.load(args.init, map_location="cpu")["network"]
-    elif "i2a" in load_manifest(args.init).get("networks", {}):  # the bundle's own I2A network
-        net = dict(load_manifest(args.init)["networks"]["i2a"])
+    else:  # a bundle: its own I2A network where the manifest records one
+        net = dict(load_manifest(args.init).get("networks", {}).get("i2a", net))
     model = Translator(vocab, net)
     info = T.init_weights(model, args.init)
     if info["fresh"]:

@@ -165,15 +165,14 @@ def guided_loss(maps, target, sigma):
     return total.sum() / (len(maps) * ok.sum())
 
 
-
 PREFIX = ("chord", "grace", "grace:slash", "print-object:no")  # tokens written before the event they mark
 
 
-def aligned_columns(events, names, ids_list, found, frames_per_column):
+def aligned_columns(readings, names, ids_list, found, frames_per_column):
     """Expected column of every teacher-forced query from the CTC head's own forced alignment.
 
-    events: an LmxEvents; ids_list: each example's LMX ids; found: per example the first frame of
-    each of its CTC targets on the forced path (targets.ctc_forced_frames; None: no alignment, the
+    readings: each example's CTC targets with the LMX token each stands for (LmxEvents.indexed of
+    its ids); ids_list: each example's LMX ids; found: per example the first frame of each of them on the forced path (targets.ctc_forced_frames; None: no alignment, the
     example unguided). A note head's or rest's token is expected at the column where the CTC head
     reads it; the tokens that describe it (duration, beam, stem, staff...) at the same column;
     the tokens that announce it (chord, grace, hidden) at the next event's; a "measure" token at
@@ -182,11 +181,11 @@ def aligned_columns(events, names, ids_list, found, frames_per_column):
     b = len(ids_list)
     t = max(len(ids) for ids in ids_list) + 1
     target = torch.full((b, t), float("nan"))
-    for k, (ids, frames) in enumerate(zip(ids_list, found)):
+    for k, (ids, read, frames) in enumerate(zip(ids_list, readings, found)):
         if not frames:
             continue
         col = [float("nan")] * len(ids)
-        for (_, where), frame in zip(events.indexed(ids), frames):
+        for (_, where), frame in zip(read, frames):
             if where is not None:
                 col[where] = frame // frames_per_column + 0.5
         nxt = float("nan")

@@ -344,13 +344,13 @@ class GuideAlignment(unittest.TestCase):
         read = events.indexed(seq)
         self.assertEqual([i for _, i in read], [2, 5, 7, 9, 10, None])  # C5 and E5 (a chord), the rest, barlines
         self.assertEqual([c for c, _ in read], events.of(seq))
-        got = aligned_columns(events, names, [seq], [[8, 9, 20, 30, 40, 50]], 8)[0].tolist()
+        got = aligned_columns([read], names, [seq], [[8, 9, 20, 30, 40, 50]], 8)[0].tolist()
         nan = float("nan")
         want = [nan, nan, 1.5, 1.5, 1.5, 1.5, 1.5, 2.5, 2.5, 3.5, 5.5, 5.5, nan]
         self.assertEqual(len(got), len(want))
         for g, w in zip(got, want):
             self.assertTrue(g == w or (g != g and w != w), f"{got} != {want}")
-        unguided = aligned_columns(events, names, [seq], [None], 8)[0]
+        unguided = aligned_columns([read], names, [seq], [None], 8)[0]
         self.assertTrue(bool(unguided.isnan().all()))
 
 

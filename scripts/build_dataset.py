@@ -73,6 +73,8 @@ def main():
     ap.add_argument("--generated-measures", type=int, nargs=2, default=[12, 32], metavar=("MIN", "MAX"))
     ap.add_argument("--engravers", default="musescore,verovio")
     ap.add_argument("--staff-height", type=int, default=32, help="staff height of the stored system crops, px")
+    ap.add_argument("--staff-bands", type=int, default=0,
+                    help="cut the system crops in the band layout (umt systems --staff-bands), 0 = as on the page")
     ap.add_argument("--audio-rate", type=int, default=22050)
     ap.add_argument("--no-scan", action="store_true", help="skip the scan-like degraded copies")
     ap.add_argument("--audio-only", action="store_true",
@@ -112,6 +114,7 @@ def main():
 
     jobs = []
     common = dict(out=out, umt=umt, seed=args.seed, engravers=engravers, staff_height=args.staff_height,
+                  staff_bands=args.staff_bands,
                   audio_rate=args.audio_rate, scan=not args.no_scan, soundfonts=train_sfs,
                   audio_only=args.audio_only, images_only=args.images_only, train_programs=programs)
     if args.corpus:

@@ -52,7 +52,8 @@ def chunk_job(job):
             dirs[eid] = os.path.join(job["out"], "images", job["split"], piece)
     rng = np.random.default_rng([job["seed"], stable_hash(chunk)])
     try:
-        done, bad = excerpts.render_chunk(job["umt"], items, dirs, rng, job["staff_height"])
+        done, bad = excerpts.render_chunk(job["umt"], items, dirs, rng, job["staff_height"],
+                                           staff_bands=job.get("staff_bands", 0))
     except Exception as e:  # noqa: BLE001 - a bad chunk must not stop the build; it is reported
         return chunk, [], dict(failed, **{chunk: f"{type(e).__name__}: {e}"})
     failed.update(bad)
@@ -81,6 +82,8 @@ def main():
     ap.add_argument("--k-max", type=int, default=4, help="longest excerpt in measures")
     ap.add_argument("--weights", type=float, nargs="*", help="relative frequency of 1..k-max measures")
     ap.add_argument("--staff-height", type=int, default=32)
+    ap.add_argument("--staff-bands", type=int, default=0,
+                    help="cut the excerpts in the band layout (umt systems --staff-bands), 0 = as on the page")
     ap.add_argument("--group", type=int, default=8, help="pieces per chunk (one engraving and cutting call each)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -98,7 +101,7 @@ def main():
     groups = [pieces[i:i + args.group] for i in range(0, len(pieces), args.group)]
     jobs = [dict(group=f"g{g:04d}", pieces=[(p, os.path.join(src, p + ".lmx")) for p in group], split=args.split,
                  out=out, umt=args.umt, seed=args.seed, k_max=args.k_max, weights=args.weights,
-                 staff_height=args.staff_height, **{"pass": k})
+                 staff_height=args.staff_height, staff_bands=args.staff_bands, **{"pass": k})
             for k in range(args.passes) for g, group in enumerate(groups)]
     t0, made, kept, reasons = time.time(), 0, 0, {}
     with multiprocessing.Pool(max(1, args.jobs)) as pool:

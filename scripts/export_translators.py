@@ -122,6 +122,13 @@ def main():
     man["networks"] = networks
     # How the I2A reads images (DESIGN.md section 4): codec tokens, or its own CNN over pixels.
     man["modalities"]["image"]["input"] = "pixels" if networks["i2a"].get("image_stem") in ("pixels", "pixels8") else "tokens"
+    # How a page is cut for the I2A (umt systems --staff-bands): as the run's images were cut.
+    if args.i2a:
+        bands = training["i2a"].get("staff_bands", 0)
+        if bands:
+            man["modalities"]["image"]["staff_bands"] = bands
+        else:
+            man["modalities"]["image"].pop("staff_bands", None)
     # How the A2I hears audio: codec tokens, or the waveform through its own log-mel stem.
     if networks["a2i"].get("audio_stem") == "mel":
         man["modalities"]["audio"]["input"] = "features"

@@ -7,7 +7,8 @@ no umt and no bundle there (scripts/train_omr.py --pack PACK):
 PACK/pack.pkl.xz holds the training examples ([kind, [image], LMX]: kinds 0..3 excerpts of 1..4
 measures, 4 full systems; each image quantized to --levels gray levels and bit-packed, the whole
 compressed by LZMA) and the fixed dev sets as PNG (the same 150 dev excerpts and 100 dev systems,
-with --dev-scan their scan-like copies too, that train_omr.py picks from EXC and DEV); PACK/manifest.json is the
+with --dev-scan their scan-like copies too, that train_omr.py picks from EXC and DEV) and the images' layout
+(umt systems --staff-bands, one for all); PACK/manifest.json is the
 bundle's manifest (its vocabulary) and PACK/lmx_names.json umt's LMX token names.
 
 Binarized engravings compress about 8x better than their anti-aliased PNGs; the trainer blurs
@@ -73,7 +74,9 @@ def main():
     ids = {t: i for i, t in enumerate(names)}
     layout = Layout(load_manifest(args.models)["vocabulary"])
     examples = train_omr.Examples(args.excerpts, args.systems, ids, layout)
-    devs = train_omr.dev_sets(args, ids)
+    bands = set(examples.staff_bands)
+    devs = train_omr.dev_sets(args, ids, bands=bands)
+    staff_bands = train_omr.one_layout(bands, "the excerpts and systems")
     dev = {name: [(i, png(gray), " ".join(names[t] for t in tok), d.marks.get(i)) for i, gray, tok in d.items]
            for name, d in devs.items()}
     rng = np.random.default_rng(0)
@@ -89,7 +92,7 @@ def main():
     for _ in range(4):  # with --max-mb: the share shrunk until the pack fits
         train = [e[:3] + [e[4]] for e in every if e[3] < share]
         with lzma.open(dst + ".tmp", "wb", preset=args.preset) as f:
-            pickle.dump({"train": train, "dev": dev}, f, protocol=4)
+            pickle.dump({"train": train, "dev": dev, "staff_bands": staff_bands}, f, protocol=4)
         size = os.path.getsize(dst + ".tmp") / 2 ** 20
         if not args.max_mb or size <= args.max_mb:
             break

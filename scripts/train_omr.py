@@ -107,9 +107,11 @@ def soften(gray, rng):
     return cv2.GaussianBlur(gray, (0, 0), float(rng.uniform(0.35, 0.75)))
 
 
-def augment(gray, rng):
+def augment(gray, rng, bands=0):
     """A drawn variant of a clean system image (never of the dev images), and where it moved the
-    image's x: (scale, shift), x' = x * scale + shift (the slight rotation of a scan-like copy aside)."""
+    image's x: (scale, shift), x' = x * scale + shift (the slight rotation of a scan-like copy aside).
+    bands: the images' band layout (umt systems --staff-bands), where a row is a staff position: the
+    image moves by at most a pixel up or down (as a staff line found on a page may), its height kept."""
     import cv2
     scale = 1.0
     if rng.random() < 0.5:  # justified systems are spread wider (or tighter) than natural spacing
@@ -120,6 +122,12 @@ def augment(gray, rng):
     if rng.random() < 0.5:
         gray, _ = scan_augment(gray, rng)
     dx, dy = int(rng.integers(0, 16)), int(rng.integers(0, 8))
+    if bands:
+        dy = int(rng.integers(-1, 2))
+        if dy:
+            gray = np.concatenate([np.full((dy, gray.shape[1]), 255, np.uint8), gray[:-dy]]) if dy > 0 else \
+                np.concatenate([gray[-dy:], np.full((-dy, gray.shape[1]), 255, np.uint8)])
+        dy = 0
     if dx or dy:
         out = np.full((gray.shape[0] + dy, gray.shape[1] + dx), 255, np.uint8)
         out[dy:, dx:] = gray
@@ -137,6 +145,8 @@ class Examples:
         self.by_kind = [[] for _ in range(5)]
         self.seen = set()
         self.skipped = 0
+        self.staff_bands = set()  # the image layouts of the records (umt systems --staff-bands)
+        self.bands = 0  # the one layout of them all, as the trainer checked it (augment)
         if pack is not None:  # a pack's examples: [kind, [quantized image], LMX, marks] (scripts/pack_omr.py)
             for kind, images, lmx, *marks in pack:  # packs made before the marks have three fields
                 self._add(kind, images, lmx, marks[0] if marks else None)
@@ -160,6 +170,7 @@ class Examples:
             self.seen.add(path)
             for line in open(path):
                 r = json.loads(line)
+                self.staff_bands.add(r.get("staff_bands", 0))
                 self._add(min(r["measures"], 4) - 1, [os.path.join(self.excerpts, r["image"])], r["lmx"], marks_of(r))
         if not self.systems:
             return
@@ -169,6 +180,7 @@ class Examples:
             self.seen.add(path)
             for r in json.load(open(path)).get("records", {}).get("train", []):
                 if r.get("kind") == "system":
+                    self.staff_bands.add(r.get("staff_bands", 0))
                     self._add(4, [os.path.join(self.systems, r["image"])] +
                               ([os.path.join(self.systems, r["image_scan"])] if r.get("image_scan") else []), r["lmx"])
 
@@ -195,7 +207,8 @@ def make_batch(examples, weights, budget, rng, frames, events, max_rows, single_
         path = paths[int(rng.integers(0, len(paths)))]  # a factory system: clean or its scan-like copy
         try:
             gray = read_image(path)
-            gray, x_scale, x_shift = augment(soften(gray, rng) if isinstance(path, tuple) else gray, rng)
+            gray, x_scale, x_shift = augment(soften(gray, rng) if isinstance(path, tuple) else gray, rng,
+                                             examples.bands)
             im = Ink(gray)
         except ValueError:
             continue
@@ -446,7 +459,9 @@ def spread(items, n):
     return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
 
 
-def dev_sets(args, ids, pack=None):
+def dev_sets(args, ids, pack=None, bands=None):
+    """The fixed dev sets by name; bands (a set), when given, gets the image layouts of their records."""
+    bands = set() if bands is None else bands
     if pack is not None:  # a pack's fixed dev sets: {name: [(id, PNG bytes, LMX, marks)]} (marks: later packs)
         return {name: DevSet([(it[0], read_image(it[1]), [ids[t] for t in it[2].split() if t in ids]) for it in items],
                              {it[0]: it[3] for it in items if len(it) > 3 and it[3]})
@@ -457,6 +472,7 @@ def dev_sets(args, ids, pack=None):
         recs += [json.loads(line) for line in open(path)]
     recs.sort(key=lambda r: r["id"])
     recs = [r for r in recs if all(t in ids for t in r["lmx"].split())]
+    bands.update(r.get("staff_bands", 0) for r in recs)
     if recs and args.dev_excerpts > 0:
         rng = np.random.default_rng(12345)
         pick = sorted(rng.choice(len(recs), min(args.dev_excerpts, len(recs)), replace=False))
@@ -467,12 +483,20 @@ def dev_sets(args, ids, pack=None):
         systems = [json.loads(line) for line in open(os.path.join(args.dev_systems, "dev.jsonl"))]
         systems = spread(sorted((r for r in systems if r.get("kind") == "system"), key=lambda r: r["id"]),
                          args.dev_system_count)
+        bands.update(r.get("staff_bands", 0) for r in systems)
         for variant, key in (("systems", "image"), ("systems_scan", "image_scan")):
             if variant == "systems_scan" and not args.dev_scan:
                 continue
             sets[variant] = DevSet([(r["id"], read_gray(os.path.join(args.dev_systems, r[key] or r["image"])),
                                      [ids[t] for t in r["lmx"].split() if t in ids]) for r in systems])
     return sets
+
+
+def one_layout(bands, what):
+    """The one image layout (umt systems --staff-bands) of a set of records; exits when they mix."""
+    if len(bands) > 1:
+        sys.exit(f"train_omr: {what} mix image layouts (staff bands {sorted(bands)}): build them alike")
+    return next(iter(bands), 0)
 
 
 def sinusoid_columns(model):
@@ -665,7 +689,11 @@ def main():
         sinusoid_columns(model)
 
     train = Examples(args.excerpts, args.systems, ids, layout, pack and pack["train"])
-    devs = dev_sets(args, ids, pack and pack["dev"])
+    dev_bands = set()
+    devs = dev_sets(args, ids, pack and pack["dev"], dev_bands)
+    if pack is not None:  # a pack's images share one layout (packs made before say none: 0)
+        dev_bands.add(pack.get("staff_bands", 0))
+    staff_bands = train.bands = one_layout(train.staff_bands | dev_bands, "the training and dev images")
     print(f"train examples by kind (1-4 measures, systems): {train.counts()}, skipped {train.skipped}; "
           f"dev: {({k: len(v.items) for k, v in devs.items()})}", file=sys.stderr, flush=True)
     frames = Frames(layout)
@@ -678,7 +706,8 @@ def main():
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
                 "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
-                "column_positions": args.column_positions, "curriculum_from": args.curriculum_from, "data": "excerpts (1-4 measures, verovio)"
+                "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
+                "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
         body = {"model": model.state_dict(), "network": net, "vocabulary": vocab, "state": state,
                 "init": init_info, "training": info}
@@ -732,6 +761,7 @@ def main():
         else:
             if time.time() - refreshed[0] > 300:  # excerpt chunks the builder added meanwhile
                 train.refresh()
+                one_layout(train.staff_bands | {staff_bands}, "the training images picked up during the run")
                 refreshed[0] = time.time()
             weights = stage_weights(train, max(progress(), args.curriculum_from))
             px, size, target, tf, tp, ctc, batch_ids, batch_cols, dense = make_batch(

@@ -131,7 +131,8 @@ def _process(job):
         crops = [None] * n_sys
         crop_source = "umt-systems"
         try:
-            detected = images.umt_systems(umt, eng.pages, os.path.join(work, "detect"), job["staff_height"])
+            detected = images.umt_systems(umt, eng.pages, os.path.join(work, "detect"), job["staff_height"],
+                                          job.get("staff_bands", 0))
             by_page = {}
             for i, s in enumerate(eng.systems):
                 by_page.setdefault(s.page, []).append(i)
@@ -149,6 +150,10 @@ def _process(job):
             stats["checks"]["systems_match_layout"] = False
             stats["checks"]["systems_mismatch"] = str(ex)[:300]
             crop_source = "engraver-layout"
+            if job.get("staff_bands", 0):
+                # The engraver's boxes give no staff lines to band: no images of this piece.
+                raise ValueError(f"umt systems does not match the engraver's layout ({str(ex)[:200]}); "
+                                 "the band layout has no fallback crop")
         system_files, scan_files, sizes = [], [], []
         page_imgs = [cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in eng.pages]
         for i, s in enumerate(eng.systems):
@@ -178,7 +183,8 @@ def _process(job):
                 scan_pages.append(path)
                 scan_params.append(p)
             try:
-                detected = images.umt_systems(umt, scan_pages, os.path.join(work, "detect-scan"), job["staff_height"])
+                detected = images.umt_systems(umt, scan_pages, os.path.join(work, "detect-scan"), job["staff_height"],
+                                              job.get("staff_bands", 0))
                 for page in range(len(scan_pages)):
                     idxs = [i for i, s in enumerate(eng.systems) if s.page == page]
                     if len(detected[page]) != len(idxs):
@@ -250,7 +256,8 @@ def _process(job):
             recs.append(dict(base, id=f"{job['id']}-s{i + 1:02d}", kind="system", image=_rel(system_files[i], root),
                              image_scan=_rel(scan_files[i], root) if scan_files[i] else None,
                              image_scan_kind=scan_kind[i], image_height=h, image_width=w,
-                             staff_height_px=job["staff_height"], lmx=" ".join(system_lmx[i]),
+                             staff_height_px=job["staff_height"], staff_bands=job.get("staff_bands", 0),
+                             lmx=" ".join(system_lmx[i]),
                              lmx_tokens=len(system_lmx[i]), measures=[s.first_measure, s.measure_count], page=s.page))
         stats.update(systems=n_sys, measures=tl.measures, pages=len(eng.pages), engraver=eng.engraver,
                      crop_source=crop_source, scan_copies=sum(1 for f in scan_files if f),

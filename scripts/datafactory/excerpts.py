@@ -64,7 +64,7 @@ def draw_options(rng):
 _PART_NAME = re.compile(r"<part-name>[^<]*</part-name>")
 
 
-def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900):
+def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900, staff_bands=0):
     """items: [(id, LMX tokens)] -> ({id: record fields}, {id: failure}) with each image written to
     out_dirs[id]/ID.png. One `umt convert`, one verovio and one `umt systems` call for the whole chunk:
     the SVGs become the pages of one PDF (rsvg-convert), which umt systems rasterizes and cuts as
@@ -120,7 +120,8 @@ def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900):
                 failed[e] = "rsvg-convert: " + rr.stderr.strip()[-200:]
             return done, failed
         dpi = int(rng.integers(110, 171))
-        subprocess.run([umt, "-q", "systems", pdf, "-o", cut, "--staff-height", str(staff_height), "--dpi", str(dpi)],
+        subprocess.run([umt, "-q", "systems", pdf, "-o", cut, "--staff-height", str(staff_height), "--dpi", str(dpi),
+                        "--staff-bands", str(staff_bands)],
                        capture_output=True, text=True, timeout=timeout)
         found, pages_info = {}, {}
         report = os.path.join(cut, "systems.json")
@@ -141,6 +142,7 @@ def render_chunk(umt, items, out_dirs, rng, staff_height=32, timeout=900):
             dst = os.path.join(out_dirs[eid], eid + ".png")
             shutil.move(os.path.join(cut, systems[0]["file"]), dst)
             done[eid] = {"image_height": systems[0]["height"], "image_width": systems[0]["width"],
+                         "staff_bands": staff_bands,
                          "engrave": dict(params[eid], dpi=dpi,
                                          staff_px=round(4 * info.get("line_distance_px", 0), 1))}
             if os.path.exists(marks_path(eid)):

@@ -66,11 +66,12 @@ def crop_from_layout(gray, box, staff_h, out_staff_h, neighbours=(None, None)):
     return out
 
 
-def umt_systems(umt, pages, out_dir, staff_height):
-    """Runs `umt systems` on the pages; returns its systems.json entries grouped per page
-    (same order as pages), or raises CalledProcessError."""
+def umt_systems(umt, pages, out_dir, staff_height, staff_bands=0):
+    """Runs `umt systems` on the pages (with the band layout when staff_bands > 0); returns its
+    systems.json entries grouped per page (same order as pages), or raises CalledProcessError."""
     os.makedirs(out_dir, exist_ok=True)
-    subprocess.run([umt, "-q", "systems", *pages, "-o", out_dir, "--staff-height", str(staff_height)],
+    subprocess.run([umt, "-q", "systems", *pages, "-o", out_dir, "--staff-height", str(staff_height),
+                    "--staff-bands", str(staff_bands)],
                    check=True, capture_output=True, text=True, timeout=300)
     with open(os.path.join(out_dir, "systems.json")) as f:
         doc = json.load(f)

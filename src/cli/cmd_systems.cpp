@@ -31,6 +31,7 @@ struct SystemsArgs {
     int dpi = 150;
     double max_skew = 3.0;
     double margin = 6.0;
+    int staff_bands = 0;
 };
 
 // Where an input's systems go: DIR/<path below the input folder>/<stem>-sNN.png (or -pP-sNN.png
@@ -43,7 +44,7 @@ std::string sidecar_of(const Job& job) { return prefix_of(job) + ".systems.json"
 
 // systems.json: every input's entries in the folder, in name order, rebuilt from the sidecars
 // under a lock, so that shards and resumed runs writing into one folder all end up in it.
-void write_index(const std::filesystem::path& dir, int staff_height) {
+void write_index(const std::filesystem::path& dir, int staff_height, int staff_bands) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return;
@@ -69,7 +70,7 @@ void write_index(const std::filesystem::path& dir, int staff_height) {
         }
     }
     if (!sidecars.empty()) {
-        nlohmann::json doc{{"staff_height_px", staff_height}, {"systems", systems}, {"pages", pages}};
+        nlohmann::json doc{{"staff_height_px", staff_height}, {"staff_bands", staff_bands}, {"systems", systems}, {"pages", pages}};
         write_file_atomic((dir / "systems.json").string(), doc.dump(1) + "\n");
     }
     if (fd >= 0) {
@@ -94,6 +95,11 @@ void register_systems(CLI::App& app, GlobalOptions& g, int& rc) {
     sub->add_option("--dpi", a->dpi, "PDF rasterization resolution")->check(CLI::Range(30, 1200));
     sub->add_option("--max-skew", a->max_skew, "Largest page rotation corrected, degrees")->check(CLI::Range(0.0, 10.0));
     sub->add_option("--margin", a->margin, "Margin kept above the first and below the last system of a page, staff spaces (between systems the crop cuts at the blank row nearest the middle)")->check(CLI::Range(0.0, 20.0));
+    sub->add_option("--staff-bands", a->staff_bands,
+                    "Band layout: every staff in a band of its own, this many staff spaces above its top line and "
+                    "below its bottom line, bands stacked (0: the system as it is on the page). Use the value of "
+                    "the model that will read the images (umt info: image staff bands)")
+        ->check(CLI::Range(0, 16));
     add_batch_flags(sub, *batch);
     sub->callback([a, batch, &g, &rc] {
         namespace fs = std::filesystem;
@@ -117,6 +123,7 @@ void register_systems(CLI::App& app, GlobalOptions& g, int& rc) {
         lopts.staff_height_px = a->staff_height;
         lopts.max_skew_deg = a->max_skew;
         lopts.margin_spaces = a->margin;
+        lopts.staff_bands = a->staff_bands;
         const fs::path out_dir(a->output);
         rc = run_batch(plan, *batch, g, "systems", [&](const Job& job, JobContext& ctx) {
             const std::string prefix = prefix_of(job);
@@ -171,7 +178,7 @@ void register_systems(CLI::App& app, GlobalOptions& g, int& rc) {
                               nlohmann::json{{"systems", system_entries}, {"pages", page_entries}}.dump(1) + "\n");
             spdlog::info("systems: {}: {} page(s), {} system(s)", job.input, page_images.size(), outs.size());
         });
-        write_index(out_dir, a->staff_height);
+        write_index(out_dir, a->staff_height, a->staff_bands);
     });
 }
 

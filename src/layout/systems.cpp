@@ -525,6 +525,47 @@ cv::Mat normalize_system(const cv::Mat& crop, double staff_height_px, const Layo
     return out;
 }
 
+cv::Mat band_system(const cv::Mat& crop, int crop_y, const std::vector<Staff>& staves, double staff_height_px,
+                    const LayoutOptions& opts) {
+    if (opts.staff_bands <= 0 || !opts.normalize || staff_height_px <= 0 || staves.empty())
+        throw Error("internal: band_system needs staff_bands > 0, normalization and staves");
+    LayoutOptions flat = opts;
+    flat.pad_multiple = 1;
+    cv::Mat img = normalize_system(crop, staff_height_px, flat);
+    const double scale = opts.staff_height_px / staff_height_px;
+    const int above = int(std::lround(opts.staff_bands * opts.staff_height_px / 4.0));
+    const int band = opts.staff_height_px + 2 * above;
+    // A line's centre in the scaled crop (pixel centres map as cv::resize maps them).
+    auto row_of = [&](double page_y) { return (page_y - crop_y + 0.5) * scale - 0.5; };
+    // Between two staves the ink is shared out at the emptiest row within a staff space of the
+    // middle, so that nothing is drawn twice (a note between the staves belongs to one band).
+    std::vector<int> cuts;
+    const double sp = opts.staff_height_px / 4.0;
+    for (size_t k = 0; k + 1 < staves.size(); ++k) {
+        double mid = 0.5 * (row_of(staves[k].line_y[4]) + row_of(staves[k + 1].line_y[0]));
+        int lo = std::clamp(int(std::floor(mid - sp)), 0, img.rows - 1), hi = std::clamp(int(std::ceil(mid + sp)), 0, img.rows - 1);
+        int best = std::clamp(int(std::lround(mid)), 0, img.rows - 1), best_ink = INT32_MAX;
+        for (int y = lo; y <= hi; ++y) {
+            int ink = cv::countNonZero(img.row(y) < 128);
+            if (ink < best_ink || (ink == best_ink && std::abs(y - mid) < std::abs(best - mid))) best_ink = ink, best = y;
+        }
+        cuts.push_back(best);
+    }
+    cv::Mat out(band * int(staves.size()), img.cols, CV_8UC1, cv::Scalar(255));
+    for (size_t k = 0; k < staves.size(); ++k) {
+        int y0 = int(std::lround(row_of(staves[k].line_y[0]))) - above;
+        int a = std::max({0, y0, k > 0 ? cuts[k - 1] : 0});
+        int b = std::min({img.rows, y0 + band, k + 1 < staves.size() ? cuts[k] : img.rows});
+        if (b > a) img.rowRange(a, b).copyTo(out(cv::Rect(0, int(k) * band + (a - y0), img.cols, b - a)));
+    }
+    if (opts.pad_multiple > 1) {
+        int m = opts.pad_multiple;
+        cv::copyMakeBorder(out, out, 0, (m - out.rows % m) % m, 0, (m - out.cols % m) % m, cv::BORDER_CONSTANT,
+                           cv::Scalar(255));
+    }
+    return out;
+}
+
 PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
     PageLayout page;
     if (gray_in.empty()) return page;
@@ -732,7 +773,9 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
             sc.corners[k] = {r0[0] * pts[k].x + r0[1] * pts[k].y + r0[2], r1[0] * pts[k].x + r1[1] * pts[k].y + r1[2]};
         }
         sc.scale = opts.normalize ? opts.staff_height_px / sc.staff_height_px : 1.0;
-        sc.image = normalize_system(gray(sc.box), sc.staff_height_px, opts);
+        const bool bands = opts.staff_bands > 0 && opts.normalize;
+        sc.image = bands ? band_system(gray(sc.box), sc.box.y, sc.staves, sc.staff_height_px, opts)
+                         : normalize_system(gray(sc.box), sc.staff_height_px, opts);
         // Staff groups, cut between them like systems are cut.
         std::vector<int> starts = staff_group_starts(ink_wide, sc.staves, page_x0, page_x1);
         starts.push_back(int(sc.staves.size()));
@@ -755,7 +798,11 @@ PageLayout analyze_page(const cv::Mat& gray_in, const LayoutOptions& opts) {
             } else {
                 double gh = 0;
                 for (int k = grp.first; k < grp.first + grp.count; ++k) gh += sc.staves[size_t(k)].height();
-                grp.image = normalize_system(gray(grp.box), gh / grp.count, opts);
+                grp.image = bands ? band_system(gray(grp.box), grp.box.y,
+                                                std::vector<Staff>(sc.staves.begin() + grp.first,
+                                                                   sc.staves.begin() + grp.first + grp.count),
+                                                gh / grp.count, opts)
+                                  : normalize_system(gray(grp.box), gh / grp.count, opts);
             }
             sc.groups.push_back(std::move(grp));
         }

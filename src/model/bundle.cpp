@@ -135,6 +135,11 @@ BundleConfig BundleConfig::from_manifest(const nlohmann::json& m, const std::str
     c.image_input = input_of(m, "image", mpath);
     c.audio_input = input_of(m, "audio", mpath);
     c.staff_height_px = modality_int(m, "image", "staff_height_px");
+    if (const auto* e = modality_entry(m, "image", "staff_bands")) {
+        if (!e->is_number_integer() || e->get<int>() < 0 || e->get<int>() > 16)
+            throw Error(mpath, "modalities.image.staff_bands must be a whole number of staff spaces, 0..16");
+        c.staff_bands = e->get<int>();
+    }
     c.sample_rate_hz = modality_int(m, "audio", "sample_rate");
     c.hop_samples = modality_int(m, "audio", "hop_samples");
     if (const auto* e = modality_entry(m, "midi", "segment_s")) {
@@ -227,8 +232,10 @@ std::string ModelBundle::summary() const {
       << " columns), audio " << v.max_length(tokens::Modality::Audio) << " frames\n";
     if (m.contains("modalities")) {
         const auto& md = m["modalities"];
-        o << "image:       staff height " << md["image"].value("staff_height_px", 0) << " px, input "
-          << md["image"].value("input", "?") << "\n";
+        o << "image:       staff height " << md["image"].value("staff_height_px", 0) << " px";
+        if (md["image"].value("staff_bands", 0) > 0)
+            o << ", staff bands " << md["image"].value("staff_bands", 0) << " spaces (umt systems --staff-bands)";
+        o << ", input " << md["image"].value("input", "?") << "\n";
         o << "audio:       " << md["audio"].value("sample_rate", 0) << " Hz, hop " << md["audio"].value("hop_samples", 0)
           << " samples, input " << md["audio"].value("input", "?") << "\n";
     }

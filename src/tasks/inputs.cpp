@@ -22,11 +22,13 @@ namespace {
 constexpr int kCell = model::ImageCodec::kDownsample;
 
 // Per system, its whole image (groups = false) or its staff groups' images.
-std::vector<std::vector<GroupImage>> prepare_page(const cv::Mat& gray, int staff_height_px, int max_rows,
-                                                  const std::string& source, bool groups, Timings* timings) {
+std::vector<std::vector<GroupImage>> prepare_page(const cv::Mat& gray, int staff_height_px, int staff_bands,
+                                                  int max_rows, const std::string& source, bool groups,
+                                                  Timings* timings) {
     StageTimer timer(timings, "layout");
     layout::LayoutOptions lo;
     lo.staff_height_px = staff_height_px;
+    lo.staff_bands = staff_bands;
     lo.pad_multiple = kCell;
     auto page = layout::analyze_page(gray, lo);
     std::vector<std::vector<GroupImage>> systems;
@@ -65,8 +67,8 @@ std::vector<std::vector<GroupImage>> read_pages_as(model::ModelBundle& bundle, c
     std::vector<std::vector<GroupImage>> out;
     for (const auto& p : pages) {
         std::string source = pages.size() > 1 ? path + " page " + std::to_string(p.page) : path;
-        auto systems = prepare_page(p.gray, bundle.staff_height_px(), bundle.vocabulary().max_height(), source, groups,
-                                    timings);
+        auto systems = prepare_page(p.gray, bundle.staff_height_px(), bundle.config().staff_bands,
+                                    bundle.vocabulary().max_height(), source, groups, timings);
         out.insert(out.end(), systems.begin(), systems.end());
     }
     return out;

@@ -1,4 +1,5 @@
 // Page -> systems: drawn pages with known layout, rendered Lieder pages, scan-like variants, the CLI.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -238,6 +239,55 @@ TEST(Layout, VoiceAndPianoAreSeparateStaffGroups) {
     }
 }
 
+// The top lines of the staves found again on a band image (unscaled).
+std::vector<double> top_lines(const cv::Mat& image) {
+    LayoutOptions raw;
+    raw.normalize = false;
+    std::vector<double> rows;
+    for (const auto& st : analyze_page(image, raw).staves) rows.push_back(st.line_y[0]);
+    return rows;
+}
+
+TEST(Layout, BandLayoutPutsEveryStaffOnTheSameRowsOfItsBand) {
+    // Lieder pages (voice + piano, two engravers' staff distances) and a scan-like copy: every
+    // staff's top line lands on row 40 of a 112-px band (5 staff spaces of 8 px above
+    // and below a 32-px staff), whatever the staff distance on the page.
+    LayoutOptions o;
+    o.staff_height_px = 32;
+    o.staff_bands = 5;
+    for (const char* file : {"lieder-lc4985973-p2.png", "lieder-lc4945954-p4.png"}) {
+        cv::Mat page = umt::read_gray_image(data(file));
+        for (const auto& p : {analyze_page(page, o), analyze_page(scan_like(page, 1.0, 3), o)}) {
+            ASSERT_FALSE(p.systems.empty()) << file;
+            for (const auto& s : p.systems) {
+                ASSERT_EQ(s.image.rows, 112 * int(s.staves.size())) << file;
+                EXPECT_EQ(s.image.cols % 16, 0);
+                auto got = top_lines(s.image);
+                ASSERT_EQ(got.size(), s.staves.size()) << file;
+                for (size_t k = 0; k < got.size(); ++k) EXPECT_NEAR(got[k], 112.0 * k + 40, 1.5) << file << " staff " << k;
+                // Groups are banded alike: the voice in 112 px, the piano's two staves in 224.
+                ASSERT_EQ(s.groups.size(), 2u);
+                EXPECT_EQ(s.groups[0].image.rows, 112);
+                EXPECT_EQ(s.groups[1].image.rows, 224);
+                auto piano = top_lines(s.groups[1].image);
+                ASSERT_EQ(piano.size(), 2u);
+                EXPECT_NEAR(piano[0], 40, 1.5);
+                EXPECT_NEAR(piano[1], 152, 1.5);
+            }
+        }
+    }
+    // Nothing is drawn twice: a system's ink in the band layout is about its ink as cut whole.
+    LayoutOptions whole = o;
+    whole.staff_bands = 0;
+    cv::Mat page = umt::read_gray_image(data("lieder-lc4945954-p4.png"));
+    auto banded = analyze_page(page, o), plain = analyze_page(page, whole);
+    ASSERT_EQ(banded.systems.size(), plain.systems.size());
+    for (size_t i = 0; i < plain.systems.size(); ++i) {
+        double a = cv::countNonZero(banded.systems[i].image < 128), b = cv::countNonZero(plain.systems[i].image < 128);
+        EXPECT_NEAR(a / b, 1.0, 0.1) << "system " << i + 1;
+    }
+}
+
 TEST(Layout, DashedStaffLinesAndBarlinesAreFound) {
     // Lines broken into 5-px dashes with 4-px holes (a thin line after a hard threshold).
     DrawOpts o;
@@ -353,5 +403,11 @@ TEST(SystemsCli, WritesCropsAndJsonAndSurvivesBadPages) {
     // A single good page exits 0.
     EXPECT_EQ(std::system((exe + " -q systems " + data("lieder-lc4945954-p4.png") + " -o " + (dir / "one").string()).c_str()), 0);
     EXPECT_TRUE(fs::exists(dir / "one" / "lieder-lc4945954-p4-s03.png"));
+    EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir / "one" / "systems.json"))["staff_bands"], 0);
+    // The band layout: the voice and the piano's two staves, 3 bands of 5 + 4 + 5 spaces at 8 px.
+    EXPECT_EQ(std::system((exe + " -q systems " + data("lieder-lc4945954-p4.png") + " --staff-height 32 --staff-bands 5 -o " +
+                           (dir / "bands").string()).c_str()), 0);
+    EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir / "bands" / "systems.json"))["staff_bands"], 5);
+    EXPECT_EQ(cv::imread((dir / "bands" / "lieder-lc4945954-p4-s03.png").string(), cv::IMREAD_UNCHANGED).rows, 3 * 112);
     fs::remove_all(dir);
 }

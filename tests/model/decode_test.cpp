@@ -440,6 +440,11 @@ TEST(FrameHeadTest, BundleConfigReadsAndChecksTheAudioFeatures) {
     EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["audio"]["features"]["sample_rate"] = 16000.5; }), Error);
     EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["audio"]["features"]["window_s"] = "4.096"; }), Error);
     EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["audio"]["features"].erase("hop_samples"); }), Error);
+    // How pages are cut for the I2A: the band layout's staff spaces, none when absent.
+    EXPECT_EQ(c.staff_bands, 0);
+    EXPECT_EQ(edited([](nlohmann::json& m) { m["modalities"]["image"]["staff_bands"] = 5; }).staff_bands, 5);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["image"]["staff_bands"] = "5"; }), Error);
+    EXPECT_THROW(edited([](nlohmann::json& m) { m["modalities"]["image"]["staff_bands"] = -1; }), Error);
 }
 
 // Transcription of a bundle that hears features: the frame head by default (the notes

@@ -18,6 +18,7 @@ struct LayoutOptions {
                                     // Between systems the cut is the blank row nearest the middle.
     int pad_multiple = 16;          // normalized crops are padded (white) to multiples of this
     bool normalize = true;          // false: SystemCrop::image is the unscaled page crop
+    int staff_bands = 0;            // > 0 (with normalize): the band layout, see band_system
 };
 
 struct Staff {
@@ -69,6 +70,16 @@ std::vector<SystemCrop> detect_systems(const cv::Mat& gray, const LayoutOptions&
 // Scales a page crop so that staff_height_px becomes opts.staff_height_px, whitens the
 // background and pads to opts.pad_multiple. Exposed for single-system inputs.
 cv::Mat normalize_system(const cv::Mat& crop, double staff_height_px, const LayoutOptions& opts = {});
+
+// The band layout (LayoutOptions::staff_bands = b > 0): the crop normalized as normalize_system
+// does, then every staff cut into a band of its own, b staff spaces above its top line to b below
+// its bottom line (white where the crop ends; between two staves the ink is shared out at the
+// emptiest row near the middle, so nothing is drawn twice), the bands stacked top to bottom and padded to
+// opts.pad_multiple. Each staff's top line lands on row b * staff_height_px / 4 of its band, so a
+// row of the image is a staff position whatever the engraving's staff distance and margins.
+// staves: the crop's staves in page pixels; crop_y: the crop's top row on the page.
+cv::Mat band_system(const cv::Mat& crop, int crop_y, const std::vector<Staff>& staves, double staff_height_px,
+                    const LayoutOptions& opts);
 
 // Estimated rotation (degrees) of the staff lines of a binary ink mask (255 = ink);
 // positive when lines descend to the right.

@@ -50,6 +50,7 @@ struct BundleConfig {
     std::string image_input = "tokens";
     std::string audio_input = "tokens";
     std::optional<int> staff_height_px;  // modalities.image.staff_height_px
+    int staff_bands = 0;                 // modalities.image.staff_bands: the band layout (layout::band_system), 0 = none
     std::optional<int> sample_rate_hz;   // modalities.audio.sample_rate
     std::optional<int> hop_samples;      // modalities.audio.hop_samples
     std::optional<double> midi_segment_s;  // modalities.midi.segment_s

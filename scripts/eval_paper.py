@@ -231,6 +231,11 @@ def main():
     eval_audio = {x["score_id"]: x["audio"] for x in dev_eval if x["kind"] == "score"}
     scores = {x["score_id"]: x for x in dev if x["kind"] == "score"}
     systems = spread(sorted((x for x in dev if x["kind"] == "system"), key=lambda x: x["id"]), args.systems)
+    if any(x.get("staff_bands", 0) for x in systems):
+        # umt cuts its inputs itself, as the bundle says (modalities.image.staff_bands): a system
+        # already cut into bands would be cut again (and its staves no longer joined)
+        sys.exit(f"eval_paper: {args.data} holds system images in the band layout (--staff-bands); "
+                 "give a build cut as on the page: umt cuts it for the model")
     pairs = spread(sorted((x for x in dev if x["kind"] == "image_audio" and len(x["images"]) == 1),
                           key=lambda x: x["id"]), args.pairs)
     pieces = spread(sorted(scores), args.pieces)

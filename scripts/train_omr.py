@@ -587,6 +587,10 @@ def main():
                          "CTC head (the decoder learns to read columns that no longer move; no CTC loss)")
     ap.add_argument("--input-dropout", type=float, default=0.0,
                     help="blank this share of the decoder's teacher-forced LMX inputs (not begin)")
+    ap.add_argument("--sample-inputs", type=float, default=0.0, metavar="P",
+                    help="scheduled sampling: each LMX token of the decoder's input is, with probability P, the "
+                         "decoder's own teacher-forced prediction of it (a pass without gradients), so that it "
+                         "learns to go on from its own mistakes as greedy decoding must")
     ap.add_argument("--guide", type=float, default=0.0,
                     help="weight of the guided-attention loss (umt_model/guide.py): the decoder's cross-attention "
                          "pulled towards where on the image the token being written is")
@@ -705,7 +709,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
                 "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
@@ -785,6 +789,10 @@ def main():
             if not encoder_learns:
                 with torch.no_grad():
                     encoded = model.encode_source(px, size, target)
+            if args.sample_inputs > 0:
+                if encoded is None:
+                    encoded = model.encode_source(px, size, target)
+                tgt_in = own_predictions(encoded, tf, tp, tf.clone() if tgt_in is None else tgt_in)
             aligned = None
             if args.guide > 0 and args.guide_from == "ctc":
                 if encoded is None:
@@ -803,6 +811,24 @@ def main():
             guide_window.append(float(g))
             loss = loss + args.guide * g
         return loss, len(px)
+
+    def own_predictions(encoded, tf, tp, tgt_in):
+        """tgt_in with each LMX input token replaced, with probability --sample-inputs, by the
+        decoder's argmax for it given the reference before it (scheduled sampling, one pass)."""
+        start, count = layout.block_start[LMX], layout.codebook_size[LMX]
+        recording, recorder.on = recorder.on, False  # the guide reads the attention of the pass that learns
+        with torch.no_grad():
+            memory, mask = encoded
+            hidden, _ = model.decode_step(tf[:, :-1], tp[:, :-1], model.init_cross(memory), mask, [])
+            b, t = hidden.shape[:2]
+            h = model.sub_hidden(hidden.reshape(-1, 1, hidden.size(-1)))[:, 0].view(b, t, -1)
+            pred = F.linear(h, model.out.weight[start:start + count], model.out.bias[start:start + count]).argmax(-1) + start
+        recorder.on = recording
+        given = tgt_in[:, 1:, 0]  # position k+1 of the input is predicted at k
+        lmx = (given >= start) & (given < start + count)
+        swap = lmx & (torch.rand(given.shape, device=given.device) < args.sample_inputs)
+        tgt_in[:, 1:, 0] = torch.where(swap, pred.to(given.dtype), given)
+        return tgt_in
 
     def ctc_alignment(encoded, batch_ids):
         """The guide's targets from the CTC head's forced path of each example's reference."""

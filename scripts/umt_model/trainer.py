@@ -288,7 +288,11 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
             if step(model, opt, loss, state) and average is not None:
                 average.update()
             now = time.time()
-            state["seconds"] += now - t_prev
+            spent, typical = now - t_prev, state.get("step_seconds")
+            if typical and spent > max(30.0, 10 * typical):
+                spent = typical  # the process was stopped (SIGSTOP, a suspended machine): not training time
+            state["step_seconds"] = spent if not typical else 0.95 * typical + 0.05 * spent
+            state["seconds"] += spent
             t_prev = now
             state["step"] += 1
             state["samples"][task] = state["samples"].get(task, 0) + n

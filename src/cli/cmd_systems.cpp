@@ -98,7 +98,8 @@ void register_systems(CLI::App& app, GlobalOptions& g, int& rc) {
     sub->add_option("--staff-bands", a->staff_bands,
                     "Band layout: every staff in a band of its own, this many staff spaces above its top line and "
                     "below its bottom line, bands stacked (0: the system as it is on the page). Use the value of "
-                    "the model that will read the images (umt info: image staff bands)")
+                    "the model that is trained on the images (umt info: staff bands). umt omr cuts its inputs itself: give it "
+                    "pages, or systems cut as on the page, not band images")
         ->check(CLI::Range(0, 16));
     add_batch_flags(sub, *batch);
     sub->callback([a, batch, &g, &rc] {

@@ -354,5 +354,45 @@ class GuideAlignment(unittest.TestCase):
         self.assertTrue(bool(unguided.isnan().all()))
 
 
+class BandTraining(unittest.TestCase):
+    """What the OMR trainer does differently for band-layout images, and the cross positions' keys."""
+
+    def test_band_images_move_by_at_most_a_pixel_and_keep_their_height(self):
+        import train_omr
+        img = np.full((224, 96), 255, np.uint8)
+        img[40] = 0  # the first staff's top line
+        moved = set()
+        for seed in range(40):
+            out, scale, shift = train_omr.augment(img, np.random.default_rng(seed), bands=5)
+            self.assertEqual(out.shape[0], 224)
+            darkest = int(np.argmin(out[:, 16:].astype(np.float32).mean(1)))  # past the drawn left shift
+            self.assertTrue(39 <= darkest <= 41, f"seed {seed}: the line is on row {darkest}")
+            moved.add(darkest)
+        self.assertGreater(len(moved), 1)  # it does move, by a pixel
+        self.assertTrue(any(train_omr.augment(img, np.random.default_rng(s))[0].shape[0] > 224 for s in range(10)),
+                        "cut systems still move by up to 7 rows")
+
+    def test_one_layout_per_run(self):
+        import train_omr
+        self.assertEqual(train_omr.one_layout({5}, "x"), 5)
+        self.assertEqual(train_omr.one_layout(set(), "x"), 0)
+        with self.assertRaises(SystemExit):
+            train_omr.one_layout({0, 5}, "x")
+
+    def test_cross_positions_project_once(self):
+        import torch
+        from umt_model.network import Attention, sinusoids
+        torch.manual_seed(0)
+        att = Attention(32, 4)
+        x = torch.randn(2, 11, 32)
+        pe = sinusoids(11, 32, x.device)[None]
+        gates = torch.tensor([0.7, 0.2])
+        k, _ = att.project_kv(x + gates[0] * pe)
+        _, v = att.project_kv(x + gates[1] * pe)
+        k1, v1 = att.project_kv_placed(x, pe, gates[0:1], gates[1:2])
+        self.assertLess(float((k - k1).abs().max()), 1e-5)
+        self.assertLess(float((v - v1).abs().max()), 1e-5)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -45,6 +45,9 @@ def main():
                     help="cross-attention keys and values carry the source positions' sinusoids (gated)")
     ap.add_argument("--column-sinusoids", action="store_true",
                     help="image columns' encoder input also gets their sinusoid (gated; pixel stems)")
+    ap.add_argument("--locate", type=int, default=0, metavar="H",
+                    help="location-aware decoding: each step told the column its last layer's first H heads "
+                         "looked at on the step before (carried in the decoding cache)")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
     ap.add_argument("--harmonic", type=int, default=0,
@@ -107,7 +110,7 @@ def main():
                                   args.ffn or None, image_stem=args.image_stem,
                                   code_vectors=args.code_vectors, audio_stem=args.audio_stem,
                                   harmonic=args.harmonic, cross_positions=args.cross_positions,
-                                  column_sinusoids=args.column_sinusoids)
+                                  column_sinusoids=args.column_sinusoids, locate=args.locate)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},

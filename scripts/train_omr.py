@@ -519,6 +519,7 @@ def freeze(model, what):
     return modules
 
 
+NEW_PARTS = ("ctc_val", "loc_proj")  # the projections of --ctc-values and --locate (zero at the start)
 ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "pos_a", "target_emb")
 
 
@@ -607,6 +608,26 @@ def main():
     ap.add_argument("--column-sinusoids", action="store_true",
                     help="a network whose image columns' encoder input also gets their sinusoid (a learned gate, "
                          "fresh at 0.5 on a model without it)")
+    ap.add_argument("--locate", type=int, default=0, metavar="H",
+                    help="location-aware decoding (network.py default_network locate): each step is told the "
+                         "column its last decoder layer's first H cross-attention heads looked at on the step before "
+                         "(H = --guide-heads: the guided ones); trained with the reference's columns from the CTC "
+                         "head's forced alignment (needs --guide-from ctc); a model without it starts with the "
+                         "projection at zero")
+    ap.add_argument("--locate-jitter", type=float, default=0.2, metavar="P",
+                    help="with --locate, the share of the given columns moved one column left or right (greedy "
+                         "decoding's own columns are not always the reference's)")
+    ap.add_argument("--ctc-values", action="store_true",
+                    help="a network whose decoder's cross-attention keys and values also carry the CTC head's "
+                         "reading of each column (network.py default_network ctc_values; a model without it "
+                         "starts with the projection at zero)")
+    ap.add_argument("--new-lr-scale", type=float, default=1.0, metavar="K",
+                    help="learning rate of the --ctc-values and --locate projections, times the run's: they "
+                         "start at zero, where the run's rate would take hundreds of steps to give them a say")
+    ap.add_argument("--locate-own", type=float, default=0.0, metavar="P",
+                    help="with --locate, the share of the queries told the column the decoder itself looked at "
+                         "on the step before (a pass without gradients over the reference, told its columns), "
+                         "as greedy decoding tells it, instead of the reference's")
     ap.add_argument("--cross-gate-start", type=float, nargs=2, metavar=("KEYS", "VALUES"),
                     help="with --cross-positions, the fresh gates' start (network.py: 0.5 0.1)")
     ap.add_argument("--image-stem", choices=["pixels", "pixels8"], default="pixels8")
@@ -640,6 +661,8 @@ def main():
             names = json.load(f)
     elif not args.excerpts:
         sys.exit("train_omr: give --excerpts (or --pack)")
+    if args.locate > 0 and args.guide_from != "ctc":
+        sys.exit("train_omr: --locate takes its columns from the CTC head's alignment: give --guide-from ctc")
     man = load_manifest(args.models)
     vocab = man["vocabulary"]
     layout = Layout(vocab)
@@ -651,11 +674,18 @@ def main():
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
                           pixel_channels=args.pixel_channels, aux_heads=heads.classes if heads else 0,
-                          cross_positions=args.cross_positions, column_sinusoids=args.column_sinusoids)
+                          cross_positions=args.cross_positions, column_sinusoids=args.column_sinusoids,
+                          locate=args.locate, ctc_values=args.ctc_values)
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
+    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith(NEW_PARTS)]}]
+    new = [p for n, p in model.named_parameters() if n.startswith(NEW_PARTS)]
+    if new and args.new_lr_scale != 1.0:  # the options' own projections, which start at zero
+        groups.append({"params": new, "lr_scale": args.new_lr_scale})
+    else:
+        groups[0]["params"] += new
+    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
     if args.evaluate:
         if not args.init:
             sys.exit("train_omr: --evaluate needs --init (a bundle, or a run's model.pt / best.pt)")
@@ -709,7 +739,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
                 "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
@@ -794,13 +824,17 @@ def main():
                     encoded = model.encode_source(px, size, target)
                 tgt_in = own_predictions(encoded, tf, tp, tf.clone() if tgt_in is None else tgt_in)
             aligned = None
-            if args.guide > 0 and args.guide_from == "ctc":
+            if args.locate_own > 0 and encoded is None:
+                encoded = model.encode_source(px, size, target)
+            if (args.guide > 0 or args.locate > 0) and args.guide_from == "ctc":
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)
                 aligned = ctc_alignment(encoded, batch_ids)
             loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,
                          ctc_weight=args.ctc_loss if encoder_learns else 0.0, token_weight=args.token_loss,
-                         encoded=encoded, head_targets=dense, head_weight=args.head_loss if encoder_learns else 0.0)
+                         encoded=encoded, head_targets=dense, head_weight=args.head_loss if encoder_learns else 0.0,
+                         tgt_loc=given_columns(aligned, tf.size(1) - 1, encoded, tf, tp, tgt_in)
+                         if args.locate > 0 else None)
         recorder.on = False
         if args.guide > 0:
             if aligned is not None:
@@ -829,6 +863,32 @@ def main():
         swap = lmx & (torch.rand(given.shape, device=given.device) < args.sample_inputs)
         tgt_in[:, 1:, 0] = torch.where(swap, pred.to(given.dtype), given)
         return tgt_in
+
+    def given_columns(aligned, t, encoded, tf, tp, tgt_in):
+        """The column each teacher-forced query is told (--locate): where the token before it was read
+        (the guide's target of the query before), 0 for the first query and where none is known;
+        --locate-jitter of them one column off; --locate-own of them (and those where none is known)
+        the column the decoder's own attention peaked at on the step before, told the reference's."""
+        cols = torch.zeros(aligned.size(0), t)
+        before = aligned[:, :t - 1]
+        known = ~torch.isnan(before)
+        before = torch.nan_to_num(before, nan=0.5).floor()
+        if args.locate_jitter > 0:
+            move = (torch.rand(before.shape) < args.locate_jitter).float() * (torch.randint(0, 2, before.shape) * 2 - 1)
+            before = (before + move).clamp_min(0)
+        cols[:, 1:] = before
+        cols = cols.to(device)
+        if args.locate_own > 0:
+            recording, recorder.on = recorder.on, False
+            with torch.no_grad():
+                memory, mask = encoded
+                given = tf if tgt_in is None else tgt_in
+                _, _, att = model.decode_layers(given[:, :-1], tp[:, :-1], model.init_cross(memory), mask, [], cols)
+                own = att.argmax(-1).float()[:, :t - 1]
+            recorder.on = recording
+            take = (torch.rand(own.shape, device=own.device) < args.locate_own) | ~known.to(own.device)
+            cols[:, 1:] = torch.where(take, own, cols[:, 1:])
+        return cols
 
     def ctc_alignment(encoded, batch_ids):
         """The guide's targets from the CTC head's forced path of each example's reference."""

@@ -131,6 +131,8 @@ def new_random(vocab_params, network, modalities, seed=0):
         if isinstance(model.pixel_proj, torch.nn.Linear):  # a pixel stem: let the image matter
             model.pixel_proj.weight.mul_(8.0)
         model.tok_emb.weight[0].zero_()
+        if isinstance(model.loc_proj, torch.nn.Linear):  # a locate network: let the column it is told matter
+            model.loc_proj.weight.normal_(0.0, 1.0)
     image_codec = ImageCodec(vocab_params["image_codebook_size"])
     audio_codec = AudioCodec(vocab_params["audio_codebook_size"], modalities["audio"]["hop_samples"])
     if network.get("code_vectors"):

@@ -32,7 +32,7 @@ class NoFrameHead(nn.Module):
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
                     image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
                     pixel_channels=None, harmonic=0, aux_heads=0, cross_positions=False,
-                    column_sinusoids=False):
+                    column_sinusoids=False, locate=0, ctc_values=False):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -62,7 +62,18 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     learned column embeddings faded had keys of content alone, and could not step from one note
     head to the next of the same look (docs/results/omr.md, session 27).
     column_sinusoids: the image columns' encoder input also gets their sinusoid, times a learned
-    gate: positions the encoder's self-attention can tell apart whatever the learned rows became."""
+    gate: positions the encoder's self-attention can tell apart whatever the learned rows became.
+    locate: the decoder is told where it looked for the token before (location-aware attention): the
+    column its last layer's first `locate` cross-attention heads (the guided ones) peaked at on the
+    previous step enters each step's input as that column's sinusoid through a learned projection
+    (zero at the start), so that stepping to the next note head is a move relative to a known place
+    and not a search by content. Greedy decoding carries the column in the cache (its last entry);
+    training gives it from the reference (the CTC head's forced alignment, umt_model/guide.py).
+    ctc_values: the decoder's cross-attention keys and values also carry what the CTC head reads in
+    each column (its class probabilities summed over the column's sub-positions: which pitches, rests
+    and barlines are there) through a learned projection (zero at the start): where the decoder looks
+    it is given the pitch the encoder's reading found, as a code and not only as features it must
+    learn to decode again (aux_ctc networks)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -77,6 +88,10 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["cross_positions"] = True
     if column_sinusoids:
         net["column_sinusoids"] = True
+    if locate:
+        net["locate"] = int(locate)
+    if ctc_values:
+        net["ctc_values"] = True
     if audio_stem != "tokens":
         net["audio_stem"] = audio_stem
     if mel_fine:
@@ -194,16 +209,20 @@ class DecoderLayer(nn.Module):
         self.ff = FeedForward(d, ffn)
 
     def forward(self, x: Tensor, past: Optional[Tuple[Tensor, Tensor]], causal: Tensor,
-                cross: Tuple[Tensor, Tensor], memory_allowed: Tensor) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+                cross: Tuple[Tensor, Tensor], memory_allowed: Tensor) -> Tuple[Tensor, Tuple[Tensor, Tensor], Tensor]:
         h = self.ln1(x)
         k, v = self.self_att.project_kv(h)
         if past is not None:
             k = torch.cat([past[0], k], 2)
             v = torch.cat([past[1], v], 2)
         x = x + self.self_att.attend(h, k, v, causal)
-        x = x + self.cross_att.attend(self.ln2(x), cross[0], cross[1], memory_allowed)
+        q = self.ln2(x)
+        att = self.cross_att.weights(q, cross[0], memory_allowed)  # [B,H,T,S]
+        b, t, _ = q.shape
+        y = torch.matmul(att, cross[1]).transpose(1, 2).reshape(b, t, self.cross_att.heads * self.cross_att.dh)
+        x = x + self.cross_att.o(y)
         x = x + self.ff(self.ln3(x))
-        return x, (k, v)
+        return x, (k, v), att
 
 
 class Translator(nn.Module):
@@ -282,6 +301,20 @@ class Translator(nn.Module):
         self.enc_ln = nn.LayerNorm(d)
         self.dec_layers = nn.ModuleList([DecoderLayer(d, heads, ffn) for _ in range(net["decoder_layers"])])
         self.dec_ln = nn.LayerNorm(d)
+        self.n_dec = int(net["decoder_layers"])
+        self.ctc_values = bool(net.get("ctc_values", False)) and self.ctc_classes > 0
+        self.ctc_up = CTC_UP
+        if self.ctc_values:  # the CTC head's column reading -> the decoder's keys and values; zero: as it was
+            self.ctc_val = nn.Linear(self.ctc_classes, d, bias=False)
+            nn.init.zeros_(self.ctc_val.weight)
+        else:
+            self.ctc_val = nn.Identity()
+        self.locate = int(net.get("locate", 0))
+        if self.locate > 0:  # the previous step's column -> the decoder's input; zero: a network that starts as it was
+            self.loc_proj = nn.Linear(d, d, bias=False)
+            nn.init.zeros_(self.loc_proj.weight)
+        else:
+            self.loc_proj = nn.Identity()
         # The sub-decoder (RVQ head): causal over the <= 4 slots of one step only.
         self.slot_pos = nn.Embedding(N_SLOTS, d)
         self.sub_layers = nn.ModuleList([EncoderLayer(d, heads, ffn) for _ in range(net["sub_layers"])])
@@ -418,6 +451,10 @@ class Translator(nn.Module):
     def init_cross(self, memory: Tensor) -> Cache:
         """Cross-attention keys and values of every decoder layer, computed once per input."""
         out: Cache = []
+        if self.ctc_values:
+            b, s, _ = memory.shape
+            read = self.ctc(memory).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)  # [B,S,C]
+            memory = memory + self.ctc_val(read)
         if not self.cross_positions:
             for layer in self.dec_layers:
                 out.append(layer.cross_att.project_kv(memory))
@@ -433,7 +470,39 @@ class Translator(nn.Module):
     @torch.jit.export
     def decode_step(self, frames: Tensor, pos: Tensor, cross: Cache, memory_mask: Tensor,
                     cache: Cache) -> Tuple[Tensor, Cache]:
-        """frames [B,T,4] new frames after the cached ones (cache empty = none) -> hidden [B,T,D], cache."""
+        """frames [B,T,4] new frames after the cached ones (cache empty = none) -> hidden [B,T,D], cache.
+        A locate network reads its frames one at a time, each told the column the one before looked
+        at; that column is the cache's last entry (after the layers')."""
+        if self.locate == 0:
+            hidden, new_cache, _ = self.decode_layers(frames, pos, cross, memory_mask, cache, None)
+            return hidden, new_cache
+        b = frames.size(0)
+        layers: Cache = []
+        loc = torch.zeros(b, 1, device=frames.device)
+        if len(cache) > self.n_dec:
+            layers = cache[:self.n_dec]
+            loc = cache[self.n_dec][0]
+        outs: List[Tensor] = []
+        for j in range(frames.size(1)):
+            hidden, layers, att = self.decode_layers(frames[:, j:j + 1], pos[:, j:j + 1], cross, memory_mask, layers, loc)
+            loc = att[:, -1].argmax(-1, keepdim=True).to(torch.float32)
+            outs.append(hidden)
+        layers.append((loc, loc))
+        return torch.cat(outs, 1), layers
+
+    def located(self, loc: Tensor) -> Tensor:
+        """Columns [B,T] -> their sinusoids (the table cross_positions adds to the keys) projected [B,T,D]."""
+        d = self.width
+        freq = torch.pow(10000.0, torch.arange(0, d, 2, device=loc.device, dtype=torch.float32) / d)
+        angle = loc.to(torch.float32)[:, :, None] / freq
+        table = torch.stack([torch.sin(angle), torch.cos(angle)], 3).reshape(loc.size(0), loc.size(1), d)
+        return self.loc_proj(table)
+
+    def decode_layers(self, frames: Tensor, pos: Tensor, cross: Cache, memory_mask: Tensor, cache: Cache,
+                      loc: Optional[Tensor]) -> Tuple[Tensor, Cache, Tensor]:
+        """The decoder's layers over new frames; loc [B,T] the column each was told (locate networks).
+        -> hidden [B,T,D], the layers' cache, the last layer's first `locate` heads' cross-attention
+        (mean) [B,T,S] (all heads' of a network without locate)."""
         t = frames.size(1)
         past = 0
         if len(cache) > 0:
@@ -443,16 +512,20 @@ class Translator(nn.Module):
         causal = (ki <= qi)[None, None, :, :]
         memory_allowed = memory_mask[:, None, None, :]
         x = self.embed(frames, pos)
+        if loc is not None and self.locate > 0:
+            x = x + self.located(loc)
         new_cache: Cache = []
+        att = memory_mask.new_zeros(0).to(x.dtype)
         i = 0
         for layer in self.dec_layers:
             layer_past: Optional[Tuple[Tensor, Tensor]] = None
             if len(cache) > 0:
                 layer_past = cache[i]
-            x, kv = layer(x, layer_past, causal, cross[i], memory_allowed)
+            x, kv, att = layer(x, layer_past, causal, cross[i], memory_allowed)
             new_cache.append(kv)
             i += 1
-        return self.dec_ln(x), new_cache
+        heads = self.locate if self.locate > 0 else att.size(1)
+        return self.dec_ln(x), new_cache, att[:, :heads].mean(1)
 
     def sub_hidden(self, slots: Tensor) -> Tensor:
         """slots [N,J,D] -> final states [N,J,D] of the causal sub-decoder."""
@@ -489,7 +562,8 @@ class Translator(nn.Module):
                 tgt_pos: Tensor, tgt_input: Optional[Tensor] = None, ctc_targets: Optional[Tensor] = None, ctc_weight: float = 0.0,
                 token_weight: float = 1.0, frame_targets: Optional[Tensor] = None,
                 frame_weight: float = 0.0, encoded: Optional[Tuple[Tensor, Tensor]] = None,
-                head_targets: Optional[Tensor] = None, head_weight: float = 0.0) -> Tensor:
+                head_targets: Optional[Tensor] = None, head_weight: float = 0.0,
+                tgt_loc: Optional[Tensor] = None) -> Tensor:
         """Teacher-forced loss: tgt_frames [B,T,4] begin..end; predicts frames 1..T-1 from 0..T-2
         (of tgt_input when given: the same frames, some blanked, so the decoder must read the input).
         With ctc_weight > 0 (image inputs, an aux_ctc network) adds ctc_weight x ctc_loss.
@@ -517,7 +591,10 @@ class Translator(nn.Module):
         cross = self.init_cross(memory)
         empty: Cache = []
         given = tgt_frames if tgt_input is None else tgt_input
-        hidden, _ = self.decode_step(given[:, :-1], tgt_pos[:, :-1], cross, mask, empty)
+        if self.locate > 0 and tgt_loc is not None:  # teacher-forced columns: all steps in one pass
+            hidden, _, _ = self.decode_layers(given[:, :-1], tgt_pos[:, :-1], cross, mask, empty, tgt_loc)
+        else:
+            hidden, _ = self.decode_step(given[:, :-1], tgt_pos[:, :-1], cross, mask, empty)
         gold = tgt_frames[:, 1:]
         b, t, _ = gold.shape
         prev = self.tok_emb(gold[:, :, : N_SLOTS - 1])  # slot j sees code j-1

@@ -283,7 +283,7 @@ def train(args, state, task, model, opt, batch_loss, save, evaluate, note=None, 
         while progress() < 1.0:
             lr = learning_rate(args, state["step"], progress())
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g.get("lr_scale", 1.0)
             loss, n = batch_loss()
             if step(model, opt, loss, state) and average is not None:
                 average.update()

@@ -394,5 +394,96 @@ class BandTraining(unittest.TestCase):
         self.assertLess(float((v - v1).abs().max()), 1e-5)
 
 
+class CtcValues(unittest.TestCase):
+    """The ctc_values option: the CTC head's column reading enters the decoder's keys and values."""
+
+    def network(self, on):
+        import torch
+        from umt_model.network import Translator, default_network
+        from umt_model.vocab import default_params
+        vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
+                               max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
+                                                           "image_columns": 64})
+        torch.manual_seed(3)
+        net = default_network(32, 2, 1, 2, image_stem="pixels8", aux_ctc=9, cross_positions=True, ctc_values=on)
+        return Translator(vocab, net).eval()
+
+    def test_fresh_it_changes_nothing_trained_it_changes_the_keys_and_values_and_scripts(self):
+        import torch
+        plain, read = self.network(False), self.network(True)
+        read.load_state_dict(plain.state_dict(), strict=False)
+        px = (torch.rand(2, 1, 224, 160, generator=torch.Generator().manual_seed(5)) > 0.9).float()
+        size = torch.tensor([[14, 10], [14, 7]])
+        with torch.no_grad():
+            memory, _ = plain.encode_pixels(px, size, torch.ones(2, dtype=torch.long))
+            a, b = plain.init_cross(memory), read.init_cross(memory)
+            self.assertLess(max(float((x[0] - y[0]).abs().max()) for x, y in zip(a, b)), 1e-6)
+            torch.nn.init.normal_(read.ctc_val.weight)
+            c = read.init_cross(memory)
+            self.assertGreater(min(float((x[1] - y[1]).abs().max()) for x, y in zip(a, c)), 1e-3)
+            d = torch.jit.script(read).init_cross(memory)
+            self.assertLess(max(float((x[1] - y[1]).abs().max()) for x, y in zip(c, d)), 1e-5)
+
+
+class LocateDecoding(unittest.TestCase):
+    """The locate option: the column the decoder looked at on the step before is its input's, kept in
+    the decoding cache; a fresh projection changes nothing; the exported module decodes the same."""
+
+    def network(self, locate):
+        import torch
+        from umt_model.network import Translator, default_network
+        from umt_model.vocab import default_params
+        vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
+                               max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
+                                                           "image_columns": 64})
+        torch.manual_seed(3)
+        net = default_network(32, 2, 1, 2, image_stem="pixels8", cross_positions=True, locate=locate)
+        return Translator(vocab, net).eval()
+
+    def inputs(self, model):
+        import torch
+        g = torch.Generator().manual_seed(5)
+        px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
+        size = torch.tensor([[14, 10], [14, 7]])
+        memory, mask = model.encode_pixels(px, size, torch.ones(2, dtype=torch.long))
+        frames = torch.randint(5, 40, (2, 7, 4), generator=g)
+        pos = torch.zeros(2, 7, 2, dtype=torch.long)
+        pos[:, :, 0] = torch.arange(7)
+        return model.init_cross(memory), mask, frames, pos
+
+    def test_cached_steps_equal_one_uncached_pass_and_the_cache_keeps_the_column(self):
+        import torch
+        model = self.network(1)
+        torch.nn.init.normal_(model.loc_proj.weight)
+        with torch.no_grad():
+            cross, mask, frames, pos = self.inputs(model)
+            whole, _ = model.decode_step(frames, pos, cross, mask, [])
+            cache, steps = [], []
+            for j in range(frames.size(1)):
+                h, cache = model.decode_step(frames[:, j:j + 1], pos[:, j:j + 1], cross, mask, cache)
+                steps.append(h)
+                self.assertEqual(len(cache), 3)  # two layers, then the column
+                col = cache[2][0]
+                self.assertEqual(tuple(col.shape), (2, 1))
+                self.assertTrue(bool(((col >= 0) & (col < mask.sum(1, keepdim=True))).all()))
+            self.assertLess(float((whole - torch.cat(steps, 1)).abs().max()), 1e-5)
+            # the column matters: told other columns, the same frames give other states
+            told, _, _ = model.decode_layers(frames, pos, cross, mask, [], torch.full((2, 7), 5.0))
+            self.assertGreater(float((told - whole).abs().max()), 1e-3)
+            scripted = torch.jit.script(model)
+            again, _ = scripted.decode_step(frames, pos, cross, mask, [])
+            self.assertLess(float((again - whole).abs().max()), 1e-5)
+
+    def test_a_fresh_projection_leaves_the_network_as_it_was(self):
+        import torch
+        plain, located = self.network(0), self.network(1)
+        located.load_state_dict(plain.state_dict(), strict=False)
+        with torch.no_grad():
+            cross, mask, frames, pos = self.inputs(plain)
+            a, _ = plain.decode_step(frames, pos, cross, mask, [])
+            b, _ = located.decode_step(frames, pos, cross, mask, [])
+        self.assertLess(float((a - b).abs().max()), 1e-5)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -82,12 +82,13 @@ inline std::string tiny_pixels_bundle() {
 // The tiny bundle whose I2A reads pixels through the residual column CNN (BatchNorm with drawn
 // statistics, one encoder position per 8-pixel column), the columns' sinusoids gated into its
 // encoder input and its cross-attention keys and values (network.py column_sinusoids,
-// cross_positions). Seed 1: with the default seed the tiny decoder
-// happens to write the same tokens for every image, and a test could not see the stem.
+// cross_positions), and told at every step the column its attention peaked at on the step before
+// (network.py locate: a state the decoding cache carries). Seed 1: with the default seed the tiny
+// decoder happens to write the same tokens for every image, and a test could not see the stem.
 inline std::string tiny_pixels8_bundle() {
     return cached_bundle("pixels8-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
                                      " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem pixels8"
-                                     " --column-sinusoids --cross-positions --seed 1");
+                                     " --column-sinusoids --cross-positions --locate 1 --seed 1");
 }
 
 // The tiny bundle whose A2I hears audio features: the waveform through a log-mel stem, with a frame

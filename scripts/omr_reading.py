@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Where an I2A's pitch errors come from (issue 18): teacher-forced over fixed dev systems, for every
+reference pitch token, where the decoder's guided cross-attention heads peak against the note's
+column (the column the CTC head's forced alignment of the reference reads it at, as the guide's
+target), whether the decoder writes the right pitch there, and what the CTC head reads in that
+column. Optionally the decoder's pitch choice re-scored with the CTC head's pitch probabilities under
+the guided attention (log p_decoder + λ log q_CTC, only where the decoder writes a pitch), teacher-
+forced and greedy.
+
+  scripts/omr_reading.py --dev DEVB [--init models/default | RUN/model.pt] [--fuse 0.5,1] [--greedy]
+
+DEVB is a data factory build of the dev split in the model's image layout (the band layout for a
+band model: build_dataset.py --staff-bands 5); the 100 systems are the trainer's fixed dev systems.
+Prints one table per question."""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_omr as T  # noqa: E402
+from umt_model.bundle import load_manifest  # noqa: E402
+from umt_model.data import Frames  # noqa: E402
+from umt_model.guide import AttentionRecorder  # noqa: E402
+from umt_model.network import CTC_UP, Translator  # noqa: E402
+from umt_model.targets import LmxEvents, ctc_forced_frames, lmx_names  # noqa: E402
+from umt_model.vocab import LMX, Layout  # noqa: E402
+
+
+def load(init, umt):
+    """(model, layout, names, guided heads) of a bundle folder's I2A or a run's model.pt."""
+    if os.path.isdir(init):
+        man = load_manifest(init)
+        vocab, net = man["vocabulary"], man["networks"]["i2a"]
+        heads = man.get("training", {}).get("i2a", {}).get("guide_heads", 2)
+    else:
+        ck = torch.load(init, map_location="cpu")
+        vocab, net, heads = ck["vocabulary"], ck["network"], 2
+    model = Translator(vocab, net)
+    info = T.init_weights(model, init)
+    if info["fresh"]:
+        sys.exit(f"omr_reading: {init} lacks weights of its own network: {info['fresh'][:4]}")
+    if model.ctc_classes == 0:
+        sys.exit(f"omr_reading: {init} has no CTC head (an aux_ctc network)")
+    return model.eval(), Layout(vocab), lmx_names(umt), heads
+
+
+def in_chords(names, ids, events):
+    """Per token index of a pitch: whether its note is part of a chord (it, or the note after it,
+    is announced by a "chord" token)."""
+    notes, chorded, last = [], {}, -1
+    for i, t in enumerate(ids):
+        if names[t] in events.pitch_class or names[t] == "rest":
+            chorded[i] = any(names[ids[j]] == "chord" for j in range(last + 1, i))
+            notes.append(i)
+            last = i
+    out = {}
+    for k, i in enumerate(notes):
+        out[i] = chorded[i] or (k + 1 < len(notes) and chorded[notes[k + 1]])
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dev", required=True, help="data factory build of the dev split (the model's image layout)")
+    ap.add_argument("--init", default="models/default", help="a bundle folder (its I2A) or a run's model.pt")
+    ap.add_argument("--systems", type=int, default=100)
+    ap.add_argument("--fuse", default="", help="comma list of λ for the re-scored pitch choice (e.g. 0.5,1)")
+    ap.add_argument("--greedy", action="store_true", help="also greedy SER, plain and with each λ of --fuse")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--umt", default=os.environ.get("UMT_EXE", "build/umt"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model, layout, names, heads = load(args.init, args.umt)
+    ids = {t: i for i, t in enumerate(names)}
+    events = LmxEvents(names)
+    recorder = AttentionRecorder(model, heads)
+    start, count = layout.block_start[LMX], layout.codebook_size[LMX]
+    pitch_tok = torch.tensor([ids[events.labels[c]] for c in range(3, events.classes)])  # LMX id of class 3..
+    is_pitch = torch.zeros(count, dtype=torch.bool)
+    is_pitch[pitch_tok] = True
+    lams = [float(x) for x in args.fuse.split(",") if x]
+
+    class Dev:
+        dev_systems, dev_system_count, dev_scan, excerpts, dev_excerpts = args.dev, args.systems, False, "", 0
+
+    dev = T.dev_sets(Dev, ids)["systems"]
+    frames = Frames(layout)
+
+    def column_pitches(memory):  # [B,S,P]: the CTC head's pitch probabilities summed over each column's sub-positions
+        b, s, _ = memory.shape
+        return model.ctc(memory).view(b, s, CTC_UP, model.ctc_classes).softmax(-1).sum(2)[..., 3:]
+
+    def fused(logp, maps, mass, lam):
+        """logp [..., count] log-probabilities of the LMX block; the pitch choice re-scored by q."""
+        a = maps[-1].mean(1)  # the last layer's guided heads [B,T,S]
+        q = torch.matmul(a, mass)
+        q = q / q.sum(-1, keepdim=True).clamp_min(1e-9)
+        out = logp.clone()
+        out[..., pitch_tok] = out[..., pitch_tok] + lam * torch.log(q + 1e-6)
+        base = logp.argmax(-1)
+        choice = out.masked_fill(~is_pitch, float("-inf")).argmax(-1)
+        return torch.where(is_pitch[base], choice, base)
+
+    layers = len(model.dec_layers)
+    offsets = np.zeros((layers, 3), np.int64)  # at the column / within 3 / further
+    by_place = {}  # (place, chord) -> [right, all]
+    oracle = {kind: np.zeros(4, np.int64) for kind in ("single", "chord")}  # summed p > 0.2, share > 0.2, most probable, count
+    right = {lam: 0 for lam in [0.0] + lams}
+    total = 0
+    t0 = time.time()
+    with torch.no_grad():
+        for group, px, size in dev.batches("cpu", 16):
+            b = len(group)
+            memory, mask = model.encode_pixels(px, size, torch.full((b,), LMX, dtype=torch.long))
+            mass = column_pitches(memory)
+            ids_list = [it[2] for it in group]
+            streams = [frames.stream(LMX, x) for x in ids_list]
+            t = max(len(f) for f, _ in streams)
+            tf = torch.zeros(b, t, 4, dtype=torch.long)
+            tp = torch.zeros(b, t, 2, dtype=torch.long)
+            for k, (f, p) in enumerate(streams):
+                tf[k, :len(f)] = torch.as_tensor(np.asarray(f))
+                tp[k, :len(p)] = torch.as_tensor(np.asarray(p))
+            recorder.on = True
+            hidden, _ = model.decode_step(tf[:, :-1], tp[:, :-1], model.init_cross(memory), mask, [])
+            recorder.on = False
+            maps = recorder.take()
+            h = model.sub_hidden(hidden.reshape(-1, 1, hidden.size(-1)))[:, 0].view(b, t - 1, -1)
+            logp = F.linear(h, model.out.weight[start:start + count], model.out.bias[start:start + count]).log_softmax(-1)
+            preds = {0.0: logp.argmax(-1)}
+            for lam in lams:
+                preds[lam] = fused(logp, maps, mass, lam)
+            logp_ctc = model.ctc(memory).view(b, -1, model.ctc_classes).log_softmax(-1)
+            reads = [events.indexed(x) for x in ids_list]
+            found = ctc_forced_frames(logp_ctc, [[c for c, _ in r] for r in reads], (mask.sum(1) * CTC_UP).tolist())
+            for k, x in enumerate(ids_list):
+                for j, i in enumerate(x):
+                    if is_pitch[i]:
+                        total += 1
+                        for lam, p in preds.items():
+                            right[lam] += int(p[k, j] == i)
+                if not found[k]:
+                    continue
+                chords = in_chords(names, x, events)
+                for (c, where), frame in zip(reads[k], found[k]):
+                    if where is None or c < 3:
+                        continue
+                    col = frame // CTC_UP
+                    m = mass[k, col]
+                    kind = "chord" if chords.get(where) else "single"
+                    oracle[kind] += [int(float(m[c - 3]) > 0.2), int(float(m[c - 3]) / max(float(m.sum()), 1e-9) > 0.2),
+                                     int(int(m.argmax()) == c - 3), 1]
+                    for layer, a in enumerate(maps):
+                        off = abs(int(a[k, :, where].mean(0).argmax()) - col)
+                        offsets[layer, 0 if off == 0 else 1 if off <= 3 else 2] += 1
+                    off = abs(int(maps[-1][k, :, where].mean(0).argmax()) - col)
+                    place = "at the column" if off == 0 else "1-3 columns off" if off <= 3 else "further"
+                    cell = by_place.setdefault((place, kind), [0, 0])
+                    cell[0] += int(preds[0.0][k, where] == x[where])
+                    cell[1] += 1
+    n = int(sum(o[3] for o in oracle.values()))
+    print(f"# {args.init}: {len(dev.items)} dev systems, {total} pitch tokens ({n} aligned by the CTC head), "
+          f"{time.time() - t0:.0f} s\n")
+    print("| decoder layer | guided heads peak at the note's column | 1-3 columns off | further |\n|---|---|---|---|")
+    for layer in range(layers):
+        print(f"| {layer + 1} | " + " | ".join(f"{100.0 * v / max(n, 1):.1f} %" for v in offsets[layer]) + " |")
+    print("\n| last layer's guided heads | single notes: pitch right | notes in chords: pitch right |\n|---|---|---|")
+    for place in ("at the column", "1-3 columns off", "further"):
+        cells = [by_place.get((place, kind), [0, 0]) for kind in ("single", "chord")]
+        print(f"| {place} | " + " | ".join(f"{100.0 * r / max(a, 1):.1f} % of {a}" for r, a in cells) + " |")
+    print("\n| the CTC head in the note's column | right pitch's probability summed over the column > 0.2 | "
+          "> 0.2 of the column's pitch probability | the column's most probable pitch |\n|---|---|---|---|")
+    for kind, o in oracle.items():
+        print(f"| {kind} notes ({o[3]}) | " + " | ".join(f"{100.0 * v / max(o[3], 1):.1f} %" for v in o[:3]) + " |")
+    print("\n| pitch choice | teacher-forced pitch accuracy |\n|---|---|")
+    for lam in [0.0] + lams:
+        print(f"| {'the decoder' if lam == 0 else f're-scored, λ {lam}'} | {100.0 * right[lam] / max(total, 1):.2f} % |")
+    if not args.greedy:
+        return
+    print("\n| greedy decoding | SER |\n|---|---|")
+    for lam in [0.0] + lams:
+        print(f"| {'the decoder' if lam == 0 else f're-scored, λ {lam}'} | {greedy_ser(model, layout, dev, recorder, column_pitches, fused, lam):.2f} |")
+
+
+@torch.no_grad()
+def greedy_ser(model, layout, dev, recorder, column_pitches, fused, lam):
+    """Greedy SER (%) of the dev systems, the pitch choice re-scored with λ (0: the plain loop of
+    train_omr.greedy_lmx)."""
+    start, count = layout.block_start[LMX], layout.codebook_size[LMX]
+    end, last = layout.end[LMX][0], layout.pos_range[LMX] - 1
+    edits = total = 0
+    for group, px, size in dev.batches("cpu", 16):
+        b = len(group)
+        memory, mask = model.encode_pixels(px, size, torch.full((b,), LMX, dtype=torch.long))
+        mass, cross = column_pitches(memory), model.init_cross(memory)
+        frames = torch.zeros(b, 1, 4, dtype=torch.long)
+        frames[:, 0] = torch.tensor(layout.begin[LMX])
+        pos = torch.zeros(b, 1, 2, dtype=torch.long)
+        pos[:, 0, 0] = layout.pos_start[LMX]
+        out, alive, cache = [[] for _ in range(b)], list(range(b)), []
+        for step in range(int(1.5 * max(len(x) for _, _, x in group)) + 20):
+            recorder.on = True
+            hidden, cache = model.decode_step(frames, pos, cross, mask, cache)
+            recorder.on = False
+            maps = recorder.take()
+            n = hidden.size(0)
+            logits = model.sub_step(hidden[:, -1], torch.zeros(n, 0, dtype=torch.long), torch.full((n,), LMX, dtype=torch.long))
+            tok = logits.argmax(-1)
+            if lam > 0:
+                inside = (tok >= start) & (tok < start + count)
+                choice = fused(logits[:, start:start + count].log_softmax(-1)[:, None], maps, mass, lam)[:, 0] + start
+                tok = torch.where(inside, choice, tok)
+            toks = tok.tolist()
+            keep = [k for k in range(n) if toks[k] != end]
+            for k in keep:
+                out[alive[k]].append(toks[k])
+            if not keep:
+                break
+            if len(keep) < n:
+                idx = torch.tensor(keep, dtype=torch.long)
+                cross = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cross]
+                cache = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cache]
+                mask, mass, tok = mask.index_select(0, idx), mass.index_select(0, idx), tok.index_select(0, idx)
+            alive = [alive[k] for k in keep]
+            frames = torch.zeros(len(keep), 1, 4, dtype=torch.long)
+            frames[:, 0, 0] = tok
+            pos = torch.zeros(len(keep), 1, 2, dtype=torch.long)
+            pos[:, 0, 0] = layout.pos_start[LMX] + min(step + 1, last)
+        for (_, _, x), hyp in zip(group, out):
+            edits += T.edit_distance(hyp, [start + i for i in x])
+            total += len(x)
+    return 100.0 * edits / max(total, 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -119,13 +119,8 @@ def main():
             memory, mask = model.encode_pixels(px, size, torch.full((b,), LMX, dtype=torch.long))
             mass = column_pitches(memory)
             ids_list = [it[2] for it in group]
-            streams = [frames.stream(LMX, x) for x in ids_list]
-            t = max(len(f) for f, _ in streams)
-            tf = torch.zeros(b, t, 4, dtype=torch.long)
-            tp = torch.zeros(b, t, 2, dtype=torch.long)
-            for k, (f, p) in enumerate(streams):
-                tf[k, :len(f)] = torch.as_tensor(np.asarray(f))
-                tp[k, :len(p)] = torch.as_tensor(np.asarray(p))
+            tf, tp = T.reference_frames(frames, ids_list)
+            t = tf.size(1)
             recorder.on = True
             hidden, _ = model.decode_step(tf[:, :-1], tp[:, :-1], model.init_cross(memory), mask, [])
             recorder.on = False
@@ -189,53 +184,34 @@ def main():
 
 @torch.no_grad()
 def greedy_ser(model, layout, dev, recorder, column_pitches, fused, lam):
-    """Greedy SER (%) of the dev systems, the pitch choice re-scored with λ (0: the plain loop of
-    train_omr.greedy_lmx)."""
+    """Greedy SER (%) of the dev systems (train_omr.greedy_lmx), the pitch choice re-scored with λ."""
     start, count = layout.block_start[LMX], layout.codebook_size[LMX]
-    end, last = layout.end[LMX][0], layout.pos_range[LMX] - 1
     edits = total = 0
     for group, px, size in dev.batches("cpu", 16):
         b = len(group)
         memory, mask = model.encode_pixels(px, size, torch.full((b,), LMX, dtype=torch.long))
-        mass, cross = column_pitches(memory), model.init_cross(memory)
-        frames = torch.zeros(b, 1, 4, dtype=torch.long)
-        frames[:, 0] = torch.tensor(layout.begin[LMX])
-        pos = torch.zeros(b, 1, 2, dtype=torch.long)
-        pos[:, 0, 0] = layout.pos_start[LMX]
-        out, alive, cache = [[] for _ in range(b)], list(range(b)), []
-        for step in range(int(1.5 * max(len(x) for _, _, x in group)) + 20):
-            recorder.on = True
-            hidden, cache = model.decode_step(frames, pos, cross, mask, cache)
-            recorder.on = False
-            maps = recorder.take()
-            n = hidden.size(0)
-            logits = model.sub_step(hidden[:, -1], torch.zeros(n, 0, dtype=torch.long), torch.full((n,), LMX, dtype=torch.long))
+        mass = column_pitches(memory)
+
+        def pick(logits, rows):
             tok = logits.argmax(-1)
+            maps = recorder.take()  # this step's attention (the rows still going)
             if lam > 0:
                 inside = (tok >= start) & (tok < start + count)
-                choice = fused(logits[:, start:start + count].log_softmax(-1)[:, None], maps, mass, lam)[:, 0] + start
+                lmx = logits[:, start:start + count].log_softmax(-1)[:, None]
+                choice = fused(lmx, maps, mass[torch.tensor(rows)], lam)[:, 0] + start
                 tok = torch.where(inside, choice, tok)
-            toks = tok.tolist()
-            keep = [k for k in range(n) if toks[k] != end]
-            for k in keep:
-                out[alive[k]].append(toks[k])
-            if not keep:
-                break
-            if len(keep) < n:
-                idx = torch.tensor(keep, dtype=torch.long)
-                cross = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cross]
-                cache = [(k_.index_select(0, idx), v_.index_select(0, idx)) for k_, v_ in cache]
-                mask, mass, tok = mask.index_select(0, idx), mass.index_select(0, idx), tok.index_select(0, idx)
-            alive = [alive[k] for k in keep]
-            frames = torch.zeros(len(keep), 1, 4, dtype=torch.long)
-            frames[:, 0, 0] = tok
-            pos = torch.zeros(len(keep), 1, 2, dtype=torch.long)
-            pos[:, 0, 0] = layout.pos_start[LMX] + min(step + 1, last)
-        for (_, _, x), hyp in zip(group, out):
+            return tok
+
+        recorder.on = True
+        try:
+            hyps = T.greedy_lmx(model, layout, memory, mask, int(1.5 * max(len(x) for _, _, x in group)) + 20, pick)
+        finally:
+            recorder.on = False
+            recorder.take()
+        for (_, _, x), hyp in zip(group, hyps):
             edits += T.edit_distance(hyp, [start + i for i in x])
             total += len(x)
     return 100.0 * edits / max(total, 1)
-
 
 if __name__ == "__main__":
     main()

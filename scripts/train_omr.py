@@ -387,17 +387,24 @@ class DevSet:
                 tf_pitch)
 
 
+def reference_frames(frames, ids_list):
+    """The teacher-forced LMX streams of a batch (begin, the ids, end): frames [B,T,4], positions [B,T,2]."""
+    streams = [frames.stream(LMX, ids) for ids in ids_list]
+    t = max(len(f) for f, _ in streams)
+    tf = torch.zeros(len(streams), t, 4, dtype=torch.long)
+    tp = torch.zeros(len(streams), t, 2, dtype=torch.long)
+    for k, (f, p) in enumerate(streams):
+        tf[k, :len(f)] = torch.as_tensor(np.asarray(f))
+        tp[k, :len(p)] = torch.as_tensor(np.asarray(p))
+    return tf, tp
+
+
 @torch.no_grad()
 def teacher_forced(model, layout, frames, memory, mask, ids_list):
     """Per item: argmax of the decoder at each reference position given the reference before it."""
     b = memory.size(0)
-    streams = [frames.stream(LMX, ids) for ids in ids_list]
-    t = max(len(f) for f, _ in streams)
-    tf = torch.zeros(b, t, 4, dtype=torch.long)
-    tp = torch.zeros(b, t, 2, dtype=torch.long)
-    for k, (f, p) in enumerate(streams):
-        tf[k, :len(f)] = torch.as_tensor(np.asarray(f))
-        tp[k, :len(p)] = torch.as_tensor(np.asarray(p))
+    tf, tp = reference_frames(frames, ids_list)
+    t = tf.size(1)
     cross = model.init_cross(memory)
     hidden, _ = model.decode_step(tf[:, :-1], tp[:, :-1], cross, mask, [])
     start, count = layout.block_start[LMX], layout.codebook_size[LMX]
@@ -414,10 +421,11 @@ def widened(cols):
 
 
 @torch.no_grad()
-def greedy_lmx(model, layout, memory, mask, max_steps):
+def greedy_lmx(model, layout, memory, mask, max_steps, pick=None):
     """Greedy LMX decoding of encoded pixel inputs (encode_pixels' memory and mask), batched,
     cached, finished rows dropped: the algorithm of umt_model/decode.py greedy_decode (and C++'s)
-    for an LMX target, whose frames have one slot."""
+    for an LMX target, whose frames have one slot. pick(logits [n,V], rows), when given, chooses
+    the next tokens of the rows still going (their indices in the batch) in place of the argmax."""
     b, dev = memory.size(0), memory.device
     cross = model.init_cross(memory)
     frames = torch.zeros(b, 1, 4, dtype=torch.long, device=dev)
@@ -431,8 +439,9 @@ def greedy_lmx(model, layout, memory, mask, max_steps):
     for step in range(max_steps):
         hidden, cache = model.decode_step(frames, pos, cross, mask, cache)
         n = hidden.size(0)
-        tok = model.sub_step(hidden[:, -1], torch.zeros(n, 0, dtype=torch.long, device=dev),
-                             torch.full((n,), LMX, dtype=torch.long, device=dev)).argmax(-1)
+        logits = model.sub_step(hidden[:, -1], torch.zeros(n, 0, dtype=torch.long, device=dev),
+                                torch.full((n,), LMX, dtype=torch.long, device=dev))
+        tok = logits.argmax(-1) if pick is None else pick(logits, alive)
         toks = tok.tolist()
         keep = [k for k in range(n) if toks[k] != end]
         for k in keep:

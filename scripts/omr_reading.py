@@ -153,8 +153,7 @@ def main():
                     for layer, a in enumerate(maps):
                         off = abs(int(a[k, :, where].mean(0).argmax()) - col)
                         offsets[layer, 0 if off == 0 else 1 if off <= 3 else 2] += 1
-                    off = abs(int(maps[-1][k, :, where].mean(0).argmax()) - col)
-                    place = "at the column" if off == 0 else "1-3 columns off" if off <= 3 else "further"
+                    place = "at the column" if off == 0 else "1-3 columns off" if off <= 3 else "further"  # the last layer's
                     cell = by_place.setdefault((place, kind), [0, 0])
                     cell[0] += int(preds[0.0][k, where] == x[where])
                     cell[1] += 1

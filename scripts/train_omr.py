@@ -833,8 +833,6 @@ def main():
                     encoded = model.encode_source(px, size, target)
                 tgt_in = own_predictions(encoded, tf, tp, tf.clone() if tgt_in is None else tgt_in)
             aligned = None
-            if args.locate_own > 0 and encoded is None:
-                encoded = model.encode_source(px, size, target)
             if (args.guide > 0 or args.locate > 0) and args.guide_from == "ctc":
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)

@@ -125,9 +125,14 @@ class Stem(nn.Sequential):
 
 def sinusoids(n: int, d: int, device: torch.device) -> Tensor:
     """The Transformer's position table [n, d] (unit scale): sin at even dims, cos at odd."""
-    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
-    angle = pos / torch.pow(10000.0, torch.arange(0, d, 2, device=device, dtype=torch.float32) / d)
-    return torch.stack([torch.sin(angle), torch.cos(angle)], 2).reshape(n, d)
+    return sinusoids_at(torch.arange(n, device=device, dtype=torch.float32), d)
+
+
+def sinusoids_at(pos: Tensor, d: int) -> Tensor:
+    """The rows of the position table for positions of any shape [...] -> [..., d]."""
+    angle = pos.to(torch.float32)[..., None] / torch.pow(
+        10000.0, torch.arange(0, d, 2, device=pos.device, dtype=torch.float32) / d)
+    return torch.stack([torch.sin(angle), torch.cos(angle)], -1).flatten(-2)
 
 
 class Attention(nn.Module):
@@ -167,10 +172,14 @@ class Attention(nn.Module):
         return att.softmax(-1)
 
     def attend(self, x: Tensor, k: Tensor, v: Tensor, allowed: Optional[Tensor]) -> Tensor:
+        return self.attend_weights(x, k, v, allowed)[0]
+
+    def attend_weights(self, x: Tensor, k: Tensor, v: Tensor, allowed: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """attend's output and the attention probabilities [B, H, T, S] it used."""
         b, t, _ = x.shape
         att = self.weights(x, k, allowed)
         y = torch.matmul(att, v).transpose(1, 2).reshape(b, t, self.heads * self.dh)
-        return self.o(y)
+        return self.o(y), att
 
 
 class FeedForward(nn.Module):
@@ -216,11 +225,8 @@ class DecoderLayer(nn.Module):
             k = torch.cat([past[0], k], 2)
             v = torch.cat([past[1], v], 2)
         x = x + self.self_att.attend(h, k, v, causal)
-        q = self.ln2(x)
-        att = self.cross_att.weights(q, cross[0], memory_allowed)  # [B,H,T,S]
-        b, t, _ = q.shape
-        y = torch.matmul(att, cross[1]).transpose(1, 2).reshape(b, t, self.cross_att.heads * self.cross_att.dh)
-        x = x + self.cross_att.o(y)
+        y, att = self.cross_att.attend_weights(self.ln2(x), cross[0], cross[1], memory_allowed)
+        x = x + y
         x = x + self.ff(self.ln3(x))
         return x, (k, v), att
 
@@ -490,19 +496,11 @@ class Translator(nn.Module):
         layers.append((loc, loc))
         return torch.cat(outs, 1), layers
 
-    def located(self, loc: Tensor) -> Tensor:
-        """Columns [B,T] -> their sinusoids (the table cross_positions adds to the keys) projected [B,T,D]."""
-        d = self.width
-        freq = torch.pow(10000.0, torch.arange(0, d, 2, device=loc.device, dtype=torch.float32) / d)
-        angle = loc.to(torch.float32)[:, :, None] / freq
-        table = torch.stack([torch.sin(angle), torch.cos(angle)], 3).reshape(loc.size(0), loc.size(1), d)
-        return self.loc_proj(table)
-
     def decode_layers(self, frames: Tensor, pos: Tensor, cross: Cache, memory_mask: Tensor, cache: Cache,
                       loc: Optional[Tensor]) -> Tuple[Tensor, Cache, Tensor]:
         """The decoder's layers over new frames; loc [B,T] the column each was told (locate networks).
         -> hidden [B,T,D], the layers' cache, the last layer's first `locate` heads' cross-attention
-        (mean) [B,T,S] (all heads' of a network without locate)."""
+        (mean) [B,T,S] (a network without locate: the last layer's attention [B,H,T,S] as it is)."""
         t = frames.size(1)
         past = 0
         if len(cache) > 0:
@@ -512,8 +510,8 @@ class Translator(nn.Module):
         causal = (ki <= qi)[None, None, :, :]
         memory_allowed = memory_mask[:, None, None, :]
         x = self.embed(frames, pos)
-        if loc is not None and self.locate > 0:
-            x = x + self.located(loc)
+        if loc is not None and self.locate > 0:  # the columns' sinusoids (the table cross_positions adds to the keys)
+            x = x + self.loc_proj(sinusoids_at(loc, self.width))
         new_cache: Cache = []
         att = memory_mask.new_zeros(0).to(x.dtype)
         i = 0
@@ -524,8 +522,9 @@ class Translator(nn.Module):
             x, kv, att = layer(x, layer_past, causal, cross[i], memory_allowed)
             new_cache.append(kv)
             i += 1
-        heads = self.locate if self.locate > 0 else att.size(1)
-        return self.dec_ln(x), new_cache, att[:, :heads].mean(1)
+        if self.locate > 0:
+            att = att[:, :self.locate].mean(1)
+        return self.dec_ln(x), new_cache, att
 
     def sub_hidden(self, slots: Tensor) -> Tensor:
         """slots [N,J,D] -> final states [N,J,D] of the causal sub-decoder."""

@@ -48,6 +48,9 @@ def main():
     ap.add_argument("--locate", type=int, default=0, metavar="H",
                     help="location-aware decoding: each step told the column its last layer's first H heads "
                          "looked at on the step before (carried in the decoding cache)")
+    ap.add_argument("--self-window", type=int, default=0, metavar="N",
+                    help="the decoder's self-attention sees only its last N tokens and the first --self-sink (0 = all)")
+    ap.add_argument("--self-sink", type=int, default=0, metavar="N")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
     ap.add_argument("--harmonic", type=int, default=0,
@@ -110,7 +113,8 @@ def main():
                                   args.ffn or None, image_stem=args.image_stem,
                                   code_vectors=args.code_vectors, audio_stem=args.audio_stem,
                                   harmonic=args.harmonic, cross_positions=args.cross_positions,
-                                  column_sinusoids=args.column_sinusoids, locate=args.locate)
+                                  column_sinusoids=args.column_sinusoids, locate=args.locate,
+                                  self_window=args.self_window, self_sink=args.self_sink)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},

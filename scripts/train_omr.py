@@ -528,7 +528,7 @@ def freeze(model, what):
     return modules
 
 
-NEW_PARTS = ("ctc_val", "loc_proj")  # the projections of --ctc-values and --locate (zero at the start)
+NEW_PARTS = ("ctc_val", "loc_proj", "copy_proj")  # the projections of --ctc-values, --locate and --copy-ctc (zero at the start)
 ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "pos_a", "target_emb")
 
 
@@ -630,6 +630,15 @@ def main():
                     help="a network whose decoder's cross-attention keys and values also carry the CTC head's "
                          "reading of each column (network.py default_network ctc_values; a model without it "
                          "starts with the projection at zero)")
+    ap.add_argument("--copy-ctc", type=int, default=0, metavar="H",
+                    help="a network with a copy path: the CTC head's column reading under the last decoder layer's "
+                         "first H cross-attention heads enters the decoder's final state (network.py default_network "
+                         "copy_ctc; a model without it starts with the projection at zero)")
+    ap.add_argument("--self-window", type=int, default=0, metavar="N",
+                    help="a network whose decoder's self-attention sees only its last N tokens (network.py "
+                         "default_network self_window; 0 = all): it cannot copy what it wrote a measure ago")
+    ap.add_argument("--self-sink", type=int, default=12, metavar="N",
+                    help="with --self-window, the first N tokens (the system's clefs, key and time) stay in sight")
     ap.add_argument("--new-lr-scale", type=float, default=1.0, metavar="K",
                     help="learning rate of the --ctc-values and --locate projections, times the run's: they "
                          "start at zero, where the run's rate would take hundreds of steps to give them a say")
@@ -684,7 +693,8 @@ def main():
                           image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
                           pixel_channels=args.pixel_channels, aux_heads=heads.classes if heads else 0,
                           cross_positions=args.cross_positions, column_sinusoids=args.column_sinusoids,
-                          locate=args.locate, ctc_values=args.ctc_values)
+                          locate=args.locate, ctc_values=args.ctc_values, self_window=args.self_window,
+                          self_sink=args.self_sink, copy_ctc=args.copy_ctc)
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
@@ -748,7 +758,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink, "copy_ctc": args.copy_ctc, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
                 "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}

@@ -32,7 +32,8 @@ class NoFrameHead(nn.Module):
 def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=None, sub_layers=1,
                     image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
                     pixel_channels=None, harmonic=0, aux_heads=0, cross_positions=False,
-                    column_sinusoids=False, locate=0, ctc_values=False):
+                    column_sinusoids=False, locate=0, ctc_values=False, self_window=0,
+                    self_sink=0, copy_ctc=0):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -73,7 +74,17 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     each column (its class probabilities summed over the column's sub-positions: which pitches, rests
     and barlines are there) through a learned projection (zero at the start): where the decoder looks
     it is given the pitch the encoder's reading found, as a code and not only as features it must
-    learn to decode again (aux_ctc networks)."""
+    learn to decode again (aux_ctc networks).
+    self_window: the decoder's self-attention sees only its last self_window tokens (0 = all) and its
+    first self_sink (the system's opening: clefs, key, time): its language model keeps the local
+    grammar but cannot copy a measure it wrote before, so what comes next must be read from the
+    image (docs/results/omr.md, session 30).
+    copy_ctc: a copy path from the encoder's reading to the decoder's output (aux_ctc networks): the
+    CTC head's class probabilities of each column (summed over its sub-positions), averaged under the
+    last decoder layer's first copy_ctc cross-attention heads (the guided ones), enter the decoder's
+    final state through a learned projection (zero at the start): a pitch the CTC head reads where the
+    decoder looks reaches the output in one linear step, not through the attention values and the
+    layers after them (a pointer-generator's copy, as a feature)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -92,6 +103,11 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
         net["locate"] = int(locate)
     if ctc_values:
         net["ctc_values"] = True
+    if copy_ctc:
+        net["copy_ctc"] = int(copy_ctc)
+    if self_window:
+        net["self_window"] = int(self_window)
+        net["self_sink"] = int(self_sink)
     if audio_stem != "tokens":
         net["audio_stem"] = audio_stem
     if mel_fine:
@@ -316,6 +332,14 @@ class Translator(nn.Module):
         else:
             self.ctc_val = nn.Identity()
         self.locate = int(net.get("locate", 0))
+        self.copy_ctc = int(net.get("copy_ctc", 0)) if self.ctc_classes > 0 else 0
+        if self.copy_ctc > 0:  # the attended CTC reading -> the decoder's final state; zero: as it was
+            self.copy_proj = nn.Linear(self.ctc_classes, d, bias=False)
+            nn.init.zeros_(self.copy_proj.weight)
+        else:
+            self.copy_proj = nn.Identity()
+        self.self_window = int(net.get("self_window", 0))
+        self.self_sink = int(net.get("self_sink", 0))
         if self.locate > 0:  # the previous step's column -> the decoder's input; zero: a network that starts as it was
             self.loc_proj = nn.Linear(d, d, bias=False)
             nn.init.zeros_(self.loc_proj.weight)
@@ -457,6 +481,7 @@ class Translator(nn.Module):
     def init_cross(self, memory: Tensor) -> Cache:
         """Cross-attention keys and values of every decoder layer, computed once per input."""
         out: Cache = []
+        source = memory
         if self.ctc_values:
             b, s, _ = memory.shape
             read = self.ctc(memory).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)  # [B,S,C]
@@ -464,13 +489,17 @@ class Translator(nn.Module):
         if not self.cross_positions:
             for layer in self.dec_layers:
                 out.append(layer.cross_att.project_kv(memory))
-            return out
-        pe = sinusoids(memory.size(1), memory.size(2), memory.device).to(memory.dtype)[None]
-        i = 0
-        for layer in self.dec_layers:
-            out.append(layer.cross_att.project_kv_placed(memory, pe, self.cross_pos_gate[i, 0:1],
-                                                         self.cross_pos_gate[i, 1:2]))
-            i += 1
+        else:
+            pe = sinusoids(memory.size(1), memory.size(2), memory.device).to(memory.dtype)[None]
+            i = 0
+            for layer in self.dec_layers:
+                out.append(layer.cross_att.project_kv_placed(memory, pe, self.cross_pos_gate[i, 0:1],
+                                                             self.cross_pos_gate[i, 1:2]))
+                i += 1
+        if self.copy_ctc > 0:  # each column's CTC reading, after the layers' keys and values
+            b, s, _ = source.shape
+            read = self.ctc(source).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)
+            out.append((read, read))
         return out
 
     @torch.jit.export
@@ -507,7 +536,10 @@ class Translator(nn.Module):
             past = cache[0][0].size(2)
         qi = torch.arange(t, device=frames.device).unsqueeze(1) + past
         ki = torch.arange(past + t, device=frames.device).unsqueeze(0)
-        causal = (ki <= qi)[None, None, :, :]
+        causal = ki <= qi
+        if self.self_window > 0:
+            causal = causal & ((qi - ki < self.self_window) | (ki < self.self_sink))
+        causal = causal[None, None, :, :]
         memory_allowed = memory_mask[:, None, None, :]
         x = self.embed(frames, pos)
         if loc is not None and self.locate > 0:  # the columns' sinusoids (the table cross_positions adds to the keys)
@@ -522,6 +554,8 @@ class Translator(nn.Module):
             x, kv, att = layer(x, layer_past, causal, cross[i], memory_allowed)
             new_cache.append(kv)
             i += 1
+        if self.copy_ctc > 0:
+            x = x + self.copy_proj(torch.matmul(att[:, :self.copy_ctc].mean(1), cross[self.n_dec][0]))
         if self.locate > 0:
             att = att[:, :self.locate].mean(1)
         return self.dec_ln(x), new_cache, att

@@ -485,5 +485,91 @@ class LocateDecoding(unittest.TestCase):
         self.assertLess(float((a - b).abs().max()), 1e-5)
 
 
+class SelfWindow(unittest.TestCase):
+    """The self_window option: the decoder's self-attention sees its last N tokens and its first S;
+    cached steps give what one pass gives, and a token outside the sink changes nothing beyond
+    (N - 1) x layers tokens after it."""
+
+    def test_window_and_sink_hold_cached_uncached_and_scripted(self):
+        import torch
+        from umt_model.network import Translator, default_network
+        from umt_model.vocab import default_params
+        vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
+                               max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
+                                                           "image_columns": 64})
+        torch.manual_seed(3)
+        model = Translator(vocab, default_network(32, 2, 1, 2, image_stem="pixels8", cross_positions=True,
+                                                  self_window=3, self_sink=2)).eval()
+        g = torch.Generator().manual_seed(5)
+        px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
+        with torch.no_grad():
+            memory, mask = model.encode_pixels(px, torch.tensor([[14, 10], [14, 7]]), torch.ones(2, dtype=torch.long))
+            cross = model.init_cross(memory)
+            frames = torch.randint(5, 40, (2, 9, 4), generator=g)
+            pos = torch.zeros(2, 9, 2, dtype=torch.long)
+            pos[:, :, 0] = torch.arange(9)
+            whole, _ = model.decode_step(frames, pos, cross, mask, [])
+            cache, steps = [], []
+            for j in range(9):
+                h, cache = model.decode_step(frames[:, j:j + 1], pos[:, j:j + 1], cross, mask, cache)
+                steps.append(h)
+            self.assertLess(float((whole - torch.cat(steps, 1)).abs().max()), 1e-5)
+            other = frames.clone()
+            other[:, 3] = (other[:, 3] + 1) % 40  # token 3: outside the sink (0, 1); each layer reaches 2 further
+            changed, _ = model.decode_step(other, pos, cross, mask, [])
+            self.assertLess(float((changed[:, 8:] - whole[:, 8:]).abs().max()), 1e-5)
+            self.assertGreater(float((changed[:, 7] - whole[:, 7]).abs().max()), 1e-4)
+            first = frames.clone()
+            first[:, 1] = (first[:, 1] + 1) % 40  # token 1: in the sink, seen by every later token
+            self.assertGreater(float((model.decode_step(first, pos, cross, mask, [])[0][:, 8] - whole[:, 8]).abs().max()), 1e-4)
+            again, _ = torch.jit.script(model).decode_step(frames, pos, cross, mask, [])
+            self.assertLess(float((again - whole).abs().max()), 1e-5)
+
+
+class CopyCtc(unittest.TestCase):
+    """The copy_ctc option: the CTC head's column reading under the guided heads enters the decoder's
+    final state; a fresh projection changes nothing; cached, uncached and scripted steps agree."""
+
+    def network(self, copy):
+        import torch
+        from umt_model.network import Translator, default_network
+        from umt_model.vocab import default_params
+        vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
+                               max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
+                                                           "image_columns": 64})
+        torch.manual_seed(3)
+        net = default_network(32, 2, 1, 2, image_stem="pixels8", aux_ctc=9, cross_positions=True, copy_ctc=copy)
+        return Translator(vocab, net).eval()
+
+    def test_fresh_it_changes_nothing_trained_it_reads_and_scripts(self):
+        import torch
+        plain, copying = self.network(0), self.network(1)
+        copying.load_state_dict(plain.state_dict(), strict=False)
+        g = torch.Generator().manual_seed(5)
+        px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
+        frames = torch.randint(5, 40, (2, 7, 4), generator=g)
+        pos = torch.zeros(2, 7, 2, dtype=torch.long)
+        pos[:, :, 0] = torch.arange(7)
+        with torch.no_grad():
+            memory, mask = plain.encode_pixels(px, torch.tensor([[14, 10], [14, 7]]), torch.ones(2, dtype=torch.long))
+            a, _ = plain.decode_step(frames, pos, plain.init_cross(memory), mask, [])
+            cross = copying.init_cross(memory)
+            self.assertEqual(len(cross), 3)  # two layers, then the columns' reading
+            self.assertEqual(tuple(cross[2][0].shape), (2, memory.size(1), 9))
+            b, _ = copying.decode_step(frames, pos, cross, mask, [])
+            self.assertLess(float((a - b).abs().max()), 1e-5)
+            torch.nn.init.normal_(copying.copy_proj.weight)
+            whole, _ = copying.decode_step(frames, pos, cross, mask, [])
+            self.assertGreater(float((whole - a).abs().max()), 1e-3)
+            cache, steps = [], []
+            for j in range(7):
+                h, cache = copying.decode_step(frames[:, j:j + 1], pos[:, j:j + 1], cross, mask, cache)
+                steps.append(h)
+            self.assertLess(float((whole - torch.cat(steps, 1)).abs().max()), 1e-5)
+            scripted = torch.jit.script(copying)
+            again, _ = scripted.decode_step(frames, pos, scripted.init_cross(memory), mask, [])
+            self.assertLess(float((again - whole).abs().max()), 1e-5)
+
+
 if __name__ == "__main__":
     unittest.main()

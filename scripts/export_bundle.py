@@ -51,6 +51,11 @@ def main():
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
                     help="the decoder's self-attention sees only its last N tokens and the first --self-sink (0 = all)")
     ap.add_argument("--self-sink", type=int, default=0, metavar="N")
+    ap.add_argument("--aux-ctc", type=int, default=0, metavar="C",
+                    help="classes of the I2A's training-only CTC head over image columns (0 = none)")
+    ap.add_argument("--copy-ctc", type=int, default=0, metavar="H",
+                    help="with --aux-ctc: the copy path from the CTC head's column reading under the last "
+                         "decoder layer's first H heads (drawn, not zero, in a random bundle)")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
     ap.add_argument("--harmonic", type=int, default=0,
@@ -114,7 +119,8 @@ def main():
                                   code_vectors=args.code_vectors, audio_stem=args.audio_stem,
                                   harmonic=args.harmonic, cross_positions=args.cross_positions,
                                   column_sinusoids=args.column_sinusoids, locate=args.locate,
-                                  self_window=args.self_window, self_sink=args.self_sink)
+                                  self_window=args.self_window, self_sink=args.self_sink,
+                                  aux_ctc=args.aux_ctc, copy_ctc=args.copy_ctc)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},
@@ -129,6 +135,9 @@ def main():
         model, image_codec, audio_codec = new_random(vocab_params, network, modalities, args.seed)
         layout = Layout(vocab_params)
         with torch.no_grad():
+            if args.copy_ctc:  # a trained copy path, not a fresh one's zero: it must show in what is decoded
+                model.copy_proj.weight.copy_(torch.randn(model.copy_proj.weight.shape,
+                                                         generator=torch.Generator().manual_seed(args.seed)))
             for m, ends in enumerate(layout.end):
                 bias = args.rvq_end_bias if m in RVQ_MODALITIES else args.end_bias
                 for e in set(ends) - {PAD}:

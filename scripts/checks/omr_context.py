@@ -132,8 +132,10 @@ def main():
     print(f"| | {nats[0] / nats[2]:.3f} | {nats[1] / nats[2]:.3f} | {(nats[1] - nats[0]) / nats[2]:.3f} |")
 
     # 3. the decoder's context cut
-    print(f"\n| self-attention window (+ first {args.sink}) | greedy SER | teacher-forced pitch accuracy % |\n|---|---|---|")
-    for w in [int(x) for x in args.windows.split(",") if x]:
+    windows = [int(x) for x in args.windows.split(",") if x]
+    if windows:
+        print(f"\n| self-attention window (+ first {args.sink}) | greedy SER | teacher-forced pitch accuracy % |\n|---|---|---|")
+    for w in windows:
         model.self_window, model.self_sink = (w, args.sink) if w else own
         ser, _, _, pitch = dev.scores(model, layout, events, frames)
         print(f"| {w or 'as trained'} | {ser} | {pitch} |", flush=True)

@@ -49,6 +49,26 @@ def load(init, umt):
     return model.eval(), Layout(vocab), lmx_names(umt), heads
 
 
+def common_arguments(ap):
+    """The arguments every reading check of a model takes: --dev, --init, --systems, --threads, --umt."""
+    ap.add_argument("--dev", required=True, help="data factory build of the dev split (the model's image layout)")
+    ap.add_argument("--init", default="models/default", help="a bundle folder (its I2A) or a run's model.pt")
+    ap.add_argument("--systems", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--umt", default=os.environ.get("UMT_EXE", "build/umt"))
+
+
+def open_model(args):
+    """common_arguments parsed -> (model, layout, LMX names, guided heads, the trainer's fixed dev systems)."""
+    torch.set_num_threads(args.threads)
+    model, layout, names, heads = load(args.init, args.umt)
+
+    class Dev:
+        dev_systems, dev_system_count, dev_scan, excerpts, dev_excerpts = args.dev, args.systems, False, "", 0
+
+    return model, layout, names, heads, T.dev_sets(Dev, {t: i for i, t in enumerate(names)})["systems"]
+
+
 def in_chords(names, ids, events):
     """Per token index of a pitch: whether its note is part of a chord (it, or the note after it,
     is announced by a "chord" token)."""
@@ -66,16 +86,11 @@ def in_chords(names, ids, events):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dev", required=True, help="data factory build of the dev split (the model's image layout)")
-    ap.add_argument("--init", default="models/default", help="a bundle folder (its I2A) or a run's model.pt")
-    ap.add_argument("--systems", type=int, default=100)
+    common_arguments(ap)
     ap.add_argument("--fuse", default="", help="comma list of λ for the re-scored pitch choice (e.g. 0.5,1)")
     ap.add_argument("--greedy", action="store_true", help="also greedy SER, plain and with each λ of --fuse")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--umt", default=os.environ.get("UMT_EXE", "build/umt"))
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    model, layout, names, heads = load(args.init, args.umt)
+    model, layout, names, heads, dev = open_model(args)
     ids = {t: i for i, t in enumerate(names)}
     events = LmxEvents(names)
     recorder = AttentionRecorder(model, heads)
@@ -84,11 +99,6 @@ def main():
     is_pitch = torch.zeros(count, dtype=torch.bool)
     is_pitch[pitch_tok] = True
     lams = [float(x) for x in args.fuse.split(",") if x]
-
-    class Dev:
-        dev_systems, dev_system_count, dev_scan, excerpts, dev_excerpts = args.dev, args.systems, False, "", 0
-
-    dev = T.dev_sets(Dev, ids)["systems"]
     frames = Frames(layout)
 
     def column_pitches(memory):  # [B,S,P]: the CTC head's pitch probabilities summed over each column's sub-positions

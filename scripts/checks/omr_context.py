@@ -68,26 +68,16 @@ def errors_along(hyp, ref):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dev", required=True, help="data factory build of the dev split (the model's image layout)")
-    ap.add_argument("--init", default="models/default", help="a bundle folder (its I2A) or a run's model.pt")
-    ap.add_argument("--systems", type=int, default=100)
+    R.common_arguments(ap)
     ap.add_argument("--windows", default="16,32", help="comma list of self-attention windows to try (0 = all)")
     ap.add_argument("--sink", type=int, default=12, help="first tokens every window keeps in sight")
     ap.add_argument("--pitch-sets", default="2,100", help="comma list of λ for the measure pitch sets")
     ap.add_argument("--excerpts", default="", help="an excerpt build: greedy SER on its training excerpts")
     ap.add_argument("--excerpt-count", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--umt", default=os.environ.get("UMT_EXE", "build/umt"))
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    model, layout, names, _ = R.load(args.init, args.umt)
+    model, layout, names, _, dev = R.open_model(args)
     ids = {t: i for i, t in enumerate(names)}
     events = LmxEvents(names)
-
-    class Dev:
-        dev_systems, dev_system_count, dev_scan, excerpts, dev_excerpts = args.dev, args.systems, False, "", 0
-
-    dev = T.dev_sets(Dev, ids)["systems"]
     frames = Frames(layout)
     start, count = layout.block_start[LMX], layout.codebook_size[LMX]
     own = (model.self_window, model.self_sink)

@@ -394,19 +394,24 @@ class BandTraining(unittest.TestCase):
         self.assertLess(float((v - v1).abs().max()), 1e-5)
 
 
+def tiny_pixels8(**options):
+    """A tiny pixels8 network (width 32, 2 heads, 1 encoder and 2 decoder layers, cross positions) with
+    the given default_network options, seed 3, in eval mode: the decoder options' tests build on it."""
+    import torch
+    from umt_model.network import Translator, default_network
+    from umt_model.vocab import default_params
+    vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
+                           max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
+                                                       "image_columns": 64})
+    torch.manual_seed(3)
+    return Translator(vocab, default_network(32, 2, 1, 2, image_stem="pixels8", cross_positions=True, **options)).eval()
+
+
 class CtcValues(unittest.TestCase):
     """The ctc_values option: the CTC head's column reading enters the decoder's keys and values."""
 
     def network(self, on):
-        import torch
-        from umt_model.network import Translator, default_network
-        from umt_model.vocab import default_params
-        vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
-                               max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
-                                                           "image_columns": 64})
-        torch.manual_seed(3)
-        net = default_network(32, 2, 1, 2, image_stem="pixels8", aux_ctc=9, cross_positions=True, ctc_values=on)
-        return Translator(vocab, net).eval()
+        return tiny_pixels8(aux_ctc=9, ctc_values=on)
 
     def test_fresh_it_changes_nothing_trained_it_changes_the_keys_and_values_and_scripts(self):
         import torch
@@ -430,15 +435,7 @@ class LocateDecoding(unittest.TestCase):
     the decoding cache; a fresh projection changes nothing; the exported module decodes the same."""
 
     def network(self, locate):
-        import torch
-        from umt_model.network import Translator, default_network
-        from umt_model.vocab import default_params
-        vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
-                               max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
-                                                           "image_columns": 64})
-        torch.manual_seed(3)
-        net = default_network(32, 2, 1, 2, image_stem="pixels8", cross_positions=True, locate=locate)
-        return Translator(vocab, net).eval()
+        return tiny_pixels8(locate=locate)
 
     def inputs(self, model):
         import torch
@@ -492,14 +489,7 @@ class SelfWindow(unittest.TestCase):
 
     def test_window_and_sink_hold_cached_uncached_and_scripted(self):
         import torch
-        from umt_model.network import Translator, default_network
-        from umt_model.vocab import default_params
-        vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
-                               max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
-                                                           "image_columns": 64})
-        torch.manual_seed(3)
-        model = Translator(vocab, default_network(32, 2, 1, 2, image_stem="pixels8", cross_positions=True,
-                                                  self_window=3, self_sink=2)).eval()
+        model = tiny_pixels8(self_window=3, self_sink=2)
         g = torch.Generator().manual_seed(5)
         px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
         with torch.no_grad():
@@ -531,15 +521,7 @@ class CopyCtc(unittest.TestCase):
     final state; a fresh projection changes nothing; cached, uncached and scripted steps agree."""
 
     def network(self, copy):
-        import torch
-        from umt_model.network import Translator, default_network
-        from umt_model.vocab import default_params
-        vocab = default_params(lmx_size=40, midi_size=40, image_codebook_size=16, audio_codebook_size=16,
-                               max_height=14, max_lengths={"lmx": 64, "midi": 64, "image": 128, "audio": 64,
-                                                           "image_columns": 64})
-        torch.manual_seed(3)
-        net = default_network(32, 2, 1, 2, image_stem="pixels8", aux_ctc=9, cross_positions=True, copy_ctc=copy)
-        return Translator(vocab, net).eval()
+        return tiny_pixels8(aux_ctc=9, copy_ctc=copy)
 
     def test_fresh_it_changes_nothing_trained_it_reads_and_scripts(self):
         import torch

@@ -102,8 +102,7 @@ def main():
     frames = Frames(layout)
 
     def column_pitches(memory):  # [B,S,P]: the CTC head's pitch probabilities summed over each column's sub-positions
-        b, s, _ = memory.shape
-        return model.ctc(memory).view(b, s, CTC_UP, model.ctc_classes).softmax(-1).sum(2)[..., 3:]
+        return model.column_reading(memory)[..., 3:]
 
     def fused(logp, maps, mass, lam):
         """logp [..., count] log-probabilities of the LMX block; the pitch choice re-scored by q."""

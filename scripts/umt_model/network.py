@@ -89,24 +89,13 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
         net["image_stem"] = image_stem
-    if code_vectors:
-        net["code_vectors"] = True
-    if aux_ctc:
-        net["aux_ctc"] = int(aux_ctc)
-    if aux_heads:
-        net["aux_heads"] = int(aux_heads)
-    if cross_positions:
-        net["cross_positions"] = True
-    if column_sinusoids:
-        net["column_sinusoids"] = True
-    if locate:
-        net["locate"] = int(locate)
-    if ctc_values:
-        net["ctc_values"] = True
-    if copy_ctc:
-        net["copy_ctc"] = int(copy_ctc)
+    # Options left out when off, so that manifests of earlier bundles stay valid.
+    optional = {"code_vectors": bool(code_vectors), "aux_ctc": int(aux_ctc), "aux_heads": int(aux_heads),
+                "cross_positions": bool(cross_positions), "column_sinusoids": bool(column_sinusoids),
+                "locate": int(locate), "ctc_values": bool(ctc_values), "copy_ctc": int(copy_ctc),
+                "self_window": int(self_window)}
+    net.update((k, v) for k, v in optional.items() if v)
     if self_window:
-        net["self_window"] = int(self_window)
         net["self_sink"] = int(self_sink)
     if audio_stem != "tokens":
         net["audio_stem"] = audio_stem
@@ -477,14 +466,20 @@ class Translator(nn.Module):
             return self.encode_audio(src, pos, target)
         return self.encode(src, pos, target)
 
+    def column_reading(self, memory: Tensor) -> Tensor:
+        """What the CTC head reads in each column (aux_ctc networks): memory [B,S,D] -> its class
+        probabilities summed over the column's sub-positions [B,S,C]."""
+        b, s, _ = memory.shape
+        return self.ctc(memory).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)
+
     @torch.jit.export
     def init_cross(self, memory: Tensor) -> Cache:
         """Cross-attention keys and values of every decoder layer, computed once per input."""
         out: Cache = []
-        source = memory
+        read = memory.new_zeros(0)
+        if self.ctc_values or self.copy_ctc > 0:
+            read = self.column_reading(memory)
         if self.ctc_values:
-            b, s, _ = memory.shape
-            read = self.ctc(memory).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)  # [B,S,C]
             memory = memory + self.ctc_val(read)
         if not self.cross_positions:
             for layer in self.dec_layers:
@@ -497,8 +492,6 @@ class Translator(nn.Module):
                                                              self.cross_pos_gate[i, 1:2]))
                 i += 1
         if self.copy_ctc > 0:  # each column's CTC reading, after the layers' keys and values
-            b, s, _ = source.shape
-            read = self.ctc(source).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)
             out.append((read, read))
         return out
 

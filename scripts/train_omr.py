@@ -354,7 +354,7 @@ class DevSet:
             for (_, _, ids), hyp, read in zip(group, hyps, reads):
                 edits += edit_distance(hyp, [layout.block_start[LMX] + i for i in ids])
                 total += len(ids)
-                gold = events.of(ids)
+                gold, read = events.heads_only(events.of(ids)), events.heads_only(read)  # durations apart
                 ctc_edits += edit_distance(read, gold) if gold else len(read)
                 ctc_total += len(gold)
             if frames is not None:
@@ -532,6 +532,29 @@ NEW_PARTS = ("ctc_val", "loc_proj", "copy_proj")  # the projections of --ctc-val
 ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "pos_a", "target_emb")
 
 
+def widened_classes(model, weights):
+    """A source's CTC head (and the projections of its column reading) with fewer classes than the
+    model's (--ctc-durations on a model without them): its classes keep their weights, the new ones
+    start as the model's own (the head's rows drawn, the projections' columns zero)."""
+    if "ctc.bias" not in weights or not model.ctc_classes:
+        return weights
+    old = weights["ctc.bias"].numel() // CTC_UP
+    new = model.ctc_classes
+    if old >= new:
+        return weights
+    own = model.state_dict()
+    for key in ("ctc.weight", "ctc.bias"):
+        w = own[key].detach().clone().float().view(CTC_UP, new, -1)
+        w[:, :old] = weights[key].float().view(CTC_UP, old, -1)
+        weights[key] = w.view(own[key].shape)
+    for key in ("copy_proj.weight", "ctc_val.weight"):
+        if key in weights and key in own and own[key].dim() == 2 and weights[key].size(1) == old:
+            w = torch.zeros_like(own[key]).float()
+            w[:, :old] = weights[key].float()
+            weights[key] = w
+    return weights
+
+
 def init_weights(model, source, encoder_only=False):
     """Weights of a bundle's I2A (folder) or a run's model.pt / checkpoint.pt; parameters whose
     shape differs (another stem or heads) or that the source lacks start fresh, and with
@@ -548,6 +571,7 @@ def init_weights(model, source, encoder_only=False):
         info = {"from": trainer.source_name(source, ck=ck), "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
                 "samples": ck["state"].get("samples", {}), **trainer.lineage(ck=ck)}
     own = model.state_dict()
+    weights = widened_classes(model, dict(weights))
     keep = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()
             if k in own and own[k].shape == v.shape and (not encoder_only or k.split(".")[0] in ENCODER_PARTS)}
     fresh = sorted(k for k in own if k not in keep)
@@ -634,6 +658,10 @@ def main():
                     help="a network with a copy path: the CTC head's column reading under the last decoder layer's "
                          "first H cross-attention heads enters the decoder's final state (network.py default_network "
                          "copy_ctc; a model without it starts with the projection at zero)")
+    ap.add_argument("--ctc-durations", action="store_true",
+                    help="the CTC head also reads each note head's and rest's written duration after it "
+                         "(targets.py LmxEvents durations): its column reading, and so the copy path, carries the "
+                         "rhythm too; a model without them starts with the new classes fresh, the rest kept")
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
                     help="a network whose decoder's self-attention sees only its last N tokens (network.py "
                          "default_network self_window; 0 = all): it cannot copy what it wrote a measure ago")
@@ -687,7 +715,7 @@ def main():
     if pack is None:
         names = lmx_names(args.umt)
     ids = {t: i for i, t in enumerate(names)}
-    events = LmxEvents(names)
+    events = LmxEvents(names, durations=args.ctc_durations)
     heads = HeadMap() if args.head_loss > 0 else None
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
@@ -758,7 +786,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
                 "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}

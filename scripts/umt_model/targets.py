@@ -7,9 +7,13 @@ import subprocess
 import numpy as np
 import torch
 
-from .lmx_time import Duration
+from .lmx_time import QUARTERS, Duration
 from .seeing import COLUMN_PX
 from .vocab import LMX, umt_vocabulary
+
+
+DURATION_TYPES = ("breve", "whole", "half", "quarter", "eighth", "16th", "32nd", "64th")
+DURATIONS = tuple(f"{t}{'.' * dotted}" for t in DURATION_TYPES for dotted in (0, 1)) + ("rest:measure",)
 
 
 class LmxEvents:
@@ -17,17 +21,44 @@ class LmxEvents:
     (by measure, then onset within the measure from the LMX durations, then pitch; grace notes just
     before their onset; invisible and
     backup/forward events keep time only), and a barline class after each measure.
-    Classes: 0 blank, 1 barline, 2 rest, 3.. the LMX pitch tokens C0..B9."""
+    Classes: 0 blank, 1 barline, 2 rest, 3.. the LMX pitch tokens C0..B9; with durations, each
+    head or rest is followed by its written duration's class (DURATIONS after the pitches: the
+    note type, longer than a breve as a breve and shorter than a 64th as a 64th, dotted or not,
+    and the measure rest), standing for its type token: the reading then carries the rhythm too."""
 
-    def __init__(self, names, layout=None):
+    def __init__(self, names, layout=None, durations=False):
         self.names = names
         self.start, self.size = (layout.block_start[LMX], layout.codebook_size[LMX]) if layout else (0, len(names))
         steps = "CDEFGAB"
         pitches = [n for n in names if re.fullmatch(r"[A-G][0-9]", n)]
         pitches.sort(key=lambda n: int(n[1]) * 7 + steps.index(n[0]))
         self.pitch_class = {n: 3 + k for k, n in enumerate(pitches)}
-        self.classes = 3 + len(pitches)
-        self.labels = ["-", "|", "rest"] + pitches
+        self.heads = 3 + len(pitches)  # classes 0..heads-1: blank, barline, rest, pitches
+        self.durations = bool(durations)
+        self.classes = self.heads + (len(DURATIONS) if durations else 0)
+        self.labels = ["-", "|", "rest"] + pitches + (list(DURATIONS) if durations else [])
+
+    @classmethod
+    def for_network(cls, names, aux_ctc, layout=None):
+        """The targets of a network whose CTC head has aux_ctc classes: with durations or without."""
+        plain = cls(names, layout)
+        if aux_ctc in (0, plain.classes):
+            return plain
+        timed = cls(names, layout, durations=True)
+        if aux_ctc != timed.classes:
+            raise ValueError(f"a CTC head of {aux_ctc} classes reads neither {plain.classes} nor {timed.classes}")
+        return timed
+
+    def duration_class(self, d, measure_rest):
+        """The class of a written duration (lmx_time.Duration after its tokens)."""
+        if measure_rest:
+            return self.heads + len(DURATIONS) - 1
+        k = min(range(len(DURATION_TYPES)), key=lambda j: abs(QUARTERS[DURATION_TYPES[j]] - d.base)) if d.base else 3
+        return self.heads + 2 * k + int(d.dots > 0)
+
+    def heads_only(self, classes):
+        """A reading without its duration classes (the note heads, rests and barlines)."""
+        return [c for c in classes if c < self.heads]
 
     def label(self, c):
         return self.labels[c]
@@ -44,6 +75,7 @@ class LmxEvents:
         t = last_onset = 0.0
         d = Duration()
         ev = None  # (kind, grace, chord, hidden, index) of the event being read; its duration follows it
+        typed = [None, False]  # index of the event's type token, and whether it is a measure rest
 
         def flush():
             nonlocal t, last_onset
@@ -61,7 +93,10 @@ class LmxEvents:
                     t += q
                 last_onset = onset
                 if not hidden:
-                    measure.append((round(onset, 6), 2 if kind == "rest" else self.pitch_class[kind], where))
+                    own = (2 if kind == "rest" else self.pitch_class[kind], where)
+                    timed = ((self.duration_class(d, typed[1]), where if typed[0] is None else typed[0]),) \
+                        if self.durations else ()
+                    measure.append((round(onset, 6), own, timed))
 
         prefix = {"grace": False, "chord": False, "hidden": False}
         for i, name in enumerate(self.names[k] for k in ids):
@@ -69,7 +104,8 @@ class LmxEvents:
                 flush()
                 ev = None
                 if measure or out:
-                    out.extend((c, w) for _, c, w in sorted(measure))
+                    for _, own, timed in sorted(measure):
+                        out.extend((own,) + timed)
                     out.append((1, i))
                 measure, t, last_onset = [], 0.0, 0.0
             elif name in ("print-object:no", "grace", "chord"):
@@ -78,12 +114,16 @@ class LmxEvents:
                 flush()
                 ev = (name, prefix["grace"], prefix["chord"], prefix["hidden"], i)
                 prefix = {"grace": False, "chord": False, "hidden": False}
+                typed = [None, False]
                 d.start()
             else:
+                if name in QUARTERS or name == "rest:measure":
+                    typed = [i, name == "rest:measure"]
                 d.read(name)
         flush()
         if measure:
-            out.extend((c, w) for _, c, w in sorted(measure))
+            for _, own, timed in sorted(measure):
+                out.extend((own,) + timed)
             out.append((1, None))
         return out
 

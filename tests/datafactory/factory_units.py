@@ -353,6 +353,26 @@ class GuideAlignment(unittest.TestCase):
         unguided = aligned_columns([read], names, [seq], [None], 8)[0]
         self.assertTrue(bool(unguided.isnan().all()))
 
+    def test_durations_follow_each_head_and_stand_for_its_type_token(self):
+        from umt_model.targets import DURATIONS, LmxEvents, lmx_names
+        names = lmx_names(UMT)
+        ids = {t: i for i, t in enumerate(names)}
+        text = ("measure clef:G2 C5 quarter dot chord E5 quarter dot rest eighth measure D5 voice:1 half "
+                "backup half G4 16th measure rest rest:measure")
+        seq = [ids[t] for t in text.split()]
+        plain, timed = LmxEvents(names), LmxEvents(names, durations=True)
+        self.assertEqual(timed.classes, plain.classes + len(DURATIONS))
+        read = timed.indexed(seq)
+        self.assertEqual([timed.label(c) for c, _ in read],
+                         ["C5", "quarter.", "E5", "quarter.", "rest", "eighth", "|",
+                          "G4", "16th", "D5", "half", "|", "rest", "rest:measure", "|"])
+        self.assertEqual([i for _, i in read], [2, 3, 6, 7, 9, 10, 11, 17, 18, 12, 14, 19, 20, 21, None])
+        self.assertEqual(timed.heads_only([c for c, _ in read]), plain.of(seq))  # the heads' reading as before
+        self.assertIs(LmxEvents.for_network(names, timed.classes).durations, True)
+        self.assertIs(LmxEvents.for_network(names, plain.classes).durations, False)
+        with self.assertRaises(ValueError):
+            LmxEvents.for_network(names, plain.classes + 1)
+
 
 class BandTraining(unittest.TestCase):
     """What the OMR trainer does differently for band-layout images, and the cross positions' keys."""
@@ -551,6 +571,24 @@ class CopyCtc(unittest.TestCase):
             scripted = torch.jit.script(copying)
             again, _ = scripted.decode_step(frames, pos, scripted.init_cross(memory), mask, [])
             self.assertLess(float((again - whole).abs().max()), 1e-5)
+
+    def test_a_wider_head_keeps_the_old_classes(self):
+        import torch
+        import train_omr
+        from umt_model.network import CTC_UP
+        old, new = tiny_pixels8(aux_ctc=9, copy_ctc=1), tiny_pixels8(aux_ctc=12, copy_ctc=1)
+        torch.nn.init.normal_(old.copy_proj.weight)
+        drawn = new.state_dict()["ctc.weight"].clone()
+        got = train_omr.widened_classes(new, dict(old.state_dict()))
+        self.assertEqual(got["ctc.weight"].shape, drawn.shape)
+        w = got["ctc.weight"].view(CTC_UP, 12, -1)
+        self.assertTrue(torch.equal(w[:, :9], old.ctc.weight.view(CTC_UP, 9, -1)))
+        self.assertTrue(torch.equal(w[:, 9:], drawn.view(CTC_UP, 12, -1)[:, 9:]))
+        self.assertTrue(torch.equal(got["ctc.bias"].view(CTC_UP, 12)[:, :9], old.ctc.bias.view(CTC_UP, 9)))
+        self.assertTrue(torch.equal(got["copy_proj.weight"][:, :9], old.copy_proj.weight))
+        self.assertEqual(float(got["copy_proj.weight"][:, 9:].abs().sum()), 0.0)
+        new.load_state_dict(got)  # every shape fits
+        self.assertEqual(train_omr.widened_classes(old, dict(new.state_dict()))["ctc.bias"].numel(), 12 * CTC_UP)
 
 
 if __name__ == "__main__":

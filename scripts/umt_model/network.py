@@ -629,7 +629,11 @@ class Translator(nn.Module):
         gold_rest = gold[:, :, 1:].masked_fill(whole & (gold[:, :, 0:1] != 0), 0)  # PAD
         gold = torch.cat([gold[:, :, 0:1], gold_rest], 2).reshape(b * t, N_SLOTS)
         if bool((target == target[0]).all()):
-            return self.restricted_loss(self.sub_hidden(slots), gold, int(target[0])) * token_weight + extra
+            used = N_SLOTS  # trailing slots that are PAD everywhere (whole-frame tokens: LMX, MIDI) are not
+            while used > 1 and not bool((gold[:, used - 1] != 0).any()):  # predicted; the sub-decoder is
+                used -= 1  # causal, so the slots before them come out the same without them
+            return self.restricted_loss(self.sub_hidden(slots[:, :used]), gold[:, :used],
+                                        int(target[0])) * token_weight + extra
         logits = self.sub_logits(slots).view(b, t, N_SLOTS, -1)
         allowed = self.slot_masks[target][:, None, :, :]
         logits = logits.masked_fill(torch.logical_not(allowed), -1e9)
@@ -661,10 +665,11 @@ class Translator(nn.Module):
     @torch.jit.unused
     def restricted_loss(self, h: Tensor, gold: Tensor, target: int) -> Tensor:
         """The masked cross-entropy of forward() for a batch with one target modality, computing
-        logits only over each slot's allowed ids (the same value; 4-10x less work for RVQ targets)."""
+        logits only over each slot's allowed ids (the same value; 4-10x less work for RVQ targets);
+        h and gold may hold the first slots only."""
         total = h.new_zeros(())
         count = 0
-        for j in range(N_SLOTS):
+        for j in range(gold.size(1)):
             g = gold[:, j]
             keep = g != 0  # PAD
             n = int(keep.sum())

@@ -591,5 +591,49 @@ class CopyCtc(unittest.TestCase):
         self.assertEqual(train_omr.widened_classes(old, dict(new.state_dict()))["ctc.bias"].numel(), 12 * CTC_UP)
 
 
+class SlotLoss(unittest.TestCase):
+    """The teacher-forced loss of a batch of whole-frame targets (LMX) runs the sub-decoder on the
+    first slot alone: the same loss and gradients as over all four slots (the masked cross-entropy
+    of mixed batches)."""
+
+    def test_first_slot_alone_gives_the_same_loss_and_gradients(self):
+        import torch
+        import torch.nn.functional as F
+        from umt_model.vocab import LMX
+        model = tiny_pixels8(aux_ctc=9).train()
+        g = torch.Generator().manual_seed(7)
+        px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
+        size = torch.tensor([[14, 10], [14, 7]])
+        start = model.slot_masks[LMX, 0].nonzero().squeeze(1)
+        tokens = start[torch.randint(0, start.numel(), (2, 9), generator=g)]
+        tokens[1, 6:] = 0  # the second target is shorter: PAD
+        frames = tokens[:, :, None].repeat(1, 1, 4)  # whole-frame tokens: every slot a copy
+        pos = torch.zeros(2, 9, 2, dtype=torch.long)
+        pos[:, :, 0] = torch.arange(9)
+        target = torch.full((2,), LMX, dtype=torch.long)
+
+        def grads(loss):
+            model.zero_grad()
+            loss.backward()
+            return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+        fast = model(px, size, target, frames, pos)
+        fast_g = grads(fast)
+        # reference: all four slots through the sub-decoder, the masked cross-entropy ignoring PAD
+        memory, mask = model.encode_source(px, size, target)
+        hidden, _ = model.decode_step(frames[:, :-1], pos[:, :-1], model.init_cross(memory), mask, [])
+        gold = frames[:, 1:]
+        prev = model.tok_emb(gold[:, :, :3])
+        slots = torch.cat([hidden.unsqueeze(2), hidden.unsqueeze(2) + prev], 2).view(-1, 4, hidden.size(-1))
+        logits = model.sub_logits(slots).masked_fill(~model.slot_masks[LMX][None], -1e9)
+        want = torch.cat([gold[:, :, :1], torch.zeros_like(gold[:, :, 1:])], 2).reshape(-1)
+        slow = F.cross_entropy(logits.reshape(-1, logits.size(-1)), want, ignore_index=0)
+        slow_g = grads(slow)
+        self.assertLess(abs(float(fast) - float(slow)), 1e-5)
+        self.assertEqual(fast_g.keys(), slow_g.keys())
+        for n in fast_g:
+            self.assertTrue(torch.allclose(fast_g[n], slow_g[n], atol=1e-6), n)
+
+
 if __name__ == "__main__":
     unittest.main()

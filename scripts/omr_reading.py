@@ -92,10 +92,10 @@ def main():
     args = ap.parse_args()
     model, layout, names, heads, dev = open_model(args)
     ids = {t: i for i, t in enumerate(names)}
-    events = LmxEvents.for_network(names, model.ctc_classes)
+    events = LmxEvents(names)
     recorder = AttentionRecorder(model, heads)
     start, count = layout.block_start[LMX], layout.codebook_size[LMX]
-    pitch_tok = torch.tensor([ids[events.labels[c]] for c in range(3, events.heads)])  # LMX id of class 3..
+    pitch_tok = torch.tensor([ids[events.labels[c]] for c in range(3, events.classes)])  # LMX id of class 3..
     is_pitch = torch.zeros(count, dtype=torch.bool)
     is_pitch[pitch_tok] = True
     lams = [float(x) for x in args.fuse.split(",") if x]

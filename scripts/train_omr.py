@@ -354,7 +354,7 @@ class DevSet:
             for (_, _, ids), hyp, read in zip(group, hyps, reads):
                 edits += edit_distance(hyp, [layout.block_start[LMX] + i for i in ids])
                 total += len(ids)
-                gold, read = events.heads_only(events.of(ids)), events.heads_only(read)  # durations apart
+                gold = events.of(ids)
                 ctc_edits += edit_distance(read, gold) if gold else len(read)
                 ctc_total += len(gold)
             if frames is not None:
@@ -520,7 +520,7 @@ def freeze(model, what):
     """--freeze: the modules whose weights stop learning (requires_grad off; AdamW skips them), to be
     kept in eval mode by the training step."""
     parts = {"none": (), "stem": ("pixel_cnn",),
-             "encoder": ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc")}[what]
+             "encoder": ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "dur_ctc")}[what]
     modules = [getattr(model, name) for name in parts]
     for m in modules:
         for p in m.parameters():
@@ -529,28 +529,19 @@ def freeze(model, what):
 
 
 NEW_PARTS = ("ctc_val", "loc_proj", "copy_proj")  # the projections of --ctc-values, --locate and --copy-ctc (zero at the start)
-ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "pos_a", "target_emb")
+ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "dur_ctc", "pos_a", "target_emb")
 
 
-def widened_classes(model, weights):
-    """A source's CTC head (and the projections of its column reading) with fewer classes than the
-    model's (--ctc-durations on a model without them): its classes keep their weights, the new ones
-    start as the model's own (the head's rows drawn, the projections' columns zero)."""
-    if "ctc.bias" not in weights or not model.ctc_classes:
-        return weights
-    old = weights["ctc.bias"].numel() // CTC_UP
-    new = model.ctc_classes
-    if old >= new:
-        return weights
+def widened_reading(model, weights):
+    """A source's projections of the columns' reading (--copy-ctc, --ctc-values) for a model whose
+    reading is wider (--ctc-durations on a model without them): the source's columns keep their
+    weights, the new ones start at zero."""
     own = model.state_dict()
-    for key in ("ctc.weight", "ctc.bias"):
-        w = own[key].detach().clone().float().view(CTC_UP, new, -1)
-        w[:, :old] = weights[key].float().view(CTC_UP, old, -1)
-        weights[key] = w.view(own[key].shape)
     for key in ("copy_proj.weight", "ctc_val.weight"):
-        if key in weights and key in own and own[key].dim() == 2 and weights[key].size(1) == old:
+        if key in weights and key in own and own[key].dim() == 2 and weights[key].dim() == 2 \
+                and weights[key].size(0) == own[key].size(0) and weights[key].size(1) < own[key].size(1):
             w = torch.zeros_like(own[key]).float()
-            w[:, :old] = weights[key].float()
+            w[:, :weights[key].size(1)] = weights[key].float()
             weights[key] = w
     return weights
 
@@ -571,7 +562,7 @@ def init_weights(model, source, encoder_only=False):
         info = {"from": trainer.source_name(source, ck=ck), "steps": ck["state"]["step"] + (ck.get("init") or {}).get("steps", 0),
                 "samples": ck["state"].get("samples", {}), **trainer.lineage(ck=ck)}
     own = model.state_dict()
-    weights = widened_classes(model, dict(weights))
+    weights = widened_reading(model, dict(weights))
     keep = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()
             if k in own and own[k].shape == v.shape and (not encoder_only or k.split(".")[0] in ENCODER_PARTS)}
     fresh = sorted(k for k in own if k not in keep)
@@ -659,9 +650,10 @@ def main():
                          "first H cross-attention heads enters the decoder's final state (network.py default_network "
                          "copy_ctc; a model without it starts with the projection at zero)")
     ap.add_argument("--ctc-durations", action="store_true",
-                    help="the CTC head also reads each note head's and rest's written duration after it "
-                         "(targets.py LmxEvents durations): its column reading, and so the copy path, carries the "
-                         "rhythm too; a model without them starts with the new classes fresh, the rest kept")
+                    help="a second CTC head beside the first reads each note head's and rest's written duration "
+                         "(network.py default_network aux_durations, targets.py LmxEvents.timing): its column reading "
+                         "joins the first's in the copy path, which then carries the rhythm too; a model without it "
+                         "starts with the head fresh and the copy projection's new columns at zero")
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
                     help="a network whose decoder's self-attention sees only its last N tokens (network.py "
                          "default_network self_window; 0 = all): it cannot copy what it wrote a measure ago")
@@ -715,14 +707,15 @@ def main():
     if pack is None:
         names = lmx_names(args.umt)
     ids = {t: i for i, t in enumerate(names)}
-    events = LmxEvents(names, durations=args.ctc_durations)
+    events = LmxEvents(names)
     heads = HeadMap() if args.head_loss > 0 else None
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
                           pixel_channels=args.pixel_channels, aux_heads=heads.classes if heads else 0,
                           cross_positions=args.cross_positions, column_sinusoids=args.column_sinusoids,
                           locate=args.locate, ctc_values=args.ctc_values, self_window=args.self_window,
-                          self_sink=args.self_sink, copy_ctc=args.copy_ctc)
+                          self_sink=args.self_sink, copy_ctc=args.copy_ctc,
+                          aux_durations=events.duration_classes if args.ctc_durations else 0)
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
@@ -875,7 +868,17 @@ def main():
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)
                 aligned = ctc_alignment(encoded, batch_ids)
-            loss = model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,
+            if model.dur_classes > 0 and encoder_learns:  # the duration head's CTC, beside the head's
+                if encoded is None:
+                    encoded = model.encode_source(px, size, target)
+                timing = [events.timing(ids) for ids in batch_ids]
+                durs = torch.zeros(len(timing), max(1, max(len(x) for x in timing)), dtype=torch.long)
+                for k, x in enumerate(timing):
+                    durs[k, :len(x)] = torch.tensor(x, dtype=torch.long)
+                extra = model.ctc_loss(encoded[0], encoded[1], durs.to(device), timing=True) * args.ctc_loss
+            else:
+                extra = 0.0
+            loss = extra + model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,
                          ctc_weight=args.ctc_loss if encoder_learns else 0.0, token_weight=args.token_loss,
                          encoded=encoded, head_targets=dense, head_weight=args.head_loss if encoder_learns else 0.0,
                          tgt_loc=given_columns(aligned, tf.size(1) - 1, encoded, tf, tp, tgt_in)

@@ -77,7 +77,7 @@ def main():
     args = ap.parse_args()
     model, layout, names, _, dev = R.open_model(args)
     ids = {t: i for i, t in enumerate(names)}
-    events = LmxEvents.for_network(names, model.ctc_classes)
+    events = LmxEvents(names)
     frames = Frames(layout)
     start, count = layout.block_start[LMX], layout.codebook_size[LMX]
     own = (model.self_window, model.self_sink)
@@ -158,7 +158,7 @@ def main():
     if not lams:
         return
     measure_tok = start + ids["measure"]
-    pitch_lmx = {c: start + ids[events.labels[c]] for c in range(3, events.heads)}
+    pitch_lmx = {c: start + ids[events.labels[c]] for c in range(3, events.classes)}
     pitch_cols = torch.tensor(sorted(pitch_lmx.values()))
 
     def measures_of(reading):

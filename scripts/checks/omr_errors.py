@@ -116,7 +116,7 @@ def measure(model, layout, names, items, frames, events, batch=8):
             hyp_len += len(hyp)
             ends_early += len(hyp) < 0.8 * len(ref)
             loops += len(hyp) >= int(1.5 * len(ref)) + 20
-            gold, read = events.heads_only(events.of(ids)), events.heads_only(read)  # durations apart
+            gold = events.of(ids)
             ctc_edits += T.edit_distance(read, gold) if gold else len(read)
             ctc_total += len(gold)
     return stats, {"ser": 100.0 * edits / max(total, 1), "ctc_error": 100.0 * ctc_edits / max(ctc_total, 1),
@@ -165,7 +165,8 @@ def main():
     layout = Layout(vocab)
     names = lmx_names(args.umt)
     ids = {t: i for i, t in enumerate(names)}
-    net = default_network(256, 4, 3, 3, image_stem="pixels8", code_vectors=True, aux_ctc=LmxEvents(names).classes,
+    events = LmxEvents(names)
+    net = default_network(256, 4, 3, 3, image_stem="pixels8", code_vectors=True, aux_ctc=events.classes,
                           pixel_channels=args.pixel_channels)
     if not os.path.isdir(args.init):
         net = torch.load(args.init, map_location="cpu")["network"]
@@ -176,7 +177,6 @@ def main():
     if info["fresh"]:
         sys.exit(f"omr_errors: {args.init} lacks weights of this network: {info['fresh'][:4]}")
     model.eval()
-    events = LmxEvents.for_network(names, model.ctc_classes)
     frames = Frames(layout)
     sets = [("dev systems", args.systems, "dev")]
     if args.train_systems:

@@ -57,7 +57,7 @@ def main():
             print(f"| {run} ({os.path.basename(path)}) | {ck['state']['step']} | {task} | {a:.3f} | {b:.3f} | {b - a:+.3f} |",
                   flush=True)
             if task == "omr" and model.ctc_classes > 0:
-                events = LmxEvents.for_network(lmx_names(args.umt), model.ctc_classes, dev.L)
+                events = LmxEvents(lmx_names(args.umt), dev.L)
                 readings.append((run, ck["state"]["step"], ctc_error(model, events, exs), ctc_error(model, events, wrong)))
     if readings:
         print("\n| run | steps | CTC note-head error rate, own image (%) | another example's image (%) |")

@@ -33,7 +33,7 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
                     image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
                     pixel_channels=None, harmonic=0, aux_heads=0, cross_positions=False,
                     column_sinusoids=False, locate=0, ctc_values=False, self_window=0,
-                    self_sink=0, copy_ctc=0):
+                    self_sink=0, copy_ctc=0, aux_durations=0):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -84,7 +84,11 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     last decoder layer's first copy_ctc cross-attention heads (the guided ones), enter the decoder's
     final state through a learned projection (zero at the start): a pitch the CTC head reads where the
     decoder looks reaches the output in one linear step, not through the attention values and the
-    layers after them (a pointer-generator's copy, as a feature)."""
+    layers after them (a pointer-generator's copy, as a feature).
+    aux_durations: number of classes (0 = none) of a second training-only CTC head beside aux_ctc's,
+    over the same events in the same order, reading each one's written duration (targets.py
+    LmxEvents.timing); its column reading joins the CTC head's wherever that is read (ctc_values,
+    copy_ctc), so the copy path carries the rhythm too."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -93,7 +97,7 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     optional = {"code_vectors": bool(code_vectors), "aux_ctc": int(aux_ctc), "aux_heads": int(aux_heads),
                 "cross_positions": bool(cross_positions), "column_sinusoids": bool(column_sinusoids),
                 "locate": int(locate), "ctc_values": bool(ctc_values), "copy_ctc": int(copy_ctc),
-                "self_window": int(self_window)}
+                "self_window": int(self_window), "aux_durations": int(aux_durations) if aux_ctc else 0}
     net.update((k, v) for k, v in optional.items() if v)
     if self_window:
         net["self_sink"] = int(self_sink)
@@ -291,6 +295,9 @@ class Translator(nn.Module):
         self.harmonic = HarmonicBranch(int(net["harmonic"])) if self.use_harmonic else nn.Identity()
         self.ctc_classes = int(net.get("aux_ctc", 0))
         self.ctc = nn.Linear(d, CTC_UP * self.ctc_classes) if self.ctc_classes > 0 else nn.Identity()
+        self.dur_classes = int(net.get("aux_durations", 0)) if self.ctc_classes > 0 else 0
+        self.dur_ctc = nn.Linear(d, CTC_UP * self.dur_classes) if self.dur_classes > 0 else nn.Identity()
+        reading = self.ctc_classes + self.dur_classes  # what column_reading gives per column
         self.head_classes = int(net.get("aux_heads", 0))
         self.head_map = nn.Linear(d, self.head_classes) if self.head_classes > 0 else nn.Identity()
         self.column_sinusoids = bool(net.get("column_sinusoids", False))
@@ -316,14 +323,14 @@ class Translator(nn.Module):
         self.ctc_values = bool(net.get("ctc_values", False)) and self.ctc_classes > 0
         self.ctc_up = CTC_UP
         if self.ctc_values:  # the CTC head's column reading -> the decoder's keys and values; zero: as it was
-            self.ctc_val = nn.Linear(self.ctc_classes, d, bias=False)
+            self.ctc_val = nn.Linear(reading, d, bias=False)
             nn.init.zeros_(self.ctc_val.weight)
         else:
             self.ctc_val = nn.Identity()
         self.locate = int(net.get("locate", 0))
         self.copy_ctc = int(net.get("copy_ctc", 0)) if self.ctc_classes > 0 else 0
         if self.copy_ctc > 0:  # the attended CTC reading -> the decoder's final state; zero: as it was
-            self.copy_proj = nn.Linear(self.ctc_classes, d, bias=False)
+            self.copy_proj = nn.Linear(reading, d, bias=False)
             nn.init.zeros_(self.copy_proj.weight)
         else:
             self.copy_proj = nn.Identity()
@@ -468,9 +475,14 @@ class Translator(nn.Module):
 
     def column_reading(self, memory: Tensor) -> Tensor:
         """What the CTC head reads in each column (aux_ctc networks): memory [B,S,D] -> its class
-        probabilities summed over the column's sub-positions [B,S,C]."""
+        probabilities summed over the column's sub-positions [B,S,C], then the duration head's
+        (aux_durations networks) [B,S,C+K]."""
         b, s, _ = memory.shape
-        return self.ctc(memory).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)
+        read = self.ctc(memory).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)
+        if self.dur_classes > 0:
+            timing = self.dur_ctc(memory).view(b, s, self.ctc_up, self.dur_classes).softmax(-1).sum(2)
+            read = torch.cat([read, timing], 2)
+        return read
 
     @torch.jit.export
     def init_cross(self, memory: Tensor) -> Cache:
@@ -653,11 +665,13 @@ class Translator(nn.Module):
         return (loss * keep).sum() / keep.any(-1).sum().clamp(min=1)
 
     @torch.jit.unused
-    def ctc_loss(self, memory: Tensor, mask: Tensor, targets: Tensor) -> Tensor:
+    def ctc_loss(self, memory: Tensor, mask: Tensor, targets: Tensor, timing: bool = False) -> Tensor:
         """CTC of targets [B,L] (class ids 1.., 0 = padding and the blank) over CTC_UP sub-positions
-        of each encoder position (columns are left-aligned, padding after): nats per target class."""
+        of each encoder position (columns are left-aligned, padding after): nats per target class.
+        timing: the duration head's (aux_durations networks) instead of the CTC head's."""
         b, s, _ = memory.shape
-        logp = self.ctc(memory).view(b, s * CTC_UP, self.ctc_classes).log_softmax(-1).transpose(0, 1)
+        head, classes = (self.dur_ctc, self.dur_classes) if timing else (self.ctc, self.ctc_classes)
+        logp = head(memory).view(b, s * CTC_UP, classes).log_softmax(-1).transpose(0, 1)
         lengths = mask.sum(1) * CTC_UP
         return F.ctc_loss(logp, targets, lengths, (targets > 0).sum(1), blank=0, reduction="mean",
                           zero_infinity=True)

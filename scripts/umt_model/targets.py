@@ -21,44 +21,36 @@ class LmxEvents:
     (by measure, then onset within the measure from the LMX durations, then pitch; grace notes just
     before their onset; invisible and
     backup/forward events keep time only), and a barline class after each measure.
-    Classes: 0 blank, 1 barline, 2 rest, 3.. the LMX pitch tokens C0..B9; with durations, each
-    head or rest is followed by its written duration's class (DURATIONS after the pitches: the
-    note type, longer than a breve as a breve and shorter than a 64th as a 64th, dotted or not,
-    and the measure rest), standing for its type token: the reading then carries the rhythm too."""
+    Classes: 0 blank, 1 barline, 2 rest, 3.. the LMX pitch tokens C0..B9.
+    The same events' written durations, in the same order, are the targets of a second CTC head
+    (timing; an aux_durations network): 0 blank, 1 barline, 2.. DURATIONS (the note type, longer
+    than a breve as a breve and shorter than a 64th as a 64th, dotted or not, and the measure rest)."""
 
-    def __init__(self, names, layout=None, durations=False):
+    duration_classes = 2 + len(DURATIONS)
+
+    def __init__(self, names, layout=None):
         self.names = names
         self.start, self.size = (layout.block_start[LMX], layout.codebook_size[LMX]) if layout else (0, len(names))
         steps = "CDEFGAB"
         pitches = [n for n in names if re.fullmatch(r"[A-G][0-9]", n)]
         pitches.sort(key=lambda n: int(n[1]) * 7 + steps.index(n[0]))
         self.pitch_class = {n: 3 + k for k, n in enumerate(pitches)}
-        self.heads = 3 + len(pitches)  # classes 0..heads-1: blank, barline, rest, pitches
-        self.durations = bool(durations)
-        self.classes = self.heads + (len(DURATIONS) if durations else 0)
-        self.labels = ["-", "|", "rest"] + pitches + (list(DURATIONS) if durations else [])
+        self.classes = 3 + len(pitches)
+        self.labels = ["-", "|", "rest"] + pitches
+        self.duration_labels = ["-", "|"] + list(DURATIONS)
 
-    @classmethod
-    def for_network(cls, names, aux_ctc, layout=None):
-        """The targets of a network whose CTC head has aux_ctc classes: with durations or without."""
-        plain = cls(names, layout)
-        if aux_ctc in (0, plain.classes):
-            return plain
-        timed = cls(names, layout, durations=True)
-        if aux_ctc != timed.classes:
-            raise ValueError(f"a CTC head of {aux_ctc} classes reads neither {plain.classes} nor {timed.classes}")
-        return timed
-
-    def duration_class(self, d, measure_rest):
-        """The class of a written duration (lmx_time.Duration after its tokens)."""
+    @staticmethod
+    def duration_class(d, measure_rest):
+        """The timing class of a written duration (lmx_time.Duration after its tokens)."""
         if measure_rest:
-            return self.heads + len(DURATIONS) - 1
+            return 2 + len(DURATIONS) - 1
         k = min(range(len(DURATION_TYPES)), key=lambda j: abs(QUARTERS[DURATION_TYPES[j]] - d.base)) if d.base else 3
-        return self.heads + 2 * k + int(d.dots > 0)
+        return 2 + 2 * k + int(d.dots > 0)
 
-    def heads_only(self, classes):
-        """A reading without its duration classes (the note heads, rests and barlines)."""
-        return [c for c in classes if c < self.heads]
+    def timing(self, ids):
+        """LMX ids (one system) -> the timing classes of its events in reading order (the events
+        of `of`, each by its written duration; barlines 1)."""
+        return [c for c, _ in self.indexed(ids, timing=True)]
 
     def label(self, c):
         return self.labels[c]
@@ -67,10 +59,11 @@ class LmxEvents:
         """LMX ids (one system) -> class ids in reading order."""
         return [c for c, _ in self.indexed(ids)]
 
-    def indexed(self, ids):
+    def indexed(self, ids, timing=False):
         """LMX ids (one system) -> (class id, index in ids of the token it stands for) in reading
         order: a note head's or rest's own pitch / rest token, a barline's the "measure" token that
-        follows it (None for the system's last barline)."""
+        follows it (None for the system's last barline); with timing, each event's timing class and
+        its type token (or measure rest) instead."""
         out, measure = [], []
         t = last_onset = 0.0
         d = Duration()
@@ -94,8 +87,7 @@ class LmxEvents:
                 last_onset = onset
                 if not hidden:
                     own = (2 if kind == "rest" else self.pitch_class[kind], where)
-                    timed = ((self.duration_class(d, typed[1]), where if typed[0] is None else typed[0]),) \
-                        if self.durations else ()
+                    timed = (self.duration_class(d, typed[1]), where if typed[0] is None else typed[0])
                     measure.append((round(onset, 6), own, timed))
 
         prefix = {"grace": False, "chord": False, "hidden": False}
@@ -104,8 +96,7 @@ class LmxEvents:
                 flush()
                 ev = None
                 if measure or out:
-                    for _, own, timed in sorted(measure):
-                        out.extend((own,) + timed)
+                    out.extend(timed if timing else own for _, own, timed in sorted(measure))
                     out.append((1, i))
                 measure, t, last_onset = [], 0.0, 0.0
             elif name in ("print-object:no", "grace", "chord"):
@@ -122,8 +113,7 @@ class LmxEvents:
                 d.read(name)
         flush()
         if measure:
-            for _, own, timed in sorted(measure):
-                out.extend((own,) + timed)
+            out.extend(timed if timing else own for _, own, timed in sorted(measure))
             out.append((1, None))
         return out
 

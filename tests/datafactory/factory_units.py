@@ -353,25 +353,22 @@ class GuideAlignment(unittest.TestCase):
         unguided = aligned_columns([read], names, [seq], [None], 8)[0]
         self.assertTrue(bool(unguided.isnan().all()))
 
-    def test_durations_follow_each_head_and_stand_for_its_type_token(self):
+    def test_timing_reads_the_same_events_by_their_written_durations(self):
         from umt_model.targets import DURATIONS, LmxEvents, lmx_names
         names = lmx_names(UMT)
         ids = {t: i for i, t in enumerate(names)}
         text = ("measure clef:G2 C5 quarter dot chord E5 quarter dot rest eighth measure D5 voice:1 half "
                 "backup half G4 16th measure rest rest:measure")
         seq = [ids[t] for t in text.split()]
-        plain, timed = LmxEvents(names), LmxEvents(names, durations=True)
-        self.assertEqual(timed.classes, plain.classes + len(DURATIONS))
-        read = timed.indexed(seq)
-        self.assertEqual([timed.label(c) for c, _ in read],
-                         ["C5", "quarter.", "E5", "quarter.", "rest", "eighth", "|",
-                          "G4", "16th", "D5", "half", "|", "rest", "rest:measure", "|"])
-        self.assertEqual([i for _, i in read], [2, 3, 6, 7, 9, 10, 11, 17, 18, 12, 14, 19, 20, 21, None])
-        self.assertEqual(timed.heads_only([c for c, _ in read]), plain.of(seq))  # the heads' reading as before
-        self.assertIs(LmxEvents.for_network(names, timed.classes).durations, True)
-        self.assertIs(LmxEvents.for_network(names, plain.classes).durations, False)
-        with self.assertRaises(ValueError):
-            LmxEvents.for_network(names, plain.classes + 1)
+        events = LmxEvents(names)
+        self.assertEqual(events.duration_classes, 2 + len(DURATIONS))
+        heads, timed = events.indexed(seq), events.indexed(seq, timing=True)
+        self.assertEqual([events.label(c) for c, _ in heads],
+                         ["C5", "E5", "rest", "|", "G4", "D5", "|", "rest", "|"])
+        self.assertEqual([events.duration_labels[c] for c, _ in timed],
+                         ["quarter.", "quarter.", "eighth", "|", "16th", "half", "|", "rest:measure", "|"])
+        self.assertEqual([i for _, i in timed], [3, 7, 10, 11, 18, 14, 19, 21, None])  # type tokens, barlines
+        self.assertEqual(events.timing(seq), [c for c, _ in timed])
 
 
 class BandTraining(unittest.TestCase):
@@ -572,23 +569,37 @@ class CopyCtc(unittest.TestCase):
             again, _ = scripted.decode_step(frames, pos, scripted.init_cross(memory), mask, [])
             self.assertLess(float((again - whole).abs().max()), 1e-5)
 
-    def test_a_wider_head_keeps_the_old_classes(self):
+    def test_a_fresh_duration_head_changes_nothing_and_scripts(self):
         import torch
         import train_omr
-        from umt_model.network import CTC_UP
-        old, new = tiny_pixels8(aux_ctc=9, copy_ctc=1), tiny_pixels8(aux_ctc=12, copy_ctc=1)
+        old, new = tiny_pixels8(aux_ctc=9, copy_ctc=1), tiny_pixels8(aux_ctc=9, copy_ctc=1, aux_durations=5)
         torch.nn.init.normal_(old.copy_proj.weight)
-        drawn = new.state_dict()["ctc.weight"].clone()
-        got = train_omr.widened_classes(new, dict(old.state_dict()))
-        self.assertEqual(got["ctc.weight"].shape, drawn.shape)
-        w = got["ctc.weight"].view(CTC_UP, 12, -1)
-        self.assertTrue(torch.equal(w[:, :9], old.ctc.weight.view(CTC_UP, 9, -1)))
-        self.assertTrue(torch.equal(w[:, 9:], drawn.view(CTC_UP, 12, -1)[:, 9:]))
-        self.assertTrue(torch.equal(got["ctc.bias"].view(CTC_UP, 12)[:, :9], old.ctc.bias.view(CTC_UP, 9)))
+        got = train_omr.widened_reading(new, dict(old.state_dict()))
+        self.assertEqual(tuple(got["copy_proj.weight"].shape), (32, 14))
         self.assertTrue(torch.equal(got["copy_proj.weight"][:, :9], old.copy_proj.weight))
         self.assertEqual(float(got["copy_proj.weight"][:, 9:].abs().sum()), 0.0)
-        new.load_state_dict(got)  # every shape fits
-        self.assertEqual(train_omr.widened_classes(old, dict(new.state_dict()))["ctc.bias"].numel(), 12 * CTC_UP)
+        new.load_state_dict(got, strict=False)  # all but the duration head
+        g = torch.Generator().manual_seed(5)
+        px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
+        frames = torch.randint(5, 40, (2, 7, 4), generator=g)
+        pos = torch.zeros(2, 7, 2, dtype=torch.long)
+        pos[:, :, 0] = torch.arange(7)
+        with torch.no_grad():
+            memory, mask = old.encode_pixels(px, torch.tensor([[14, 10], [14, 7]]), torch.ones(2, dtype=torch.long))
+            cross = new.init_cross(memory)
+            self.assertEqual(tuple(cross[2][0].shape), (2, memory.size(1), 14))  # the heads' 9, then the durations' 5
+            self.assertTrue(torch.allclose(cross[2][0][:, :, 9:].sum(2), torch.full((2, memory.size(1)), 8.0)))
+            a, _ = old.decode_step(frames, pos, old.init_cross(memory), mask, [])
+            b, _ = new.decode_step(frames, pos, cross, mask, [])
+            self.assertLess(float((a - b).abs().max()), 1e-5)
+            torch.nn.init.normal_(new.copy_proj.weight)
+            c, _ = new.decode_step(frames, pos, cross, mask, [])
+            self.assertGreater(float((c - a).abs().max()), 1e-3)
+            scripted = torch.jit.script(new)
+            d, _ = scripted.decode_step(frames, pos, scripted.init_cross(memory), mask, [])
+            self.assertLess(float((d - c).abs().max()), 1e-5)
+        targets = torch.tensor([[2, 3, 1], [4, 1, 0]])
+        self.assertGreater(float(new.ctc_loss(memory, mask, targets, timing=True)), 0.0)
 
 
 class SlotLoss(unittest.TestCase):

@@ -651,7 +651,8 @@ def main():
                          "copy_ctc; a model without it starts with the projection at zero)")
     ap.add_argument("--ctc-durations", action="store_true",
                     help="a second CTC head beside the first reads each note head's and rest's written duration "
-                         "(network.py default_network aux_durations, targets.py LmxEvents.timing): its column reading "
+                         "(network.py default_network aux_durations, targets.py LmxEvents.timing) from the encoder's "
+                         "output (without training the encoder; clipped on its own): its column reading "
                          "joins the first's in the copy path, which then carries the rhythm too; a model without it "
                          "starts with the head fresh and the copy projection's new columns at zero")
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
@@ -660,8 +661,9 @@ def main():
     ap.add_argument("--self-sink", type=int, default=12, metavar="N",
                     help="with --self-window, the first N tokens (the system's clefs, key and time) stay in sight")
     ap.add_argument("--new-lr-scale", type=float, default=1.0, metavar="K",
-                    help="learning rate of the --ctc-values, --locate and --copy-ctc projections, times the run's: they "
-                         "start at zero, where the run's rate would take hundreds of steps to give them a say")
+                    help="learning rate of the --ctc-values, --locate and --copy-ctc projections and the --ctc-durations "
+                         "head, times the run's: they start fresh, where the run's rate would take hundreds of steps to "
+                         "give them a say")
     ap.add_argument("--locate-own", type=float, default=0.0, metavar="P",
                     help="with --locate, the share of the queries told the column the decoder itself looked at "
                          "on the step before (a pass without gradients over the reference, told its columns), "
@@ -719,7 +721,9 @@ def main():
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
-    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith(NEW_PARTS)]}]
+    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith(NEW_PARTS + ("dur_ctc",))]}]
+    if model.dur_classes > 0:  # the duration head reads the encoder without training it, clipped on its own
+        groups.append({"params": list(model.dur_ctc.parameters()), "clip_apart": True, "lr_scale": args.new_lr_scale})
     new = [p for n, p in model.named_parameters() if n.startswith(NEW_PARTS)]
     if new and args.new_lr_scale != 1.0:  # the options' own projections, which start at zero
         groups.append({"params": new, "lr_scale": args.new_lr_scale})
@@ -875,7 +879,7 @@ def main():
                 durs = torch.zeros(len(timing), max(1, max(len(x) for x in timing)), dtype=torch.long)
                 for k, x in enumerate(timing):
                     durs[k, :len(x)] = torch.tensor(x, dtype=torch.long)
-                extra = model.ctc_loss(encoded[0], encoded[1], durs.to(device), timing=True) * args.ctc_loss
+                extra = model.ctc_loss(encoded[0].detach(), encoded[1], durs.to(device), timing=True) * args.ctc_loss
             else:
                 extra = 0.0
             loss = extra + model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,

@@ -189,10 +189,18 @@ def resume(ck_path, model, opt, net, announce=True, average=None):
 
 def step(model, opt, loss, state):
     """Backward, gradients clipped to norm 1, one optimizer step; a non-finite step is counted in
-    state["skipped"] and not taken. Returns whether it was taken."""
+    state["skipped"] and not taken. Returns whether it was taken. The parameters of optimizer
+    groups marked "clip_apart" are clipped on their own (a fresh head whose large early gradients
+    would otherwise shrink everyone else's step)."""
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    apart = [p for g in opt.param_groups if g.get("clip_apart") for p in g["params"]]
+    if apart:
+        own = {id(p) for p in apart}
+        norm = torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if id(p) not in own], 1.0)
+        norm = norm + torch.nn.utils.clip_grad_norm_(apart, 1.0)
+    else:
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     if torch.isfinite(norm):
         opt.step()
         return True

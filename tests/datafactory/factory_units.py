@@ -646,5 +646,24 @@ class SlotLoss(unittest.TestCase):
             self.assertTrue(torch.allclose(fast_g[n], slow_g[n], atol=1e-6), n)
 
 
+
+class ClipApart(unittest.TestCase):
+    """trainer.step: an optimizer group marked clip_apart is clipped on its own, so a fresh head's
+    large gradient does not shrink the other parameters' step."""
+
+    def test_the_rest_steps_as_if_alone(self):
+        import torch
+        from umt_model import trainer
+        moves = []
+        for apart in (False, True):
+            a, b = torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(3))
+            model = torch.nn.ParameterList([a, b])
+            opt = torch.optim.SGD([{"params": [a]}, {"params": [b], "clip_apart": apart}], lr=1.0)
+            loss = (a * torch.tensor([0.3, 0.0, 0.4])).sum() + (b * 1000.0).sum()
+            self.assertTrue(trainer.step(model, opt, loss, {}))
+            moves.append(a.detach().clone())
+        self.assertTrue(torch.allclose(moves[1], torch.tensor([-0.3, 0.0, -0.4])))  # norm 0.5: not clipped
+        self.assertLess(float(moves[0].abs().max()), 1e-3)  # clipped together: a hardly moves
+
 if __name__ == "__main__":
     unittest.main()

@@ -540,15 +540,22 @@ class CopyCtc(unittest.TestCase):
     def network(self, copy):
         return tiny_pixels8(aux_ctc=9, copy_ctc=copy)
 
-    def test_fresh_it_changes_nothing_trained_it_reads_and_scripts(self):
+    @staticmethod
+    def inputs():
+        """Two drawn images [2,1,224,160] and 7 decoder input frames with their positions."""
         import torch
-        plain, copying = self.network(0), self.network(1)
-        copying.load_state_dict(plain.state_dict(), strict=False)
         g = torch.Generator().manual_seed(5)
         px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
         frames = torch.randint(5, 40, (2, 7, 4), generator=g)
         pos = torch.zeros(2, 7, 2, dtype=torch.long)
         pos[:, :, 0] = torch.arange(7)
+        return px, frames, pos
+
+    def test_fresh_it_changes_nothing_trained_it_reads_and_scripts(self):
+        import torch
+        plain, copying = self.network(0), self.network(1)
+        copying.load_state_dict(plain.state_dict(), strict=False)
+        px, frames, pos = self.inputs()
         with torch.no_grad():
             memory, mask = plain.encode_pixels(px, torch.tensor([[14, 10], [14, 7]]), torch.ones(2, dtype=torch.long))
             a, _ = plain.decode_step(frames, pos, plain.init_cross(memory), mask, [])
@@ -579,11 +586,7 @@ class CopyCtc(unittest.TestCase):
         self.assertTrue(torch.equal(got["copy_proj.weight"][:, :9], old.copy_proj.weight))
         self.assertEqual(float(got["copy_proj.weight"][:, 9:].abs().sum()), 0.0)
         new.load_state_dict(got, strict=False)  # all but the duration head
-        g = torch.Generator().manual_seed(5)
-        px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
-        frames = torch.randint(5, 40, (2, 7, 4), generator=g)
-        pos = torch.zeros(2, 7, 2, dtype=torch.long)
-        pos[:, :, 0] = torch.arange(7)
+        px, frames, pos = self.inputs()
         with torch.no_grad():
             memory, mask = old.encode_pixels(px, torch.tensor([[14, 10], [14, 7]]), torch.ones(2, dtype=torch.long))
             cross = new.init_cross(memory)

@@ -102,7 +102,7 @@ def main():
     frames = Frames(layout)
 
     def column_pitches(memory):  # [B,S,P]: the CTC head's pitch probabilities summed over each column's sub-positions
-        return model.column_reading(memory)[..., 3:]
+        return model.column_reading(memory)[..., 3:model.ctc_classes]  # a duration head's classes after them
 
     def fused(logp, maps, mass, lam):
         """logp [..., count] log-probabilities of the LMX block; the pitch choice re-scored by q."""

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
 from umt_model.data import Frames  # noqa: E402
-from umt_model.targets import HeadMap, LmxEvents, ctc_best_paths, ctc_forced_frames, lmx_names  # noqa: E402
+from umt_model.targets import HeadMap, LmxEvents, ctc_best_paths, ctc_forced_frames, lmx_names, padded_rows  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.guide import AttentionRecorder, aligned_columns, column_targets, guided_loss, reading_places  # noqa: E402
 from umt_model import trainer  # noqa: E402
@@ -223,10 +223,7 @@ def make_batch(examples, weights, budget, rng, frames, events, max_rows, single_
         if padded > budget:
             break
     px, size, target, tf, tp = collate_ink([im for im, _ in chosen], [frames.stream(LMX, ids) for _, ids in chosen])
-    ctc = torch.zeros(len(chosen), max(1, max(len(events.of(ids)) for _, ids in chosen)), dtype=torch.long)
-    for k, (_, ids) in enumerate(chosen):
-        c = events.of(ids)
-        ctc[k, :len(c)] = torch.tensor(c, dtype=torch.long)
+    ctc = padded_rows([events.of(ids) for _, ids in chosen])
     dense = None
     if heads:
         dense = np.full((len(chosen), max(im.marks.shape[0] for im, _ in chosen), heads.classes), -1.0, np.float32)
@@ -875,11 +872,8 @@ def main():
             if model.dur_classes > 0 and encoder_learns:  # the duration head's CTC, beside the head's
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)
-                timing = [events.timing(ids) for ids in batch_ids]
-                durs = torch.zeros(len(timing), max(1, max(len(x) for x in timing)), dtype=torch.long)
-                for k, x in enumerate(timing):
-                    durs[k, :len(x)] = torch.tensor(x, dtype=torch.long)
-                extra = model.ctc_loss(encoded[0].detach(), encoded[1], durs.to(device), timing=True) * args.ctc_loss
+                durs = padded_rows([events.timing(ids) for ids in batch_ids]).to(device)
+                extra = model.ctc_loss(encoded[0].detach(), encoded[1], durs, timing=True) * args.ctc_loss
             else:
                 extra = 0.0
             loss = extra + model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,

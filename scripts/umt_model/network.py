@@ -641,9 +641,11 @@ class Translator(nn.Module):
         gold_rest = gold[:, :, 1:].masked_fill(whole & (gold[:, :, 0:1] != 0), 0)  # PAD
         gold = torch.cat([gold[:, :, 0:1], gold_rest], 2).reshape(b * t, N_SLOTS)
         if bool((target == target[0]).all()):
-            used = N_SLOTS  # trailing slots that are PAD everywhere (whole-frame tokens: LMX, MIDI) are not
-            while used > 1 and not bool((gold[:, used - 1] != 0).any()):  # predicted; the sub-decoder is
-                used -= 1  # causal, so the slots before them come out the same without them
+            # Trailing slots that are PAD everywhere (whole-frame tokens: LMX, MIDI) are not predicted;
+            # the sub-decoder is causal, so the slots before them come out the same without them.
+            used = N_SLOTS
+            while used > 1 and not bool((gold[:, used - 1] != 0).any()):
+                used -= 1
             return self.restricted_loss(self.sub_hidden(slots[:, :used]), gold[:, :used],
                                         int(target[0])) * token_weight + extra
         logits = self.sub_logits(slots).view(b, t, N_SLOTS, -1)

@@ -127,10 +127,15 @@ class LmxEvents:
                     break
                 ids.append(v)
             rows.append(self.of(ids))
-        out = torch.zeros(len(rows), max(1, max(len(r) for r in rows)), dtype=torch.long)
-        for k, r in enumerate(rows):
-            out[k, :len(r)] = torch.tensor(r, dtype=torch.long)
-        return out
+        return padded_rows(rows)
+
+
+def padded_rows(rows):
+    """Class-id lists (CTC targets, one per example) -> [B,L] long, 0 (padding) after each."""
+    out = torch.zeros(len(rows), max(1, max(len(r) for r in rows)), dtype=torch.long)
+    for k, r in enumerate(rows):
+        out[k, :len(r)] = torch.tensor(r, dtype=torch.long)
+    return out
 
 
 class HeadMap:

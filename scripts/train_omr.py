@@ -336,13 +336,15 @@ class DevSet:
             model.train()
 
     def scores(self, model, layout, events, frames=None):
-        """(greedy SER, CTC reading error, dense head F1, teacher-forced pitch accuracy): edit
-        distances, % of the reference tokens / events; the F1 (%) of the dense head's columns (an
-        aux_heads network, on the items with marks; else None), a mark found one column off counted
-        as found; the % of reference pitch tokens the decoder predicts given the reference before
-        them (with frames; else None): what the decoder reads from the image, apart from greedy
-        decoding's drift."""
-        edits = total = ctc_edits = ctc_total = 0
+        """(greedy SER, CTC reading error, dense head F1, teacher-forced pitch accuracy, duration
+        reading error): edit distances, % of the reference tokens / events; the F1 (%) of the dense
+        head's columns (an aux_heads network, on the items with marks; else None), a mark found one
+        column off counted as found; the % of reference pitch tokens the decoder predicts given the
+        reference before them (with frames; else None): what the decoder reads from the image, apart
+        from greedy decoding's drift; the duration head's reading error against the events' written
+        durations (an aux_durations network; else None)."""
+        edits = total = ctc_edits = ctc_total = dur_edits = dur_total = 0
+        timed = model.dur_classes > 0
         pitch_ok = pitch_total = 0
         pitch = {i for i, n in enumerate(events.names) if n in events.pitch_class}
         heads = HeadMap() if model.head_classes > 0 and self.marks else None
@@ -354,6 +356,11 @@ class DevSet:
                 gold = events.of(ids)
                 ctc_edits += edit_distance(read, gold) if gold else len(read)
                 ctc_total += len(gold)
+            if timed:
+                for (_, _, ids), read in zip(group, ctc_best_paths(model, memory, mask, timing=True)):
+                    gold = events.timing(ids)
+                    dur_edits += edit_distance(read, gold) if gold else len(read)
+                    dur_total += len(gold)
             if frames is not None:
                 said = teacher_forced(model, layout, frames, memory, mask, [ids for _, _, ids in group])
                 start = layout.block_start[LMX]
@@ -381,7 +388,7 @@ class DevSet:
             f1 = round(100.0 * 2 * p * r / max(p + r, 1e-9), 2)
         tf_pitch = round(100.0 * pitch_ok / pitch_total, 2) if pitch_total else None
         return (round(100.0 * edits / max(total, 1), 2), round(100.0 * ctc_edits / max(ctc_total, 1), 2), f1,
-                tf_pitch)
+                tf_pitch, round(100.0 * dur_edits / max(dur_total, 1), 2) if timed else None)
 
 
 def reference_frames(frames, ids_list):
@@ -652,6 +659,10 @@ def main():
                          "output (without training the encoder; clipped on its own): its column reading "
                          "joins the first's in the copy path, which then carries the rhythm too; a model without it "
                          "starts with the head fresh and the copy projection's new columns at zero")
+    ap.add_argument("--durations-train-encoder", type=float, default=0.0, metavar="W",
+                    help="with --ctc-durations, the duration head's CTC also trains the encoder, at weight W: "
+                         "the encoder is asked to carry the beams, flags, dots and note-head kinds that the "
+                         "written durations need (a head that reads the encoder as it is reads them poorly)")
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
                     help="a network whose decoder's self-attention sees only its last N tokens (network.py "
                          "default_network self_window; 0 = all): it cannot copy what it wrote a measure ago")
@@ -741,6 +752,8 @@ def main():
                           "dev_tf_pitch_accuracy": {k: v[3] for k, v in scores.items()},
                           **({"dev_head_f1": {k: v[2] for k, v in scores.items() if v[2] is not None}}
                              if any(v[2] is not None for v in scores.values()) else {}),
+                          **({"dev_duration_error": {k: v[4] for k, v in scores.items()}}
+                             if model.dur_classes > 0 else {}),
                           "items": {k: len(v.items) for k, v in devs.items()}}))
         return
     if not args.run or not args.minutes:
@@ -780,7 +793,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "durations_train_encoder": args.durations_train_encoder, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
                 "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
@@ -794,6 +807,7 @@ def main():
         d, ctc = {k: v[0] for k, v in scores.items()}, {k: v[1] for k, v in scores.items()}
         pitch = {k: v[3] for k, v in scores.items()}
         head = {k: v[2] for k, v in scores.items() if v[2] is not None}
+        durations = {k: v[4] for k, v in scores.items() if v[4] is not None}
         best_on = main_dev + (" ctc" if args.token_loss == 0 else "")
         if state.get("best_on", "excerpts") != best_on:  # a continued run now measured on the systems (or by CTC)
             state["best_ser"], state["best_on"] = 1e9, best_on
@@ -804,11 +818,14 @@ def main():
             state["best_ser"], state["best"] = score, dict(d, step=state["step"], ctc_error=ctc)
         curve.write(json.dumps({"step": state["step"], "minutes": round(state["seconds"] / 60, 2),
                                 "samples": dict(state["samples"]), "dev_ser": d, "dev_ctc_error": ctc, "dev_tf_pitch_accuracy": pitch,
-                                **({"dev_head_f1": head} if head else {}), **({"final": True} if final else {})}) + "\n")
+                                **({"dev_head_f1": head} if head else {}),
+                                **({"dev_duration_error": durations} if durations else {}),
+                                **({"final": True} if final else {})}) + "\n")
         curve.flush()
         print(f"dev step {state['step']} {state['seconds'] / 60:.1f} min SER {d} CTC reading error {ctc} "
               f"teacher-forced pitch accuracy {pitch} "
-              + (f"head F1 {head} " if head else "") + f"({time.time() - t0:.0f} s)",
+              + (f"head F1 {head} " if head else "") + (f"duration reading error {durations} " if durations else "")
+              + f"({time.time() - t0:.0f} s)",
               file=sys.stderr, flush=True)
         return best
 
@@ -873,7 +890,10 @@ def main():
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)
                 durs = padded_rows([events.timing(ids) for ids in batch_ids]).to(device)
-                extra = model.ctc_loss(encoded[0].detach(), encoded[1], durs, timing=True) * args.ctc_loss
+                if args.durations_train_encoder > 0:
+                    extra = model.ctc_loss(encoded[0], encoded[1], durs, timing=True) * args.durations_train_encoder
+                else:
+                    extra = model.ctc_loss(encoded[0].detach(), encoded[1], durs, timing=True) * args.ctc_loss
             else:
                 extra = 0.0
             loss = extra + model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,

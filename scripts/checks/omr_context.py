@@ -127,7 +127,7 @@ def main():
         print(f"\n| self-attention window (+ first {args.sink}) | greedy SER | teacher-forced pitch accuracy % |\n|---|---|---|")
     for w in windows:
         model.self_window, model.self_sink = (w, args.sink) if w else own
-        ser, _, _, pitch = dev.scores(model, layout, events, frames)
+        ser, _, _, pitch, _ = dev.scores(model, layout, events, frames)
         print(f"| {w or 'as trained'} | {ser} | {pitch} |", flush=True)
     model.self_window, model.self_sink = own
 

@@ -180,11 +180,13 @@ class HeadMap:
         return f"{k // self.places + 1}:{k % self.places + self.LOW}"
 
 
-def ctc_best_paths(model, memory, mask):
+def ctc_best_paths(model, memory, mask, timing=False):
     """The CTC head's best path of each row ([B,S,D] encoder memory, [B,S] mask): class ids with
-    repeats merged and blanks (0) dropped, the padding's sub-positions left out."""
+    repeats merged and blanks (0) dropped, the padding's sub-positions left out. timing: the
+    duration head's (an aux_durations network)."""
     b, s, _ = memory.shape
-    best = model.ctc(memory).view(b, -1, model.ctc_classes).argmax(-1)
+    head, classes = (model.dur_ctc, model.dur_classes) if timing else (model.ctc, model.ctc_classes)
+    best = head(memory).view(b, -1, classes).argmax(-1)
     lengths = (mask.sum(1) * (best.size(1) // s)).tolist()
     return [collapse_ctc(best[k, :lengths[k]].tolist()) for k in range(b)]
 

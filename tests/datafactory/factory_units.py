@@ -668,5 +668,49 @@ class ClipApart(unittest.TestCase):
         self.assertTrue(torch.allclose(moves[1], torch.tensor([-0.3, 0.0, -0.4])))  # norm 0.5: not clipped
         self.assertLess(float(moves[0].abs().max()), 1e-3)  # clipped together: a hardly moves
 
+
+class WeightSoup(unittest.TestCase):
+    """scripts/average_weights.py: the mean of runs' fp16 weights, their costs added; runs of
+    another network or start are refused, and no input is overwritten."""
+
+    def body(self, value, network=None, init="umt-v19"):
+        import torch
+        return {"model": {"w": torch.full((2, 3), value, dtype=torch.float16),
+                          "bn.num_batches_tracked": torch.tensor(7)},
+                "network": network or {"width": 4}, "vocabulary": ["a"], "init": {"from": init},
+                "state": {"step": 10, "seconds": 600.0, "samples": {"omr": 100}}}
+
+    def test_mean_and_costs(self):
+        import torch
+        import average_weights
+        soup = average_weights.soup([self.body(1.0), self.body(2.0), self.body(6.0)])
+        self.assertTrue(torch.equal(soup["model"]["w"], torch.full((2, 3), 3.0, dtype=torch.float16)))
+        self.assertEqual(int(soup["model"]["bn.num_batches_tracked"]), 7)
+        self.assertEqual(soup["state"]["samples"], {"omr": 300})
+        self.assertEqual(soup["state"]["seconds"], 1800.0)
+        for other in (self.body(1.0, network={"width": 8}), self.body(1.0, init="umt-v18")):
+            with self.assertRaises(ValueError):
+                average_weights.soup([self.body(1.0), other])
+
+    def test_command_line(self):
+        import subprocess
+        import torch
+        d = tempfile.mkdtemp()
+        paths = [os.path.join(d, f"{n}.pt") for n in "ab"]
+        for path, value in zip(paths, (1.0, 3.0)):
+            torch.save(self.body(value), path)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "average_weights.py")
+        run = subprocess.run([sys.executable, script, *paths, "--out", paths[0]], capture_output=True, text=True)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("replace this input", run.stderr)
+        self.assertEqual(float(torch.load(paths[0])["model"]["w"][0, 0]), 1.0)
+        out = os.path.join(d, "soup.pt")
+        run = subprocess.run([sys.executable, script, *paths, "--out", out], capture_output=True, text=True)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        soup = torch.load(out)
+        self.assertEqual(float(soup["model"]["w"][1, 2]), 2.0)
+        self.assertEqual(len(soup["averaged"]), 2)
+
+
 if __name__ == "__main__":
     unittest.main()

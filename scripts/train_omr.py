@@ -40,7 +40,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
 from umt_model.data import Frames  # noqa: E402
-from umt_model.targets import HeadMap, LmxEvents, ctc_best_paths, ctc_forced_frames, lmx_names, padded_rows  # noqa: E402
+from umt_model.targets import DURATIONS, HeadMap, LmxEvents, ctc_best_paths, ctc_forced_frames, duration_columns, lmx_names, padded_rows  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.guide import AttentionRecorder, aligned_columns, column_targets, guided_loss, reading_places  # noqa: E402
 from umt_model import trainer  # noqa: E402
@@ -347,7 +347,8 @@ class DevSet:
         timed = model.dur_classes > 0
         pitch_ok = pitch_total = 0
         pitch = {i for i, n in enumerate(events.names) if n in events.pitch_class}
-        heads = HeadMap() if model.head_classes > 0 and self.marks else None
+        heads = HeadMap() if model.head_classes == HeadMap().classes and self.marks else None
+        timed_cols = model.head_classes == len(DURATIONS)  # --duration-columns: against the aligned reference
         precise = found = recalled = wanted = 0
         for group, hyps, reads, memory, mask in self.readings(model, layout):
             for (_, _, ids), hyp, read in zip(group, hyps, reads):
@@ -369,6 +370,20 @@ class DevSet:
                         if i in pitch:
                             pitch_ok += int(pred[j] == start + i)
                             pitch_total += 1
+            if timed_cols:
+                with torch.no_grad():
+                    b, s, _ = memory.shape
+                    logp = model.ctc(memory.float()).view(b, s * CTC_UP, model.ctc_classes).log_softmax(-1).cpu()
+                    idl = [ids for _, _, ids in group]
+                    at = ctc_forced_frames(logp, [events.of(ids) for ids in idl], (mask.sum(1) * CTC_UP).tolist())
+                    true = duration_columns(events, idl, at, s, CTC_UP)
+                    keep = (true >= 0) & mask.cpu()[:, :, None]
+                    pred = (model.head_map(memory) > 0).cpu() & keep
+                    true = (true > 0) & keep
+                precise += int((pred & true).sum())
+                recalled += int((pred & true).sum())
+                found += int(pred.sum())
+                wanted += int(true.sum())
             if heads is None:
                 continue
             with torch.no_grad():
@@ -383,7 +398,7 @@ class DevSet:
                 recalled += int((true & widened(pred)).sum())
                 wanted += int(true.sum())
         f1 = None
-        if heads is not None:
+        if heads is not None or timed_cols:
             p, r = precise / max(found, 1), recalled / max(wanted, 1)
             f1 = round(100.0 * 2 * p * r / max(p + r, 1e-9), 2)
         tf_pitch = round(100.0 * pitch_ok / pitch_total, 2) if pitch_total else None
@@ -663,6 +678,12 @@ def main():
                     help="with --ctc-durations, the duration head's CTC also trains the encoder, at weight W: "
                          "the encoder is asked to carry the beams, flags, dots and note-head kinds that the "
                          "written durations need (a head that reads the encoder as it is reads them poorly)")
+    ap.add_argument("--duration-columns", type=float, default=0.0, metavar="W",
+                    help="a dense head (network aux_heads, one class per written duration) told, at weight W, which "
+                         "durations begin in each column, where the CTC head's forced alignment of the reference "
+                         "reads each note head and rest (needs --guide-from ctc): the encoder is asked to carry the "
+                         "beams, flags, dots and note-head kinds at the notes' own columns; the head's group is "
+                         "clipped on its own and runs at --new-lr-scale")
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
                     help="a network whose decoder's self-attention sees only its last N tokens (network.py "
                          "default_network self_window; 0 = all): it cannot copy what it wrote a measure ago")
@@ -719,19 +740,28 @@ def main():
     ids = {t: i for i, t in enumerate(names)}
     events = LmxEvents(names)
     heads = HeadMap() if args.head_loss > 0 else None
+    if args.duration_columns > 0 and (heads or args.guide_from != "ctc" or args.guide <= 0):
+        sys.exit("train_omr: --duration-columns takes the columns from the guide's CTC alignment (--guide W "
+                 "--guide-from ctc) and uses the dense head: not with --head-loss")
     net = default_network(args.width, args.heads, args.encoder_layers, args.decoder_layers,
                           image_stem=args.image_stem, code_vectors=True, aux_ctc=events.classes,
-                          pixel_channels=args.pixel_channels, aux_heads=heads.classes if heads else 0,
+                          pixel_channels=args.pixel_channels,
+                          aux_heads=heads.classes if heads else len(DURATIONS) if args.duration_columns > 0 else 0,
                           cross_positions=args.cross_positions, column_sinusoids=args.column_sinusoids,
                           locate=args.locate, ctc_values=args.ctc_values, self_window=args.self_window,
                           self_sink=args.self_sink, copy_ctc=args.copy_ctc,
                           aux_durations=events.duration_classes if args.ctc_durations else 0)
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
+    if args.duration_columns > 0:  # a fresh head starts near "no duration begins here": small early losses
+        torch.nn.init.constant_(model.head_map.bias, -4.0)
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
-    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith(NEW_PARTS + ("dur_ctc",))]}]
+    apart = ("dur_ctc",) + (("head_map",) if args.duration_columns > 0 else ())
+    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith(NEW_PARTS + apart)]}]
     if model.dur_classes > 0:  # the duration head reads the encoder without training it, clipped on its own
         groups.append({"params": list(model.dur_ctc.parameters()), "clip_apart": True, "lr_scale": args.new_lr_scale})
+    if args.duration_columns > 0:  # a fresh head: its early gradients must not take the others' clip
+        groups.append({"params": list(model.head_map.parameters()), "clip_apart": True, "lr_scale": args.new_lr_scale})
     new = [p for n, p in model.named_parameters() if n.startswith(NEW_PARTS)]
     if new and args.new_lr_scale != 1.0:  # the options' own projections, which start at zero
         groups.append({"params": new, "lr_scale": args.new_lr_scale})
@@ -793,7 +823,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "durations_train_encoder": args.durations_train_encoder, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "durations_train_encoder": args.durations_train_encoder, "duration_columns": args.duration_columns, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
                 "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
@@ -885,7 +915,9 @@ def main():
             if (args.guide > 0 or args.locate > 0) and args.guide_from == "ctc":
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)
-                aligned = ctc_alignment(encoded, batch_ids)
+                aligned, found = ctc_alignment(encoded, batch_ids)
+                if args.duration_columns > 0:
+                    dense = duration_columns(events, batch_ids, found, encoded[0].size(1), CTC_UP).to(device)
             if model.dur_classes > 0 and encoder_learns:  # the duration head's CTC, beside the head's
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)
@@ -898,7 +930,8 @@ def main():
                 extra = 0.0
             loss = extra + model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,
                          ctc_weight=args.ctc_loss if encoder_learns else 0.0, token_weight=args.token_loss,
-                         encoded=encoded, head_targets=dense, head_weight=args.head_loss if encoder_learns else 0.0,
+                         encoded=encoded, head_targets=dense,
+                         head_weight=(args.head_loss or args.duration_columns) if encoder_learns else 0.0,
                          tgt_loc=given_columns(aligned, tf.size(1) - 1, encoded, tf, tp, tgt_in)
                          if args.locate > 0 else None)
         recorder.on = False
@@ -957,14 +990,15 @@ def main():
         return cols
 
     def ctc_alignment(encoded, batch_ids):
-        """The guide's targets from the CTC head's forced path of each example's reference."""
+        """The guide's targets from the CTC head's forced path of each example's reference, and the
+        path's first frame of each event."""
         memory, mask = encoded
         with torch.no_grad():
             b, s, _ = memory.shape
             logp = model.ctc(memory.detach().float()).view(b, s * CTC_UP, model.ctc_classes).log_softmax(-1).cpu()
         readings = [events.indexed(ids) for ids in batch_ids]
         found = ctc_forced_frames(logp, [[c for c, _ in r] for r in readings], (mask.sum(1) * CTC_UP).tolist())
-        return aligned_columns(readings, names, batch_ids, found, CTC_UP)
+        return aligned_columns(readings, names, batch_ids, found, CTC_UP), found
 
     def note():
         text = f" guide {np.mean(guide_window):.3f}" if guide_window else ""

@@ -130,6 +130,24 @@ class LmxEvents:
         return padded_rows(rows)
 
 
+def duration_columns(events, ids_list, found, columns, frames_per_column):
+    """The dense duration target of a batch's columns (train_omr --duration-columns): which written
+    durations (LmxEvents.timing's classes less blank and barline) begin in each column, placed where
+    the CTC head's forced alignment of the reference reads each event (found: per example the first
+    frame of each of its targets, targets.ctc_forced_frames; None: not aligned). -> [B, columns, K]
+    float32, K = len(DURATIONS): 1 / 0, all -1 for an example without an alignment."""
+    out = torch.zeros(len(ids_list), columns, len(DURATIONS))
+    for k, (ids, frames) in enumerate(zip(ids_list, found)):
+        if not frames:
+            out[k] = -1.0
+            continue
+        for c, frame in zip(events.timing(ids), frames):
+            col = frame // frames_per_column
+            if c >= 2 and col < columns:
+                out[k, col, c - 2] = 1.0
+    return out
+
+
 def padded_rows(rows):
     """Class-id lists (CTC targets, one per example) -> [B,L] long, 0 (padding) after each."""
     out = torch.zeros(len(rows), max(1, max(len(r) for r in rows)), dtype=torch.long)

@@ -370,6 +370,19 @@ class GuideAlignment(unittest.TestCase):
         self.assertEqual([i for _, i in timed], [3, 7, 10, 11, 18, 14, 19, 21, None])  # type tokens, barlines
         self.assertEqual(events.timing(seq), [c for c, _ in timed])
 
+    def test_duration_columns_mark_each_events_duration_at_its_column(self):
+        from umt_model.targets import DURATIONS, LmxEvents, duration_columns, lmx_names
+        names = lmx_names(UMT)
+        ids = {t: i for i, t in enumerate(names)}
+        seq = [ids[t] for t in "measure C5 quarter dot chord E5 quarter dot rest eighth measure G4 16th".split()]
+        events = LmxEvents(names)
+        # events: C5, E5 (one column), the rest, a barline, G4, the last barline; 8 frames per column
+        got = duration_columns(events, [seq, seq], [[9, 10, 20, 30, 41, 47], None], 6, 8)
+        self.assertEqual(tuple(got.shape), (2, 6, len(DURATIONS)))
+        on = {(int(c), DURATIONS[int(k)]) for c, k in got[0].nonzero().tolist()}
+        self.assertEqual(on, {(1, "quarter."), (2, "eighth"), (5, "16th")})  # barlines mark nothing
+        self.assertTrue(bool((got[1] == -1).all()))  # not aligned: unknown, left out of the loss
+
 
 class BandTraining(unittest.TestCase):
     """What the OMR trainer does differently for band-layout images, and the cross positions' keys."""

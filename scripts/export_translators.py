@@ -31,7 +31,7 @@ from umt_model.trainer import lineage  # noqa: E402
 # The spectral front ends of a waveform-reading network: their filters and windows are computed
 # constants, kept in full precision so that the exported module's spectrum is the one it trained on.
 FULL_PRECISION = ("mel_stem", "harmonic")
-INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "aux_heads", "audio_stem", "mel_fine", "pixel_channels", "harmonic", "cross_positions", "column_sinusoids", "locate", "ctc_values", "self_window", "self_sink", "copy_ctc")  # input-side options a direction may set for itself
+INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "aux_heads", "aux_durations", "copy_heads", "audio_stem", "mel_fine", "pixel_channels", "harmonic", "cross_positions", "column_sinusoids", "locate", "ctc_values", "self_window", "self_sink", "copy_ctc")  # input-side options a direction may set for itself
 
 
 def tensors_of(module):

@@ -684,6 +684,10 @@ def main():
                          "reads each note head and rest (needs --guide-from ctc): the encoder is asked to carry the "
                          "beams, flags, dots and note-head kinds at the notes' own columns; the head's group is "
                          "clipped on its own and runs at --new-lr-scale")
+    ap.add_argument("--copy-durations", action="store_true",
+                    help="with --duration-columns and --copy-ctc, the dense head's column reading (which durations "
+                         "begin there) joins the copy path (network copy_heads; a model without it starts with the "
+                         "copy projection's new columns at zero)")
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
                     help="a network whose decoder's self-attention sees only its last N tokens (network.py "
                          "default_network self_window; 0 = all): it cannot copy what it wrote a measure ago")
@@ -750,7 +754,8 @@ def main():
                           cross_positions=args.cross_positions, column_sinusoids=args.column_sinusoids,
                           locate=args.locate, ctc_values=args.ctc_values, self_window=args.self_window,
                           self_sink=args.self_sink, copy_ctc=args.copy_ctc,
-                          aux_durations=events.duration_classes if args.ctc_durations else 0)
+                          aux_durations=events.duration_classes if args.ctc_durations else 0,
+                          copy_heads=args.copy_durations and args.duration_columns > 0)
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.duration_columns > 0:  # a fresh head starts near "no duration begins here": small early losses
         torch.nn.init.constant_(model.head_map.bias, -4.0)
@@ -823,7 +828,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "durations_train_encoder": args.durations_train_encoder, "duration_columns": args.duration_columns, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "durations_train_encoder": args.durations_train_encoder, "duration_columns": args.duration_columns, "copy_durations": args.copy_durations, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
                 "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}

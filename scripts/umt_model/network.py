@@ -33,7 +33,7 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
                     image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
                     pixel_channels=None, harmonic=0, aux_heads=0, cross_positions=False,
                     column_sinusoids=False, locate=0, ctc_values=False, self_window=0,
-                    self_sink=0, copy_ctc=0, aux_durations=0):
+                    self_sink=0, copy_ctc=0, aux_durations=0, copy_heads=False):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -88,7 +88,9 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     aux_durations: number of classes (0 = none) of a second training-only CTC head beside aux_ctc's,
     over the same events in the same order, reading each one's written duration (targets.py
     LmxEvents.timing); its column reading joins the CTC head's wherever that is read (ctc_values,
-    copy_ctc), so the copy path carries the rhythm too."""
+    copy_ctc), so the copy path carries the rhythm too.
+    copy_heads: the dense head's (aux_heads) per-column probabilities join the column reading after
+    them (train_omr --duration-columns: which written durations begin in each column)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -97,7 +99,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     optional = {"code_vectors": bool(code_vectors), "aux_ctc": int(aux_ctc), "aux_heads": int(aux_heads),
                 "cross_positions": bool(cross_positions), "column_sinusoids": bool(column_sinusoids),
                 "locate": int(locate), "ctc_values": bool(ctc_values), "copy_ctc": int(copy_ctc),
-                "self_window": int(self_window), "aux_durations": int(aux_durations) if aux_ctc else 0}
+                "self_window": int(self_window), "aux_durations": int(aux_durations) if aux_ctc else 0,
+                "copy_heads": bool(copy_heads) and bool(aux_heads) and bool(aux_ctc)}
     net.update((k, v) for k, v in optional.items() if v)
     if self_window:
         net["self_sink"] = int(self_sink)
@@ -297,9 +300,10 @@ class Translator(nn.Module):
         self.ctc = nn.Linear(d, CTC_UP * self.ctc_classes) if self.ctc_classes > 0 else nn.Identity()
         self.dur_classes = int(net.get("aux_durations", 0)) if self.ctc_classes > 0 else 0
         self.dur_ctc = nn.Linear(d, CTC_UP * self.dur_classes) if self.dur_classes > 0 else nn.Identity()
-        reading = self.ctc_classes + self.dur_classes  # what column_reading gives per column
         self.head_classes = int(net.get("aux_heads", 0))
         self.head_map = nn.Linear(d, self.head_classes) if self.head_classes > 0 else nn.Identity()
+        self.copy_heads = bool(net.get("copy_heads", False)) and self.head_classes > 0 and self.ctc_classes > 0
+        reading = self.ctc_classes + self.dur_classes + (self.head_classes if self.copy_heads else 0)  # column_reading's width
         self.column_sinusoids = bool(net.get("column_sinusoids", False))
         if self.column_sinusoids:  # gate of the columns' sinusoid added to the encoder's input
             self.column_gate = nn.Parameter(torch.tensor(0.5))
@@ -476,12 +480,14 @@ class Translator(nn.Module):
     def column_reading(self, memory: Tensor) -> Tensor:
         """What the CTC head reads in each column (aux_ctc networks): memory [B,S,D] -> its class
         probabilities summed over the column's sub-positions [B,S,C], then the duration head's
-        (aux_durations networks) [B,S,C+K]."""
+        (aux_durations networks) [B,S,C+K], then the dense head's probabilities (copy_heads networks)."""
         b, s, _ = memory.shape
         read = self.ctc(memory).view(b, s, self.ctc_up, self.ctc_classes).softmax(-1).sum(2)
         if self.dur_classes > 0:
             timing = self.dur_ctc(memory).view(b, s, self.ctc_up, self.dur_classes).softmax(-1).sum(2)
             read = torch.cat([read, timing], 2)
+        if self.copy_heads:
+            read = torch.cat([read, torch.sigmoid(self.head_map(memory))], 2)
         return read
 
     @torch.jit.export

@@ -617,6 +617,28 @@ class CopyCtc(unittest.TestCase):
         targets = torch.tensor([[2, 3, 1], [4, 1, 0]])
         self.assertGreater(float(new.ctc_loss(memory, mask, targets, timing=True)), 0.0)
 
+    def test_the_dense_heads_reading_joins_fresh_and_scripts(self):
+        import torch
+        import train_omr
+        old = tiny_pixels8(aux_ctc=9, copy_ctc=1, aux_heads=4)
+        new = tiny_pixels8(aux_ctc=9, copy_ctc=1, aux_heads=4, copy_heads=True)
+        torch.nn.init.normal_(old.copy_proj.weight)
+        new.load_state_dict(train_omr.widened_reading(new, dict(old.state_dict())))
+        px, frames, pos = self.inputs()
+        with torch.no_grad():
+            memory, mask = old.encode_pixels(px, torch.tensor([[14, 10], [14, 7]]), torch.ones(2, dtype=torch.long))
+            cross = new.init_cross(memory)
+            self.assertEqual(tuple(cross[2][0].shape), (2, memory.size(1), 13))  # the CTC head's 9, the dense head's 4
+            self.assertTrue(torch.allclose(cross[2][0][:, :, 9:], torch.sigmoid(new.head_map(memory))))
+            a, _ = old.decode_step(frames, pos, old.init_cross(memory), mask, [])
+            b, _ = new.decode_step(frames, pos, cross, mask, [])
+            self.assertLess(float((a - b).abs().max()), 1e-5)  # the new columns start at zero
+            torch.nn.init.normal_(new.copy_proj.weight)
+            whole, _ = new.decode_step(frames, pos, cross, mask, [])
+            scripted = torch.jit.script(new)
+            again, _ = scripted.decode_step(frames, pos, scripted.init_cross(memory), mask, [])
+            self.assertLess(float((again - whole).abs().max()), 1e-5)
+
 
 class SlotLoss(unittest.TestCase):
     """The teacher-forced loss of a batch of whole-frame targets (LMX) runs the sub-decoder on the

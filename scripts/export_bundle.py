@@ -56,6 +56,10 @@ def main():
     ap.add_argument("--copy-ctc", type=int, default=0, metavar="H",
                     help="with --aux-ctc: the copy path from the CTC head's column reading under the last "
                          "decoder layer's first H heads (drawn, not zero, in a random bundle)")
+    ap.add_argument("--aux-heads", type=int, default=0, metavar="K",
+                    help="classes of the I2A's training-only dense head over image columns (0 = none)")
+    ap.add_argument("--copy-heads", action="store_true",
+                    help="with --aux-heads and --copy-ctc: the dense head's column probabilities join the copy path")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
     ap.add_argument("--harmonic", type=int, default=0,
@@ -120,7 +124,8 @@ def main():
                                   harmonic=args.harmonic, cross_positions=args.cross_positions,
                                   column_sinusoids=args.column_sinusoids, locate=args.locate,
                                   self_window=args.self_window, self_sink=args.self_sink,
-                                  aux_ctc=args.aux_ctc, copy_ctc=args.copy_ctc)
+                                  aux_ctc=args.aux_ctc, copy_ctc=args.copy_ctc, aux_heads=args.aux_heads,
+                                  copy_heads=args.copy_heads)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},

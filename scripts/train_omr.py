@@ -695,7 +695,7 @@ def main():
                     help="with --self-window, the first N tokens (the system's clefs, key and time) stay in sight")
     ap.add_argument("--new-lr-scale", type=float, default=1.0, metavar="K",
                     help="learning rate of the --ctc-values, --locate and --copy-ctc projections and the --ctc-durations "
-                         "head, times the run's: they start fresh, where the run's rate would take hundreds of steps to "
+                         "and --duration-columns heads, times the run's: they start fresh, where the run's rate would take hundreds of steps to "
                          "give them a say")
     ap.add_argument("--locate-own", type=float, default=0.0, metavar="P",
                     help="with --locate, the share of the queries told the column the decoder itself looked at "

@@ -744,6 +744,10 @@ def main():
     ids = {t: i for i, t in enumerate(names)}
     events = LmxEvents(names)
     heads = HeadMap() if args.head_loss > 0 else None
+    if args.durations_train_encoder > 0 and not args.ctc_durations:
+        sys.exit("train_omr: --durations-train-encoder trains through the duration head: give --ctc-durations")
+    if args.copy_durations and (args.duration_columns <= 0 or args.copy_ctc <= 0):
+        sys.exit("train_omr: --copy-durations joins the --duration-columns head's reading to the --copy-ctc path: give both")
     if args.duration_columns > 0 and (heads or args.guide_from != "ctc" or args.guide <= 0):
         sys.exit("train_omr: --duration-columns takes the columns from the guide's CTC alignment (--guide W "
                  "--guide-from ctc) and uses the dense head: not with --head-loss")

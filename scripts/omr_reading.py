@@ -27,7 +27,7 @@ from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.data import Frames  # noqa: E402
 from umt_model.guide import AttentionRecorder  # noqa: E402
 from umt_model.network import CTC_UP, Translator  # noqa: E402
-from umt_model.targets import LmxEvents, ctc_forced_frames, lmx_names  # noqa: E402
+from umt_model.targets import LmxEvents, ctc_forced_events, lmx_names  # noqa: E402
 from umt_model.vocab import LMX, Layout  # noqa: E402
 
 
@@ -139,9 +139,8 @@ def main():
             preds = {0.0: logp.argmax(-1)}
             for lam in lams:
                 preds[lam] = fused(logp, maps, mass, lam)
-            logp_ctc = model.ctc(memory).view(b, -1, model.ctc_classes).log_softmax(-1)
             reads = [events.indexed(x) for x in ids_list]
-            found = ctc_forced_frames(logp_ctc, [[c for c, _ in r] for r in reads], (mask.sum(1) * CTC_UP).tolist())
+            found = ctc_forced_events(model, memory, mask, [[c for c, _ in r] for r in reads])
             for k, x in enumerate(ids_list):
                 for j, i in enumerate(x):
                     if is_pitch[i]:

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datafactory.images import scan_augment  # noqa: E402
 from umt_model.data import Frames  # noqa: E402
-from umt_model.targets import DURATIONS, HeadMap, LmxEvents, ctc_best_paths, ctc_forced_frames, duration_columns, lmx_names, padded_rows  # noqa: E402
+from umt_model.targets import DURATIONS, HeadMap, LmxEvents, ctc_best_paths, ctc_forced_events, duration_columns, lmx_names, padded_rows  # noqa: E402
 from umt_model.bundle import load_manifest  # noqa: E402
 from umt_model.guide import AttentionRecorder, aligned_columns, column_targets, guided_loss, reading_places  # noqa: E402
 from umt_model import trainer  # noqa: E402
@@ -371,17 +371,16 @@ class DevSet:
                             pitch_ok += int(pred[j] == start + i)
                             pitch_total += 1
             if timed_cols:
+                idl = [ids for _, _, ids in group]
+                at = ctc_forced_events(model, memory, mask, [events.of(ids) for ids in idl])
+                true = duration_columns(events, idl, at, memory.size(1), CTC_UP)
+                keep = (true >= 0) & mask.cpu()[:, :, None]
                 with torch.no_grad():
-                    b, s, _ = memory.shape
-                    logp = model.ctc(memory.float()).view(b, s * CTC_UP, model.ctc_classes).log_softmax(-1).cpu()
-                    idl = [ids for _, _, ids in group]
-                    at = ctc_forced_frames(logp, [events.of(ids) for ids in idl], (mask.sum(1) * CTC_UP).tolist())
-                    true = duration_columns(events, idl, at, s, CTC_UP)
-                    keep = (true >= 0) & mask.cpu()[:, :, None]
                     pred = (model.head_map(memory) > 0).cpu() & keep
-                    true = (true > 0) & keep
-                precise += int((pred & true).sum())
-                recalled += int((pred & true).sum())
+                true = (true > 0) & keep
+                hits = int((pred & true).sum())  # a column's class is found exactly where it is wanted
+                precise += hits
+                recalled += hits
                 found += int(pred.sum())
                 wanted += int(true.sum())
             if heads is None:
@@ -931,10 +930,9 @@ def main():
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)
                 durs = padded_rows([events.timing(ids) for ids in batch_ids]).to(device)
-                if args.durations_train_encoder > 0:
-                    extra = model.ctc_loss(encoded[0], encoded[1], durs, timing=True) * args.durations_train_encoder
-                else:
-                    extra = model.ctc_loss(encoded[0].detach(), encoded[1], durs, timing=True) * args.ctc_loss
+                into = args.durations_train_encoder > 0  # else the head reads the encoder without training it
+                extra = model.ctc_loss(encoded[0] if into else encoded[0].detach(), encoded[1], durs, timing=True) \
+                    * (args.durations_train_encoder if into else args.ctc_loss)
             else:
                 extra = 0.0
             loss = extra + model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,
@@ -1001,12 +999,8 @@ def main():
     def ctc_alignment(encoded, batch_ids):
         """The guide's targets from the CTC head's forced path of each example's reference, and the
         path's first frame of each event."""
-        memory, mask = encoded
-        with torch.no_grad():
-            b, s, _ = memory.shape
-            logp = model.ctc(memory.detach().float()).view(b, s * CTC_UP, model.ctc_classes).log_softmax(-1).cpu()
         readings = [events.indexed(ids) for ids in batch_ids]
-        found = ctc_forced_frames(logp, [[c for c, _ in r] for r in readings], (mask.sum(1) * CTC_UP).tolist())
+        found = ctc_forced_events(model, *encoded, [[c for c, _ in r] for r in readings])
         return aligned_columns(readings, names, batch_ids, found, CTC_UP), found
 
     def note():

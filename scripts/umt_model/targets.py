@@ -269,6 +269,15 @@ def ctc_forced_frames(logp, targets, lengths):
     return out
 
 
+@torch.no_grad()
+def ctc_forced_events(model, memory, mask, targets):
+    """The CTC head's forced path of each row ([B,S,D] encoder memory, [B,S] mask) over its targets
+    (class-id lists, LmxEvents.of): per row the first frame of each target (ctc_forced_frames)."""
+    b, s, _ = memory.shape
+    logp = model.ctc(memory.detach().float()).view(b, s * model.ctc_up, model.ctc_classes).log_softmax(-1).cpu()
+    return ctc_forced_frames(logp, targets, (mask.sum(1) * model.ctc_up).tolist())
+
+
 def collapse_ctc(path):
     out, prev = [], 0
     for c in path:

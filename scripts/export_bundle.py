@@ -60,6 +60,9 @@ def main():
                     help="classes of the I2A's training-only dense head over image columns (0 = none)")
     ap.add_argument("--copy-heads", action="store_true",
                     help="with --aux-heads and --copy-ctc: the dense head's column probabilities join the copy path")
+    ap.add_argument("--rhythm", type=int, default=0, metavar="C",
+                    help="with --image-stem pixels8: channels of the rhythm branch to the encoder's output "
+                         "(drawn, not zero, in a random bundle)")
     ap.add_argument("--audio-stem", choices=["tokens", "mel"], default="tokens",
                     help="audio inputs: codec tokens, or the waveform through a log-mel stem with a frame head")
     ap.add_argument("--harmonic", type=int, default=0,
@@ -125,7 +128,7 @@ def main():
                                   column_sinusoids=args.column_sinusoids, locate=args.locate,
                                   self_window=args.self_window, self_sink=args.self_sink,
                                   aux_ctc=args.aux_ctc, copy_ctc=args.copy_ctc, aux_heads=args.aux_heads,
-                                  copy_heads=args.copy_heads)
+                                  copy_heads=args.copy_heads, rhythm=args.rhythm)
         modalities = {
             "lmx": {"input": "tokens"},
             "midi": {"input": "tokens", "segment_s": 10.0},
@@ -143,6 +146,9 @@ def main():
             if args.copy_ctc:  # a trained copy path, not a fresh one's zero: it must show in what is decoded
                 model.copy_proj.weight.copy_(torch.randn(model.copy_proj.weight.shape,
                                                          generator=torch.Generator().manual_seed(args.seed)))
+            if model.rhythm_channels > 0:  # the same for the rhythm branch's projection
+                model.rhythm_proj.weight.copy_(torch.randn(model.rhythm_proj.weight.shape,
+                                                           generator=torch.Generator().manual_seed(args.seed + 1)))
             for m, ends in enumerate(layout.end):
                 bias = args.rvq_end_bias if m in RVQ_MODALITIES else args.end_bias
                 for e in set(ends) - {PAD}:

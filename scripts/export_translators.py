@@ -31,7 +31,7 @@ from umt_model.trainer import lineage  # noqa: E402
 # The spectral front ends of a waveform-reading network: their filters and windows are computed
 # constants, kept in full precision so that the exported module's spectrum is the one it trained on.
 FULL_PRECISION = ("mel_stem", "harmonic")
-INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "aux_heads", "aux_durations", "copy_heads", "audio_stem", "mel_fine", "pixel_channels", "harmonic", "cross_positions", "column_sinusoids", "locate", "ctc_values", "self_window", "self_sink", "copy_ctc")  # input-side options a direction may set for itself
+INPUT_SIDE = ("image_stem", "code_vectors", "aux_ctc", "aux_heads", "aux_durations", "copy_heads", "audio_stem", "mel_fine", "pixel_channels", "harmonic", "cross_positions", "column_sinusoids", "locate", "ctc_values", "self_window", "self_sink", "copy_ctc", "rhythm")  # input-side options a direction may set for itself
 
 
 def tensors_of(module):
@@ -59,7 +59,10 @@ def load_run(path, vocab, direction):
     if ck["vocabulary"] != vocab:
         raise SystemExit(f"{path}: trained on another vocabulary than the bundle's")
     model = Translator(vocab, ck["network"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
+    # the rhythm branch's own head only trains: a run made before it existed keeps the fresh one
+    weights.update((k, v) for k, v in model.state_dict().items() if k.startswith("rhythm_head.") and k not in weights)
+    model.load_state_dict(weights)
     model.eval()
     info = dict(ck["training"])
     if ck.get("init"):

@@ -538,7 +538,8 @@ def freeze(model, what):
     """--freeze: the modules whose weights stop learning (requires_grad off; AdamW skips them), to be
     kept in eval mode by the training step."""
     parts = {"none": (), "stem": ("pixel_cnn",),
-             "encoder": ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "dur_ctc")}[what]
+             "encoder": ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "dur_ctc", "rhythm",
+                         "rhythm_proj")}[what]
     modules = [getattr(model, name) for name in parts]
     for m in modules:
         for p in m.parameters():
@@ -546,8 +547,9 @@ def freeze(model, what):
     return modules
 
 
-NEW_PARTS = ("ctc_val", "loc_proj", "copy_proj")  # the projections of --ctc-values, --locate and --copy-ctc (zero at the start)
-ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "dur_ctc", "pos_a", "target_emb")
+NEW_PARTS = ("ctc_val", "loc_proj", "copy_proj", "rhythm")  # the projections of --ctc-values, --locate and --copy-ctc (zero at the start), --rhythm's branch
+ENCODER_PARTS = ("pixel_cnn", "pixel_proj", "pixel_ln", "enc_layers", "enc_ln", "ctc", "dur_ctc", "pos_a", "target_emb",
+                 "rhythm", "rhythm_proj")
 
 
 def widened_reading(model, weights):
@@ -687,6 +689,10 @@ def main():
                     help="with --duration-columns and --copy-ctc, the dense head's column reading (which durations "
                          "begin there) joins the copy path (network copy_heads; a model without it starts with the "
                          "copy projection's new columns at zero)")
+    ap.add_argument("--rhythm", type=int, default=0, metavar="C",
+                    help="a branch of C channels from the pixel CNN's second stage to each column, added to the "
+                         "encoder's output (network rhythm, zero at the start; learns at --new-lr-scale): what "
+                         "tells a written duration (beams, flags, heads), which the CNN's last stage loses")
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
                     help="a network whose decoder's self-attention sees only its last N tokens (network.py "
                          "default_network self_window; 0 = all): it cannot copy what it wrote a measure ago")
@@ -758,19 +764,22 @@ def main():
                           locate=args.locate, ctc_values=args.ctc_values, self_window=args.self_window,
                           self_sink=args.self_sink, copy_ctc=args.copy_ctc,
                           aux_durations=events.duration_classes if args.ctc_durations else 0,
-                          copy_heads=args.copy_durations and args.duration_columns > 0)
+                          copy_heads=args.copy_durations and args.duration_columns > 0, rhythm=args.rhythm)
     model = Translator(vocab, net).to(args.device)  # before the optimizer: its state lives where the weights do
     if args.duration_columns > 0:  # a fresh head starts near "no duration begins here": small early losses
         torch.nn.init.constant_(model.head_map.bias, -4.0)
+        if model.rhythm_channels > 0:
+            torch.nn.init.constant_(model.rhythm_head.bias, -4.0)
     if args.image_stem == "pixels8":  # the layout oneDNN's convolutions run fastest on (seeing.py)
         model.pixel_cnn.to(memory_format=torch.channels_last)
-    apart = ("dur_ctc",) + (("head_map",) if args.duration_columns > 0 else ())
+    apart = ("dur_ctc",) + (("head_map", "rhythm_head") if args.duration_columns > 0 else ())
     groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith(NEW_PARTS + apart)]}]
     if model.dur_classes > 0:  # the duration head reads the encoder without training it, clipped on its own
         groups.append({"params": list(model.dur_ctc.parameters()), "clip_apart": True, "lr_scale": args.new_lr_scale})
     if args.duration_columns > 0:  # a fresh head: its early gradients must not take the others' clip
-        groups.append({"params": list(model.head_map.parameters()), "clip_apart": True, "lr_scale": args.new_lr_scale})
-    new = [p for n, p in model.named_parameters() if n.startswith(NEW_PARTS)]
+        groups.append({"params": list(model.head_map.parameters()) + list(model.rhythm_head.parameters()),
+                       "clip_apart": True, "lr_scale": args.new_lr_scale})
+    new = [p for n, p in model.named_parameters() if n.startswith(NEW_PARTS) and not n.startswith(apart)]
     if new and args.new_lr_scale != 1.0:  # the options' own projections, which start at zero
         groups.append({"params": new, "lr_scale": args.new_lr_scale})
     else:
@@ -831,7 +840,7 @@ def main():
     def save(best=False):
         info = {"direction": "i2a", "tasks": ["omr"], "step": state["step"], "samples": state["samples"],
                 "minutes": round(state["seconds"] / 60, 1), "lr": args.lr, "ema": args.ema, "budget_mpx": args.budget,
-                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "durations_train_encoder": args.durations_train_encoder, "duration_columns": args.duration_columns, "copy_durations": args.copy_durations, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
+                "ctc_loss": args.ctc_loss, "head_loss": args.head_loss, "token_loss": args.token_loss, "freeze": args.freeze, "input_dropout": args.input_dropout, "sample_inputs": args.sample_inputs, "guide": args.guide, "guide_heads": args.guide_heads, "guide_from": args.guide_from, "guide_sigma": args.guide_sigma, "locate": args.locate, "ctc_values": args.ctc_values, "self_window": args.self_window, "self_sink": args.self_sink if args.self_window else 0, "copy_ctc": args.copy_ctc, "ctc_durations": args.ctc_durations, "durations_train_encoder": args.durations_train_encoder, "duration_columns": args.duration_columns, "copy_durations": args.copy_durations, "rhythm": args.rhythm, "new_lr_scale": args.new_lr_scale, "locate_jitter": args.locate_jitter, "locate_own": args.locate_own, "cross_gate_start": args.cross_gate_start, "image_stem": args.image_stem,
                 "column_positions": args.column_positions, "curriculum_from": args.curriculum_from,
                 "staff_bands": staff_bands, "data": "excerpts (1-4 measures, verovio)"
                 + (" + factory systems" if args.systems else ""), "best_dev": state.get("best")}
@@ -920,6 +929,10 @@ def main():
                     encoded = model.encode_source(px, size, target)
                 tgt_in = own_predictions(encoded, tf, tp, tf.clone() if tgt_in is None else tgt_in)
             aligned = None
+            told = None  # the rhythm branch's columns, told the durations through its own head
+            if encoded is None and encoder_learns and model.rhythm_channels > 0 and args.duration_columns > 0:
+                memory, mask, told = model.encode_pixels_parts(px, size, target)
+                encoded = (memory, mask)
             if (args.guide > 0 or args.locate > 0) and args.guide_from == "ctc":
                 if encoded is None:
                     encoded = model.encode_source(px, size, target)
@@ -935,6 +948,8 @@ def main():
                     * (args.durations_train_encoder if into else args.ctc_loss)
             else:
                 extra = 0.0
+            if told is not None:
+                extra = extra + model.rhythm_loss(told, encoded[1], dense) * args.duration_columns
             loss = extra + model(px, size, target, tf, tp, tgt_input=tgt_in, ctc_targets=ctc,
                          ctc_weight=args.ctc_loss if encoder_learns else 0.0, token_weight=args.token_loss,
                          encoded=encoded, head_targets=dense,

@@ -12,13 +12,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .seeing import CHANNELS, COLUMN_PX, ColumnCNN
+from .seeing import CHANNELS, COLUMN_PX, ColumnCNN, NoRhythm, RhythmBranch
 from .hearing import HOP, KEYS, MARGIN_FRAMES, SAMPLE_RATE, WINDOW_FRAMES, FrameHead, HarmonicBranch, MelStem, frame_loss, notes_of
 from .vocab import Layout, N_SLOTS  # PAD is id 0: written as a literal for TorchScript
 
 Cache = List[Tuple[Tensor, Tensor]]
 PIXEL_CHANNELS = 128  # the pixel stem's channels per 16-pixel cell
 CTC_UP = 8  # the aux_ctc head: classes at this many sub-positions per encoder position (image column)
+
+
+def dense_loss(logits: Tensor, mask: Tensor, targets: Tensor) -> Tensor:
+    """Binary cross-entropy of a dense head's logits [B,S,K] against targets [B,S',K] (1 / 0, -1
+    unknown), summed over the classes, averaged over the columns that count (mask [B,S])."""
+    s = min(logits.size(1), targets.size(1))
+    logits = logits[:, :s]
+    t = targets[:, :s].to(logits.dtype)
+    keep = (t >= 0) & mask[:, :s, None]
+    loss = F.binary_cross_entropy_with_logits(logits, t.clamp(min=0), reduction="none")
+    return (loss * keep).sum() / keep.any(-1).sum().clamp(min=1)
 
 
 class NoFrameHead(nn.Module):
@@ -33,7 +44,7 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
                     image_stem="frames", code_vectors=False, aux_ctc=0, audio_stem="tokens", mel_fine=0,
                     pixel_channels=None, harmonic=0, aux_heads=0, cross_positions=False,
                     column_sinusoids=False, locate=0, ctc_values=False, self_window=0,
-                    self_sink=0, copy_ctc=0, aux_durations=0, copy_heads=False):
+                    self_sink=0, copy_ctc=0, aux_durations=0, copy_heads=False, rhythm=0):
     """image_stem: "frames" = every image code frame is one encoder position (the paper's);
     "pixels" = DESIGN.md's `features` input: a small CNN over the normalized system's pixels (what the
     image codec would encode), one position per 16-pixel column (encode_pixels; OMR systems as Zeus);
@@ -90,7 +101,11 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
     LmxEvents.timing); its column reading joins the CTC head's wherever that is read (ctc_values,
     copy_ctc), so the copy path carries the rhythm too.
     copy_heads: the dense head's (aux_heads) per-column probabilities join the column reading after
-    them (train_omr --duration-columns: which written durations begin in each column)."""
+    them (train_omr --duration-columns: which written durations begin in each column).
+    rhythm: channels (0 = none) of a branch from the "pixels8" CNN's second stage to each column
+    (umt_model/seeing.py RhythmBranch), added to the encoder's output through a learned projection
+    (zero at the start): the beams, flags and heads that tell a note's written duration, which the
+    CNN's last stage and the encoder do not carry (docs/results/omr.md, session 33)."""
     net = {"width": width, "heads": heads, "encoder_layers": encoder_layers,
            "decoder_layers": decoder_layers, "ffn": ffn or 4 * width, "sub_layers": sub_layers}
     if image_stem != "frames":  # absent = frames: manifests of earlier bundles stay valid
@@ -100,7 +115,8 @@ def default_network(width=256, heads=4, encoder_layers=4, decoder_layers=4, ffn=
                 "cross_positions": bool(cross_positions), "column_sinusoids": bool(column_sinusoids),
                 "locate": int(locate), "ctc_values": bool(ctc_values), "copy_ctc": int(copy_ctc),
                 "self_window": int(self_window), "aux_durations": int(aux_durations) if aux_ctc else 0,
-                "copy_heads": bool(copy_heads) and bool(aux_heads) and bool(aux_ctc)}
+                "copy_heads": bool(copy_heads) and bool(aux_heads) and bool(aux_ctc),
+                "rhythm": int(rhythm) if image_stem == "pixels8" else 0}
     net.update((k, v) for k, v in optional.items() if v)
     if self_window:
         net["self_sink"] = int(self_sink)
@@ -124,6 +140,10 @@ class PlainStem(nn.Sequential):
             x = layer(x)
         return x
 
+    def both(self, x: Tensor, size: Tensor) -> Tuple[Tensor, Tensor]:
+        y = self.forward(x, size)
+        return y, y
+
 
 class Stem(nn.Sequential):
     """One stem that takes the image sizes (umt_model/seeing.py ColumnCNN); a Sequential, so that its
@@ -133,6 +153,13 @@ class Stem(nn.Sequential):
         for layer in self:
             x = layer(x, size)
         return x
+
+    def both(self, x: Tensor, size: Tensor) -> Tuple[Tensor, Tensor]:
+        """forward's features and the features its CNN feeds the rhythm branch."""
+        mid = x
+        for layer in self:
+            x, mid = layer.both(x, size)
+        return x, mid
 
 
 def sinusoids(n: int, d: int, device: torch.device) -> Tensor:
@@ -280,6 +307,15 @@ class Translator(nn.Module):
             self.pixel_cnn = PlainStem(nn.Identity())
             self.pixel_proj = nn.Identity()
             self.pixel_ln = nn.Identity()
+        self.rhythm_channels = int(net.get("rhythm", 0)) if stem == "pixels8" else 0
+        if self.rhythm_channels > 0:  # the second stage's durations -> the encoder's output; zero: as it was
+            self.rhythm = RhythmBranch(tuple(int(c) for c in net.get("pixel_channels", CHANNELS))[1], self.rhythm_channels)
+            self.rhythm_proj = nn.Linear(self.rhythm_channels, d, bias=False)
+            nn.init.zeros_(self.rhythm_proj.weight)
+        else:
+            self.rhythm = NoRhythm()
+            self.rhythm_proj = nn.Identity()
+        self.rhythm_head = nn.Identity()  # set below: the dense head's classes read from the branch alone
         self.columns_per_cell = 16 // COLUMN_PX if stem == "pixels8" else 1
         audio_stem = net.get("audio_stem", "tokens")
         if audio_stem not in ("tokens", "mel"):
@@ -302,6 +338,8 @@ class Translator(nn.Module):
         self.dur_ctc = nn.Linear(d, CTC_UP * self.dur_classes) if self.dur_classes > 0 else nn.Identity()
         self.head_classes = int(net.get("aux_heads", 0))
         self.head_map = nn.Linear(d, self.head_classes) if self.head_classes > 0 else nn.Identity()
+        if self.rhythm_channels > 0 and self.head_classes > 0:  # training-only: the branch told the target itself
+            self.rhythm_head = nn.Linear(self.rhythm_channels, self.head_classes)
         self.copy_heads = bool(net.get("copy_heads", False)) and self.head_classes > 0 and self.ctc_classes > 0
         reading = self.ctc_classes + self.dur_classes + (self.head_classes if self.copy_heads else 0)  # column_reading's width
         self.column_sinusoids = bool(net.get("column_sinusoids", False))
@@ -392,8 +430,18 @@ class Translator(nn.Module):
         image), size [B,2] each image's (rows, columns) of 16-pixel cells -> memory [B,W/16,D], mask
         ([B,W/8,D] for the pixels8 stem). Cells outside an image are zeroed after the CNN, so a result
         does not depend on its batch."""
+        memory, mask, _ = self.encode_pixels_parts(pixels, size, target)
+        return memory, mask
+
+    def encode_pixels_parts(self, pixels: Tensor, size: Tensor, target: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """encode_pixels' memory and mask, and the rhythm branch's columns [B,W/8,C] (a rhythm
+        network; else an empty tensor), which training tells the durations through rhythm_head."""
         b = pixels.size(0)
-        f = self.pixel_cnn(pixels, size)  # [B,C,H/16,W/16] (W/8 for pixels8)
+        if self.rhythm_channels > 0:
+            f, mid = self.pixel_cnn.both(pixels, size)  # [B,C,H/16,W/8], the second stage's [B,C2,H/4,W/4]
+        else:
+            f = self.pixel_cnn(pixels, size)  # [B,C,H/16,W/16] (W/8 for pixels8)
+            mid = f
         rows, cols = f.size(2), f.size(3)
         row_ok = torch.arange(rows, device=f.device)[None, :] < size[:, 0:1]
         col_ok = torch.arange(cols, device=f.device)[None, :] < size[:, 1:2] * self.columns_per_cell
@@ -410,7 +458,12 @@ class Translator(nn.Module):
         allowed = col_ok[:, None, None, :]
         for layer in self.enc_layers:
             x = layer(x, allowed)
-        return self.enc_ln(x), col_ok
+        memory = self.enc_ln(x)
+        told = memory.new_zeros(0)
+        if self.rhythm_channels > 0:
+            told = self.rhythm(mid, size)
+            memory = memory + self.rhythm_proj(told)
+        return memory, col_ok, told
 
     @torch.jit.export
     def encode_audio(self, wave: Tensor, length: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
@@ -665,12 +718,12 @@ class Translator(nn.Module):
         """Binary cross-entropy of the dense head (memory [B,S,D]) against targets [B,S',K] (1 a head
         or rest of that class centred in the column, 0 none, -1 unknown: an input without
         positions, or columns beyond it): summed over the classes, averaged over the columns that count."""
-        s = min(memory.size(1), targets.size(1))
-        logits = self.head_map(memory[:, :s])
-        t = targets[:, :s].to(logits.dtype)
-        keep = (t >= 0) & mask[:, :s, None]
-        loss = F.binary_cross_entropy_with_logits(logits, t.clamp(min=0), reduction="none")
-        return (loss * keep).sum() / keep.any(-1).sum().clamp(min=1)
+        return dense_loss(self.head_map(memory), mask, targets)
+
+    @torch.jit.unused
+    def rhythm_loss(self, told: Tensor, mask: Tensor, targets: Tensor) -> Tensor:
+        """head_loss's, of the rhythm branch's own head (told: encode_pixels_parts' branch columns)."""
+        return dense_loss(self.rhythm_head(told), mask, targets)
 
     @torch.jit.unused
     def ctc_loss(self, memory: Tensor, mask: Tensor, targets: Tensor, timing: bool = False) -> Tensor:

@@ -7,6 +7,8 @@ stage halves the height only, so a column is 8 pixels (one staff space at the no
 staff) wide: more encoder positions than note heads, as the CTC head on the encoder needs.
 Written for torch 1.13 TorchScript.
 """
+from typing import Tuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -68,9 +70,46 @@ class ColumnCNN(nn.Module):
             Down(c3, c4, (2, 1), 16, 8), Residual(c4, 16, 8)])
 
     def forward(self, ink: Tensor, size: Tensor) -> Tensor:
+        return self.both(ink, size)[0]
+
+    def both(self, ink: Tensor, size: Tensor) -> Tuple[Tensor, Tensor]:
+        """forward's features and the second stage's [B, C2, H/4, W/4] (RhythmBranch's input)."""
         # channels-last: oneDNN's convolutions and the element-wise layers between them run
         # 1.5-2x faster on this layout (training and inference alike)
         x = ink.contiguous(memory_format=torch.channels_last)
+        mid = x
+        k = 0
         for layer in self.net:
             x = layer(x, size)
-        return x
+            if k == 1:  # the second stage: one cell per 4 x 4 pixels (half a staff space)
+                mid = x
+            k += 1
+        return x, mid
+
+
+class RhythmBranch(nn.Module):
+    """What a column's written durations look like (beams and flags, their number, filled or open
+    heads, dots) from ColumnCNN's second stage, where a cell is 4 x 4 pixels (half a staff space) and
+    two beams with their gap are apart: two 3x3 convolutions, the maximum over each 8-pixel column's
+    two cells and over the rows -> [B, W/8, C]. The later stages halve the height twice more, and
+    probes read durations far worse from the last stage's features, or the encoder's, than from
+    the second stage's (docs/results/omr.md, session 33)."""
+
+    def __init__(self, cin: int, c: int):
+        super().__init__()
+        self.a = nn.Conv2d(cin, c, 3, 1, 1)
+        self.b = nn.Conv2d(c, c, 3, 1, 1)
+
+    def forward(self, mid: Tensor, size: Tensor) -> Tensor:
+        keep = keep_mask(mid, size, 4, 4)
+        x = F.relu(self.a(mid)) * keep
+        x = F.relu(self.b(x)) * keep  # >= 0, and 0 beyond the image: the maxima ignore padding
+        x = F.max_pool2d(x, (1, 2))  # an image is a whole number of 16-pixel cells: pairs stay inside it
+        return x.amax(2).transpose(1, 2)
+
+
+class NoRhythm(nn.Module):
+    """The rhythm branch of a network without one: never called, but TorchScript compiles the call."""
+
+    def forward(self, mid: Tensor, size: Tensor) -> Tensor:
+        return mid

@@ -640,6 +640,35 @@ class CopyCtc(unittest.TestCase):
             self.assertLess(float((again - whole).abs().max()), 1e-5)
 
 
+class Rhythm(unittest.TestCase):
+    """The rhythm option: a branch from the column CNN's second stage added to the encoder's output
+    through a projection that starts at zero; a system encodes the same alone and in a batch, and
+    scripted as in Python."""
+
+    def test_fresh_it_changes_nothing_trained_it_reads_alone_as_in_a_batch_and_scripts(self):
+        import torch
+        plain, branched = tiny_pixels8(aux_ctc=9), tiny_pixels8(aux_ctc=9, rhythm=6)
+        missing = branched.load_state_dict(plain.state_dict(), strict=False).missing_keys
+        self.assertEqual(sorted({k.split(".")[0] for k in missing}), ["rhythm", "rhythm_proj"])
+        g = torch.Generator().manual_seed(8)
+        px = (torch.rand(2, 1, 224, 160, generator=g) > 0.9).float()
+        size, target = torch.tensor([[14, 10], [12, 7]]), torch.ones(2, dtype=torch.long)
+        px[1, :, 192:], px[1, :, :, 112:] = 0.0, 0.0  # the second image is 192 x 112 pixels
+        with torch.no_grad():
+            a, mask = plain.encode_pixels(px, size, target)
+            b, _ = branched.encode_pixels(px, size, target)
+            self.assertEqual(float((a - b).abs().max()), 0.0)
+            torch.nn.init.normal_(branched.rhythm_proj.weight)
+            c, _ = branched.encode_pixels(px, size, target)
+            self.assertGreater(float((c - a).abs().max()), 1e-2)
+            self.assertEqual(tuple(branched.rhythm(branched.pixel_cnn.both(px, size)[1], size).shape), (2, 20, 6))
+            alone, _ = branched.encode_pixels(px[1:, :, :192, :112], size[1:], target[1:])
+            self.assertLess(float((alone[0] - c[1, :14]).abs().max()), 1e-4)
+            scripted = torch.jit.script(branched)
+            again, _ = scripted.encode_pixels(px, size, target)
+            self.assertLess(float((again - c).abs().max()), 1e-5)
+
+
 class SlotLoss(unittest.TestCase):
     """The teacher-forced loss of a batch of whole-frame targets (LMX) runs the sub-decoder on the
     first slot alone: the same loss and gradients as over all four slots (the masked cross-entropy

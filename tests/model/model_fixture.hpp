@@ -87,13 +87,14 @@ inline std::string tiny_pixels_bundle() {
 // tokens and the first 2 (network.py self_window, self_sink), and the copy path from a CTC head's
 // column reading under its first head (network.py copy_ctc: an input's reading is the cross cache's
 // last entry, which umt's loop must carry and cut as it does the keys and values), a dense head's
-// probabilities joined to that reading (network.py copy_heads). Seed 1: with the default seed the tiny
+// probabilities joined to that reading (network.py copy_heads), and a rhythm branch from the CNN's
+// second stage to the encoder's output (network.py rhythm). Seed 1: with the default seed the tiny
 // decoder happens to write the same tokens for every image, and a test could not see the stem.
 inline std::string tiny_pixels8_bundle() {
     return cached_bundle("pixels8-", " --width 32 --heads 2 --encoder-layers 1 --decoder-layers 2 --codebook-size 16"
                                      " --max-length 64 --max-height 4 --end-bias 0.5 --image-stem pixels8"
                                      " --column-sinusoids --cross-positions --locate 1 --self-window 3 --self-sink 2"
-                                     " --aux-ctc 9 --copy-ctc 1 --aux-heads 4 --copy-heads --seed 1");
+                                     " --aux-ctc 9 --copy-ctc 1 --aux-heads 4 --copy-heads --rhythm 4 --seed 1");
 }
 
 // The tiny bundle whose A2I hears audio features: the waveform through a log-mel stem, with a frame

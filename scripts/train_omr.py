@@ -692,7 +692,9 @@ def main():
     ap.add_argument("--rhythm", type=int, default=0, metavar="C",
                     help="a branch of C channels from the pixel CNN's second stage to each column, added to the "
                          "encoder's output (network rhythm, zero at the start; learns at --new-lr-scale): what "
-                         "tells a written duration (beams, flags, heads), which the CNN's last stage loses")
+                         "tells a written duration (beams, flags, heads), which the CNN's last stage loses; with "
+                         "--duration-columns a head of its own is told the durations too (without it the branch "
+                         "learnt little: docs/results/omr.md, session 33)")
     ap.add_argument("--self-window", type=int, default=0, metavar="N",
                     help="a network whose decoder's self-attention sees only its last N tokens (network.py "
                          "default_network self_window; 0 = all): it cannot copy what it wrote a measure ago")

@@ -315,7 +315,6 @@ class Translator(nn.Module):
         else:
             self.rhythm = NoRhythm()
             self.rhythm_proj = nn.Identity()
-        self.rhythm_head = nn.Identity()  # set below: the dense head's classes read from the branch alone
         self.columns_per_cell = 16 // COLUMN_PX if stem == "pixels8" else 1
         audio_stem = net.get("audio_stem", "tokens")
         if audio_stem not in ("tokens", "mel"):
@@ -338,8 +337,9 @@ class Translator(nn.Module):
         self.dur_ctc = nn.Linear(d, CTC_UP * self.dur_classes) if self.dur_classes > 0 else nn.Identity()
         self.head_classes = int(net.get("aux_heads", 0))
         self.head_map = nn.Linear(d, self.head_classes) if self.head_classes > 0 else nn.Identity()
-        if self.rhythm_channels > 0 and self.head_classes > 0:  # training-only: the branch told the target itself
-            self.rhythm_head = nn.Linear(self.rhythm_channels, self.head_classes)
+        # training-only: the dense head's classes read from the rhythm branch alone (it is told the target itself)
+        self.rhythm_head = nn.Linear(self.rhythm_channels, self.head_classes) \
+            if self.rhythm_channels > 0 and self.head_classes > 0 else nn.Identity()
         self.copy_heads = bool(net.get("copy_heads", False)) and self.head_classes > 0 and self.ctc_classes > 0
         reading = self.ctc_classes + self.dur_classes + (self.head_classes if self.copy_heads else 0)  # column_reading's width
         self.column_sinusoids = bool(net.get("column_sinusoids", False))
